@@ -1,0 +1,13 @@
+"""minuet: five numbers per galaxy.
+
+A diffusion autoencoder that compresses 72x72-pixel g, r, z Legacy Surveys
+cutouts to a five-dimensional latent and reconstructs calibrated-flux images
+from it (Gagliano, Shen & Villar 2025, arXiv:2512.04145).
+"""
+
+try:
+    from ._version import version as __version__
+except ImportError:  # pragma: no cover - only when run from a bare source tree
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]
