@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+_SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL_STAMPS = Path(
     os.environ.get(
-        "MINUET_REAL_STAMPS",
-        Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "ls_dr9_grz_72x72_stamps.npz",
+        "MINUET_REAL_STAMPS", _SHARED / "data" / "real" / "ls_dr9_grz_72x72_stamps.npz"
     )
 )
 

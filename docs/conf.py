@@ -1,0 +1,77 @@
+# Sphinx configuration for the minuet documentation.
+#
+# The build is fully offline: no intersphinx inventory is downloaded, and
+# references to other packages' objects are listed in ``nitpick_ignore_regex``
+# instead of being resolved remotely.
+
+import datetime
+import os
+import warnings
+from importlib import metadata
+
+from sphinx_astropy.conf.v2 import *  # noqa: F403
+from sphinx_astropy.conf.v2 import exclude_patterns, extensions
+
+project = "minuet"
+author = "The minuet developers"
+copyright = f"{datetime.date.today().year}, {author}"
+
+try:
+    release = metadata.version("minuet")
+except metadata.PackageNotFoundError:  # building from a bare source tree
+    release = "0.0.0"
+version = release.split("+")[0]
+
+extensions = [ext for ext in extensions if ext != "sphinx.ext.intersphinx"]
+extensions += ["sphinx_gallery.gen_gallery"]
+intersphinx_mapping = {}
+
+exclude_patterns = [*exclude_patterns, "_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
+                    "auto_examples/*.py", "auto_examples/*.zip", "sg_execution_times.rst"]
+
+html_theme_options = {
+    "github_url": None,
+    "use_edit_page_button": False,
+    "navigation_with_keys": False,
+}
+html_title = f"minuet {version}"
+html_static_path = ["_static"]
+templates_path = ["_templates"]
+
+# numpydoc: describe parameters, do not build an autosummary table of methods
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+automodapi_toctreedirnm = "api"
+automodsumm_inherited_members = False
+
+# Offline build: objects of other packages cannot be resolved without their
+# inventories, so their names are not treated as broken references.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(numpy|np|astropy|scipy|torch|matplotlib|h5py|sklearn|zuko|galsim|dask|"
+               r"distributed|photutils|speclite|tqdm|safetensors|pathlib|os|collections|"
+               r"typing|dataclasses|argparse|builtins|io)(\..*)?"),
+    (r"py:class", r"(array-like|array_like|optional|callable|path-like|file-like|iterable|"
+                  r"sequence|mapping|generator|iterator|scalar|None|int|float|str|bool|dict|"
+                  r"list|tuple|object|bytes|type|default .*|shape .*|ndarray|Quantity|Table|"
+                  r"QTable|NDData|CCDData|Path|Tensor|Module|Generator|Iterator|Sequence|"
+                  r"Mapping|Callable|Any|Self)"),
+    (r"py:obj", r"(None|True|False)"),
+]
+
+# sphinx-gallery: every recipe in ``examples/`` is executed during the build.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "abort_on_example_error": True,
+    "remove_config_comments": True,
+    "download_all_examples": False,
+    "plot_gallery": os.environ.get("MINUET_PLOT_GALLERY", "True"),
+    "matplotlib_animations": False,
+    "within_subsection_order": "FileNameSortKey",
+}
+
+# Matplotlib's non-interactive backend during the build.
+os.environ.setdefault("MPLBACKEND", "Agg")
+warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
