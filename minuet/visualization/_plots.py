@@ -1,0 +1,146 @@
+"""Figures astronomers expect: cutout grids and corner plots."""
+
+import numpy as np
+
+from ._rgb import rgb_composite
+
+__all__ = ["corner_plot", "plot_cutouts"]
+
+
+def plot_cutouts(flux, *, titles=None, rows=None, ncols=8, panel_size=1.4, rgb_kwargs=None):
+    """Show rows of g, r, z cutouts as colour composites.
+
+    Parameters
+    ----------
+    flux : array-like
+        Flux in nanomaggies, shape ``(N, 3, H, W)``.
+    titles : sequence of str, optional
+        One title per cutout.
+    rows : sequence of str, optional
+        Labels for each row of panels, written on the left (for example
+        ``["input", "reconstruction"]`` when ``flux`` holds both, row by row).
+    ncols : int, optional
+        Panels per row.
+    panel_size : float, optional
+        Size of each panel in inches.
+    rgb_kwargs : dict, optional
+        Passed to :func:`rgb_composite`.
+
+    Returns
+    -------
+    fig : `~matplotlib.figure.Figure`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet.visualization import plot_cutouts
+    >>> fig = plot_cutouts(np.zeros((4, 3, 16, 16)), ncols=2)
+    >>> len(fig.axes)
+    4
+    """
+    import matplotlib.pyplot as plt
+
+    images = rgb_composite(np.asarray(flux), **(rgb_kwargs or {}))
+    if images.ndim == 3:
+        images = images[None]
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows), squeeze=False,
+        layout="constrained",
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.remove()
+            continue
+        ax.imshow(images[i], origin="lower", interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize="small")
+    if rows is not None:
+        for label, ax in zip(rows, axes[:, 0], strict=False):
+            ax.set_ylabel(label)
+    return fig
+
+
+def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="k"):
+    """Draw a corner plot of posterior samples for one object.
+
+    Parameters
+    ----------
+    samples : array-like
+        Samples of shape ``(S, D)``.
+    labels : sequence of str, optional
+        Axis label for each of the ``D`` dimensions.
+    truths : array-like, optional
+        True values to mark, length ``D``.
+    bins : int, optional
+        Histogram bins.
+    fig : `~matplotlib.figure.Figure`, optional
+        Figure to draw into, so that several posteriors can be overlaid.
+    color : str, optional
+        Colour of the histograms and contours.
+
+    Returns
+    -------
+    fig : `~matplotlib.figure.Figure`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet.visualization import corner_plot
+    >>> rng = np.random.default_rng(0)
+    >>> fig = corner_plot(rng.normal(size=(500, 3)), labels=["z", "M", "SFR"])
+    >>> len(fig.axes)
+    9
+    """
+    import matplotlib.pyplot as plt
+
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 2:
+        msg = f"corner_plot expects samples of shape (S, D); got shape {samples.shape}."
+        raise ValueError(msg)
+    ndim = samples.shape[1]
+    if fig is None:
+        fig, _ = plt.subplots(ndim, ndim, figsize=(2.2 * ndim, 2.2 * ndim), layout="constrained")
+    axes = np.asarray(fig.axes).reshape(ndim, ndim)
+    lo, hi = np.percentile(samples, [0.5, 99.5], axis=0)
+    for i in range(ndim):
+        for j in range(ndim):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_axis_off()
+                continue
+            if i == j:
+                ax.hist(samples[:, i], bins=bins, range=(lo[i], hi[i]), histtype="step",
+                        color=color)
+                ax.set_yticks([])
+                if truths is not None:
+                    ax.axvline(truths[i], color="tab:blue")
+            else:
+                hist, xe, ye = np.histogram2d(samples[:, j], samples[:, i], bins=bins // 2,
+                                              range=[(lo[j], hi[j]), (lo[i], hi[i])])
+                levels = _credible_levels(hist, (0.95, 0.68))
+                if np.all(np.diff(levels) > 0):
+                    ax.contour(0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1]), hist.T,
+                               levels=levels, colors=color, linewidths=1)
+                ax.plot(samples[:, j], samples[:, i], ",", color=color, alpha=0.2)
+                if truths is not None:
+                    ax.axvline(truths[j], color="tab:blue")
+                    ax.axhline(truths[i], color="tab:blue")
+                    ax.plot(truths[j], truths[i], "s", color="tab:blue")
+            if labels is not None:
+                if i == ndim - 1:
+                    ax.set_xlabel(labels[j])
+                if j == 0 and i > 0:
+                    ax.set_ylabel(labels[i])
+    return fig
+
+
+def _credible_levels(hist, fractions):
+    """Histogram heights enclosing the given fractions of the mass, ascending."""
+    flat = np.sort(hist.ravel())[::-1]
+    cumulative = np.cumsum(flat) / max(flat.sum(), 1)
+    return [flat[min(np.searchsorted(cumulative, f), flat.size - 1)] for f in fractions]

@@ -1,0 +1,66 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from minuet.visualization import corner_plot, plot_cutouts, rgb_composite
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_rgb_maps_z_to_red_and_g_to_blue():
+    flux = np.zeros((3, 4, 4))
+    flux[2] = 1.0  # z only
+    rgb = rgb_composite(flux)
+    assert rgb.dtype == np.uint8
+    assert rgb[..., 0].min() > 0
+    assert rgb[..., 2].max() == 0
+    flux = np.zeros((3, 4, 4))
+    flux[0] = 1.0  # g only
+    rgb = rgb_composite(flux)
+    assert rgb[..., 2].min() > 0
+    assert rgb[..., 0].max() == 0
+
+
+def test_rgb_batch_and_nan():
+    flux = np.ones((2, 3, 5, 5))
+    flux[0, 0, 0, 0] = np.nan
+    rgb = rgb_composite(flux)
+    assert rgb.shape == (2, 5, 5, 3)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 5), (4, 5), (1, 4, 5, 5)])
+def test_rgb_rejects_wrong_shape(shape):
+    with pytest.raises(ValueError, match=r"g, r, z flux of shape \(3, H, W\)"):
+        rgb_composite(np.zeros(shape))
+
+
+def test_plot_cutouts_titles_and_rows():
+    fig = plot_cutouts(np.zeros((5, 3, 8, 8)), titles=list("abcde"), rows=["in", "out"],
+                       ncols=3)
+    assert len(fig.axes) == 5
+    assert fig.axes[0].get_title() == "a"
+    assert fig.axes[0].get_ylabel() == "in"
+
+
+def test_corner_plot_marks_truth():
+    rng = np.random.default_rng(1)
+    fig = corner_plot(rng.normal(size=(2000, 2)), labels=["a", "b"], truths=[0.0, 1.0])
+    axes = np.asarray(fig.axes).reshape(2, 2)
+    assert axes[1, 0].get_xlabel() == "a"
+    assert axes[1, 0].get_ylabel() == "b"
+    assert not axes[0, 1].axison
+    # the truth lines are drawn
+    assert any(np.allclose(line.get_xdata(), 0.0) for line in axes[0, 0].get_lines())
+
+
+def test_corner_plot_rejects_1d():
+    with pytest.raises(ValueError, match=r"samples of shape \(S, D\)"):
+        corner_plot(np.zeros(10))
