@@ -1,0 +1,55 @@
+"""JSON round trip shared by the configuration dataclasses."""
+
+import dataclasses
+import json
+
+
+class JSONConfig:
+    """Mixin giving a flat dataclass ``to_dict``/``from_dict``/JSON methods."""
+
+    def to_dict(self):
+        """Return the configuration as a JSON-serialisable dictionary."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, JSONConfig):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[field.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, config):
+        """Build the configuration from :meth:`to_dict` output.
+
+        Unknown keys raise a `ValueError` so that typos are not silently
+        ignored; missing keys take their defaults.
+        """
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - set(fields))
+        if unknown:
+            msg = (
+                f"unknown {cls.__name__} keys {unknown}; expected a subset of "
+                f"{sorted(fields)}. Check the spelling in the configuration."
+            )
+            raise ValueError(msg)
+        kwargs = {}
+        for name, value in config.items():
+            default = fields[name].default_factory if fields[name].default_factory is not \
+                dataclasses.MISSING else None
+            if default is not None and isinstance(default(), JSONConfig):
+                value = type(default()).from_dict(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    def to_json(self):
+        """Return the configuration as a JSON string."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        """Build the configuration from a JSON string."""
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,109 @@
+"""Small transformer building blocks shared by the encoder and the denoiser."""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def patchify(x, patch):
+    """Cut ``(B, C, H, W)`` images into ``(B, N, C * patch**2)`` tokens."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, h // patch, patch, w // patch, patch)
+    return x.permute(0, 2, 4, 1, 3, 5).reshape(b, (h // patch) * (w // patch), c * patch * patch)
+
+
+def unpatchify(tokens, patch, channels, size):
+    """Inverse of :func:`patchify` for square images of side ``size``."""
+    b = tokens.shape[0]
+    n = size // patch
+    x = tokens.reshape(b, n, n, channels, patch, patch)
+    return x.permute(0, 3, 1, 4, 2, 5).reshape(b, channels, size, size)
+
+
+def fourier_features(t, dim, max_period=10_000.0):
+    """Sinusoidal embedding of a scalar per sample, ``(B,)`` to ``(B, dim)``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class Attention(nn.Module):
+    """Multi-head attention; keys and values come from ``context`` when given."""
+
+    def __init__(self, width, heads):
+        super().__init__()
+        if width % heads:
+            msg = f"width must be divisible by heads; got width={width}, heads={heads}."
+            raise ValueError(msg)
+        self.heads = heads
+        self.q = nn.Linear(width, width)
+        self.kv = nn.Linear(width, 2 * width)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, x, context=None):
+        context = x if context is None else context
+        b, n, d = x.shape
+        q = self.q(x).reshape(b, n, self.heads, -1).transpose(1, 2)
+        k, v = self.kv(context).reshape(b, context.shape[1], 2, self.heads, -1).unbind(2)
+        y = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2))
+        return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+
+def mlp(width, ratio=4):
+    """The position-wise feed-forward block of a transformer."""
+    return nn.Sequential(
+        nn.Linear(width, ratio * width),
+        nn.GELU(approximate="tanh"),
+        nn.Linear(ratio * width, width),
+    )
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block (self-attention, optional cross-attention, MLP)."""
+
+    def __init__(self, width, heads, *, cross=False):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attn = Attention(width, heads)
+        self.cross = Attention(width, heads) if cross else None
+        self.norm_c = nn.LayerNorm(width) if cross else None
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = mlp(width)
+
+    def forward(self, x, context=None):
+        x = x + self.attn(self.norm1(x))
+        if self.cross is not None:
+            x = x + self.cross(self.norm_c(x), context)
+        return x + self.mlp(self.norm2(x))
+
+
+class AdaLNBlock(nn.Module):
+    """Transformer block modulated by a conditioning vector (adaLN-Zero).
+
+    Shift, scale and gate of both sub-layers are regressed from the
+    conditioning vector and start at zero, so each block begins as the
+    identity (Peebles & Xie 2023, ICCV, arXiv:2212.09748). Optional
+    cross-attention to a set of conditioning tokens follows self-attention.
+    """
+
+    def __init__(self, width, heads, *, cross=False):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False)
+        self.attn = Attention(width, heads)
+        self.cross = Attention(width, heads) if cross else None
+        self.norm_c = nn.LayerNorm(width) if cross else None
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False)
+        self.mlp = mlp(width)
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
+        nn.init.zeros_(self.modulation[1].weight)
+        nn.init.zeros_(self.modulation[1].bias)
+
+    def forward(self, x, cond, context=None):
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond)[:, None].chunk(6, -1)
+        x = x + gate1 * self.attn(self.norm1(x) * (1 + scale1) + shift1)
+        if self.cross is not None:
+            x = x + self.cross(self.norm_c(x), context)
+        return x + gate2 * self.mlp(self.norm2(x) * (1 + scale2) + shift2)
