@@ -10,4 +10,6 @@ try:
 except ImportError:  # pragma: no cover - only when run from a bare source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from .core import Minuet
+
+__all__ = ["Minuet", "__version__"]

@@ -1,0 +1,460 @@
+"""The `Minuet` class: one object from cutouts to five numbers and back."""
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from astropy.nddata import NDData, StdDevUncertainty
+from astropy.table import QTable, Table
+from tqdm.auto import tqdm
+
+from . import __version__
+from .cutouts import AsinhStretch, Cutouts, load_cutouts, nanomaggy
+
+__all__ = ["Minuet"]
+
+_FORMAT = "minuet-model-1"
+_MANIFEST = "minuet.json"
+_AUTOENCODER = "autoencoder"
+DEFAULT_PRETRAINED = "minuet-sim"
+
+
+def _latent_names(dim):
+    return [f"latent_{i}" for i in range(dim)]
+
+
+def _show_progress(progress, n_batches):
+    """Progress bars appear by default only for work of more than a few batches."""
+    return n_batches > 4 if progress is None else bool(progress)
+
+
+class Minuet:
+    """A diffusion autoencoder for g, r, z galaxy cutouts, ready for science.
+
+    Most users start from :meth:`pretrained`. The object encodes cutouts to a
+    few numbers per galaxy (:meth:`encode`) and draws calibrated-flux images
+    back from those numbers (:meth:`reconstruct`).
+
+    Parameters
+    ----------
+    autoencoder : `~minuet.models.DiffusionAutoencoder`
+        The trained network (pure torch).
+    stretch : `~minuet.cutouts.AsinhStretch`, optional
+        The flux stretch the network was trained with.
+    name : str, optional
+        Name recorded in every output's ``meta``.
+    info : dict, optional
+        Free-form model card information (training data, compute, metrics).
+
+    Examples
+    --------
+    >>> from minuet import Minuet
+    >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+    >>> net = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny"))
+    >>> model = Minuet(net, name="untrained-tiny")
+    >>> model.latent_dim
+    5
+    """
+
+    def __init__(self, autoencoder, *, stretch=None, name="custom", info=None):
+        self.autoencoder = autoencoder.eval()
+        self.stretch = AsinhStretch() if stretch is None else stretch
+        self.name = str(name)
+        self.info = dict(info or {})
+        self.sha256 = getattr(autoencoder, "record", {}).get("sha256")
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def pretrained(cls, name=DEFAULT_PRETRAINED):
+        """Load a model bundled with the package; no network is used.
+
+        Parameters
+        ----------
+        name : str, optional
+            Name of the bundled model. :meth:`available` lists them.
+
+        Returns
+        -------
+        model : `Minuet`
+
+        Raises
+        ------
+        ValueError
+            If no bundled model has that name, or its weights fail their
+            SHA-256 check.
+        """
+        names = cls.available()
+        if name not in names:
+            msg = (
+                f"no bundled model named {name!r}; the bundled models are {names or 'none'}. "
+                "Load your own with Minuet.load(directory)."
+            )
+            raise ValueError(msg)
+        with resources.as_file(resources.files("minuet.data") / name) as path:
+            return cls.load(path)
+
+    @staticmethod
+    def available():
+        """Names of the models bundled with the package.
+
+        Returns
+        -------
+        names : list of str
+        """
+        root = resources.files("minuet.data")
+        return sorted(
+            entry.name
+            for entry in root.iterdir()
+            if entry.is_dir() and (entry / _MANIFEST).is_file()
+        )
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved with :meth:`save`, verifying every file's SHA-256.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The model directory.
+
+        Returns
+        -------
+        model : `Minuet`
+        """
+        from .models import load_model
+
+        path = Path(path)
+        manifest_path = path / _MANIFEST
+        if not manifest_path.is_file():
+            msg = f"{path} is not a minuet model directory: {_MANIFEST} is missing."
+            raise FileNotFoundError(msg)
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            msg = f"{manifest_path} is not valid JSON ({exc}); the model directory is damaged."
+            raise ValueError(msg) from None
+        if manifest.get("format") != _FORMAT:
+            msg = f"{manifest_path} is not a minuet model manifest (expected format {_FORMAT!r})."
+            raise ValueError(msg)
+        autoencoder = load_model(path / _AUTOENCODER)
+        expected = manifest["components"][_AUTOENCODER]["sha256"]
+        if autoencoder.record["sha256"] != expected:
+            msg = (
+                f"{path / _AUTOENCODER}.safetensors has SHA-256 {autoencoder.record['sha256']}, "
+                f"but {_MANIFEST} expects {expected}: the files come from different models."
+            )
+            raise ValueError(msg)
+        return cls(
+            autoencoder,
+            stretch=AsinhStretch.from_dict(manifest["stretch"]),
+            name=manifest["name"],
+            info=manifest.get("info", {}),
+        )
+
+    def save(self, path, *, overwrite=False):
+        """Write the model to a directory, atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory to create.
+        overwrite : bool, optional
+            Replace an existing directory.
+
+        Returns
+        -------
+        path : `~pathlib.Path`
+        """
+        from .models import save_model
+
+        path = Path(path)
+        if path.exists() and not overwrite:
+            msg = f"{path} exists; pass overwrite=True to replace it."
+            raise FileExistsError(msg)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            digest = save_model(self.autoencoder, tmp / _AUTOENCODER)
+            manifest = {
+                "format": _FORMAT,
+                "name": self.name,
+                "minuet_version": __version__,
+                "latent_dim": self.latent_dim,
+                "stretch": self.stretch.to_dict(),
+                "components": {_AUTOENCODER: {"file": f"{_AUTOENCODER}.safetensors",
+                                              "sha256": digest}},
+                "info": self.info,
+            }
+            (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+        self.sha256 = digest
+        return path
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def latent_dim(self):
+        """Number of latent numbers per galaxy."""
+        return self.autoencoder.config.encoder.latent_dim
+
+    @property
+    def image_size(self):
+        """Side of the square cutouts the model takes, in pixels."""
+        return self.autoencoder.config.encoder.image_size
+
+    @property
+    def latent_names(self):
+        """Column names of the latent in output tables."""
+        return _latent_names(self.latent_dim)
+
+    def __repr__(self):
+        config = self.autoencoder.config
+        enc, den, dif = config.encoder, config.denoiser, config.diffusion
+        digest = f"{self.sha256[:12]}..." if self.sha256 else "unsaved"
+        return (
+            f"<Minuet {self.name!r}: {self.latent_dim} latents from {enc.image_size}x"
+            f"{enc.image_size} g,r,z cutouts; encoder {enc.kind} ({enc.patch}px patches, "
+            f"width {enc.width}, depth {enc.depth}); denoiser ({den.patch}px patches, width "
+            f"{den.width}, depth {den.depth}); {dif.kind.upper()} sampler {dif.sampler} with "
+            f"{dif.steps} steps; weights sha256 {digest}>"
+        )
+
+    def _meta(self):
+        return {
+            "minuet_version": __version__,
+            "model": self.name,
+            "weights_sha256": self.sha256,
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+
+    # -- encoding -----------------------------------------------------------------------
+
+    def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihedral=False):
+        """Encode standardised cutouts to a plain latent array.
+
+        This is the array-level step behind :meth:`encode`, for pipelines
+        that manage their own tables.
+
+        Parameters
+        ----------
+        cutouts : `~minuet.cutouts.Cutouts`
+            Standardised cutouts, as returned by `~minuet.cutouts.load_cutouts`.
+        batch_size : int, optional
+            Cutouts per network call.
+        progress : bool or None, optional
+            Show a progress bar; by default only for more than four batches.
+        average_dihedral : bool, optional
+            Average the latent over the 8 flips and quarter turns of each
+            cutout: less sensitive to orientation, 8 times slower.
+
+        Returns
+        -------
+        latents : `~numpy.ndarray`
+            Shape ``(N, latent_dim)``, float32; NaN for refused cutouts.
+        """
+        import torch
+
+        if not isinstance(cutouts, Cutouts):
+            msg = f"encode_cutouts expects minuet.cutouts.Cutouts; got {type(cutouts).__name__}."
+            raise TypeError(msg)
+        if cutouts.size != self.image_size:
+            msg = (
+                f"the model takes {self.image_size}x{self.image_size} cutouts; got "
+                f"{cutouts.size}x{cutouts.size}. Load them with size={self.image_size}."
+            )
+            raise ValueError(msg)
+        latents = np.full((len(cutouts), self.latent_dim), np.nan, dtype=np.float32)
+        rows = np.flatnonzero(cutouts.valid)
+        starts = range(0, len(rows), batch_size)
+        bar = tqdm(
+            total=len(rows), desc="encoding", unit="galaxy",
+            disable=not _show_progress(progress, len(starts)),
+        )
+        with torch.inference_mode(), bar:
+            for start in starts:
+                index = rows[start:start + batch_size]
+                x = torch.from_numpy(self.stretch.forward(cutouts.flux[index]))
+                z = self.autoencoder.encode(x, average_dihedral=average_dihedral)
+                latents[index] = z.numpy()
+                bar.update(len(index))
+        return latents
+
+    def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
+               **cutout_options):
+        """Encode cutouts to a table of latents.
+
+        Parameters
+        ----------
+        data : array-like, `~astropy.nddata.NDData`, `~astropy.table.Table` or path-like
+            Anything `~minuet.cutouts.load_cutouts` takes: arrays of shape
+            ``(3, H, W)`` or ``(N, 3, H, W)`` in nanomaggies, NDData (unit,
+            mask, uncertainty and ``meta['bands']`` are used), a Table with
+            ``column=`` naming its image column, or a FITS or HDF5 file.
+        batch_size : int, optional
+            Cutouts per network call.
+        progress : bool or None, optional
+            Show a progress bar; by default only for more than four batches.
+        average_dihedral : bool, optional
+            Average each latent over the 8 flips and quarter turns.
+        **cutout_options
+            Passed to `~minuet.cutouts.load_cutouts` (``bands``, ``invvar``,
+            ``mask``, ``zeropoint``, ``column``, ``on_invalid``, ...). With
+            ``on_invalid='flag'`` refused cutouts keep their row with NaN
+            latents and the reason in ``flag``.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            One row per input cutout, in input order: ``id``, the latent
+            columns ``latent_0`` ... , ``valid``, ``flag`` and
+            ``masked_fraction``. When ``data`` is a Table, its own columns
+            come first. ``meta`` records the package version, the model name,
+            the weights' SHA-256 and the date.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")))
+        >>> table = model.encode(np.zeros((2, 3, 80, 80)))
+        >>> table.colnames  # doctest: +NORMALIZE_WHITESPACE
+        ['id', 'latent_0', 'latent_1', 'latent_2', 'latent_3', 'latent_4',
+         'valid', 'flag', 'masked_fraction']
+        """
+        cutouts_options = {"size": self.image_size} | cutout_options
+        cutouts = load_cutouts(data, **cutouts_options)
+        latents = self.encode_cutouts(
+            cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral
+        )
+        if isinstance(data, Table):
+            table = QTable(data, copy=False)
+            taken = [name for name in self.latent_names if name in table.colnames]
+            if taken:
+                msg = (
+                    f"the input table already has columns {taken}; rename or remove them "
+                    "before encoding."
+                )
+                raise ValueError(msg)
+        else:
+            table = QTable()
+            table["id"] = cutouts.ids
+        for i, name in enumerate(self.latent_names):
+            table[name] = latents[:, i]
+        table["valid"] = cutouts.valid
+        table["flag"] = np.asarray(cutouts.reason, dtype=str)
+        table["masked_fraction"] = cutouts.mask.reshape(len(cutouts), -1).mean(axis=1)
+        table.meta.update(self._meta())
+        return table
+
+    # -- reconstruction -----------------------------------------------------------------
+
+    def _latent_array(self, latents):
+        if isinstance(latents, Table):
+            missing = [name for name in self.latent_names if name not in latents.colnames]
+            if missing:
+                msg = (
+                    f"the table lacks the latent columns {missing}; pass the output of "
+                    "Minuet.encode or an (N, latent_dim) array."
+                )
+                raise ValueError(msg)
+            array = np.stack([np.asarray(latents[name], dtype=np.float32)
+                              for name in self.latent_names], axis=1)
+        else:
+            array = np.asarray(latents, dtype=np.float32)
+            if array.ndim == 1:
+                array = array[None]
+        if array.ndim != 2 or array.shape[1] != self.latent_dim:
+            msg = (
+                f"latents must have shape (N, {self.latent_dim}); got {array.shape}."
+            )
+            raise ValueError(msg)
+        return array
+
+    def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size=64,
+                    progress=None):
+        """Draw images in calibrated flux from latents.
+
+        Each call draws fresh samples unless ``seed`` is given.
+
+        Parameters
+        ----------
+        latents : `~astropy.table.Table` or array-like
+            Output of :meth:`encode`, or an array of shape ``(N, latent_dim)``.
+            Rows with NaN latents (refused cutouts) give NaN images.
+        n_samples : int, optional
+            Samples per galaxy. With more than one, the image is their
+            per-pixel mean and the uncertainty their standard deviation.
+        steps : int, optional
+            Sampler steps; default the model's own.
+        seed : int, optional
+            Seed for reproducible draws.
+        batch_size : int, optional
+            Images per network call.
+        progress : bool or None, optional
+            Show a progress bar; by default only for more than four batches.
+
+        Returns
+        -------
+        images : `~astropy.nddata.NDData`
+            Flux in nanomaggies, shape ``(N, 3, H, W)``, bands g, r, z; with
+            `~astropy.nddata.StdDevUncertainty` when ``n_samples > 1``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")))
+        >>> images = model.reconstruct(np.zeros((2, 5)), n_samples=2, seed=1)
+        >>> images.data.shape, images.unit
+        ((2, 3, 72, 72), Unit("nanomaggy"))
+        """
+        import torch
+
+        z = self._latent_array(latents)
+        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            msg = f"n_samples must be a positive integer; got {n_samples!r}."
+            raise ValueError(msg)
+        seed = np.random.SeedSequence().entropy if seed is None else seed
+        generator = torch.Generator().manual_seed(int(seed) % 2**63)
+        good = np.flatnonzero(np.all(np.isfinite(z), axis=1))
+        shape = (len(z), 3, self.image_size, self.image_size)
+        mean = np.full(shape, np.nan, dtype=np.float32)
+        spread = np.full(shape, np.nan, dtype=np.float32) if n_samples > 1 else None
+        starts = range(0, len(good), batch_size)
+        bar = tqdm(total=len(good) * n_samples, desc="reconstructing", unit="image",
+                   disable=not _show_progress(progress, len(starts) * n_samples))
+        with torch.inference_mode(), bar:
+            for start in starts:
+                index = good[start:start + batch_size]
+                latent = torch.from_numpy(z[index])
+                draws = []
+                for _ in range(n_samples):
+                    x = self.autoencoder.decode(latent, steps=steps, generator=generator)
+                    draws.append(self.stretch.inverse(x.numpy()))
+                    bar.update(len(index))
+                draws = np.stack(draws)
+                mean[index] = draws.mean(axis=0)
+                if spread is not None:
+                    spread[index] = draws.std(axis=0, ddof=1)
+        meta = self._meta() | {
+            "bands": ("g", "r", "z"),
+            "n_samples": int(n_samples),
+            "steps": int(steps or self.autoencoder.config.diffusion.steps),
+            "seed": int(seed),
+        }
+        uncertainty = None if spread is None else StdDevUncertainty(spread, unit=nanomaggy)
+        return NDData(mean, unit=nanomaggy, uncertainty=uncertainty, meta=meta)
+

@@ -1,0 +1,1 @@
+"""Files shipped with the package: bundled models and their model cards."""
