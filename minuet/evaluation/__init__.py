@@ -1,0 +1,26 @@
+"""Metrics: posterior calibration, point estimates, classification and reconstruction."""
+
+from ._calibration import coverage, pit, pit_histogram, tarp
+from ._classification import binary_metrics
+from ._plots import plot_pit, plot_tarp
+from ._point import log_quantity_metrics, redshift_metrics
+from ._reconstruction import (
+    central_segmentation,
+    compare_reconstructions,
+    summarize_reconstructions,
+)
+
+__all__ = [
+    "binary_metrics",
+    "central_segmentation",
+    "compare_reconstructions",
+    "coverage",
+    "log_quantity_metrics",
+    "pit",
+    "pit_histogram",
+    "plot_pit",
+    "plot_tarp",
+    "redshift_metrics",
+    "summarize_reconstructions",
+    "tarp",
+]

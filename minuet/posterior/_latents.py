@@ -1,0 +1,169 @@
+"""
+Shared input checks and weight files for the heads that work on latents.
+
+Latents arrive as an ``(N, D)`` array or as a table with columns
+``latent_0`` ... ``latent_{D-1}``; truth arrives as a table. Weights are
+written as a safetensors file with a JSON sidecar holding the configuration
+and the weights' SHA-256, which is checked before anything is loaded.
+"""
+
+import datetime
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+__all__ = []
+
+LATENT_PREFIX = "latent_"
+
+
+def latent_array(latents, *, n_features=None, name="latents"):
+    """
+    Return latents as a finite float64 ``(N, D)`` array.
+
+    Parameters
+    ----------
+    latents : array-like or `~astropy.table.Table`
+        An ``(N, D)`` array, or a table with columns ``latent_0`` ...
+        ``latent_{D-1}``.
+    n_features : int, optional
+        The number of columns expected; checked when given.
+    name : str, optional
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    array : `~numpy.ndarray`
+        The latents, shape ``(N, D)``.
+    """
+    if isinstance(latents, Table):
+        columns = sorted(
+            (c for c in latents.colnames if c.startswith(LATENT_PREFIX)
+             and c[len(LATENT_PREFIX):].isdigit()),
+            key=lambda c: int(c[len(LATENT_PREFIX):]),
+        )
+        if not columns:
+            msg = (f"{name} is a table without latent columns: expected columns named "
+                   f"'latent_0' ... 'latent_{{D-1}}', received {latents.colnames}.")
+            raise ValueError(msg)
+        expected = [f"{LATENT_PREFIX}{i}" for i in range(len(columns))]
+        if columns != expected:
+            msg = (f"{name} has latent columns {columns}; expected the consecutive "
+                   f"columns {expected}.")
+            raise ValueError(msg)
+        array = np.column_stack([_plain(latents[c]) for c in columns])
+    else:
+        array = np.asarray(_plain(latents), dtype=float)
+        if array.ndim == 1:
+            array = array[np.newaxis, :] if n_features and array.size == n_features else array
+    array = np.asarray(array, dtype=float)
+    if array.ndim != 2:
+        msg = (f"{name} must be a 2-D (N, D) array; received an array of shape "
+               f"{array.shape}.")
+        raise ValueError(msg)
+    if n_features is not None and array.shape[1] != n_features:
+        msg = (f"{name} must have {n_features} columns (the number seen when fitting); "
+               f"received {array.shape[1]}. Pass latents from the same encoder.")
+        raise ValueError(msg)
+    if array.shape[0] == 0:
+        msg = f"{name} is empty; pass at least one row."
+        raise ValueError(msg)
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        msg = (f"{name} contains {bad.sum()} row(s) with NaN or infinite values (first at "
+               f"row {np.flatnonzero(bad)[0]}); remove or impute them first.")
+        raise ValueError(msg)
+    return array
+
+
+def table_columns(table, names, *, kind="property", dtype=float):
+    """Return the named table columns stacked as an ``(N, len(names))`` array."""
+    if not isinstance(table, Table):
+        msg = (f"truth must be an astropy Table with the {kind} columns {list(names)}; "
+               f"received {type(table).__name__}.")
+        raise TypeError(msg)
+    missing = [n for n in names if n not in table.colnames]
+    if missing:
+        msg = (f"The truth table has no {kind} column(s) {missing}; available columns are "
+               f"{table.colnames}. Pass the names of existing columns.")
+        raise ValueError(msg)
+    return np.column_stack([np.asarray(_plain(table[n]), dtype=dtype) for n in names])
+
+
+def column_unit(column):
+    """Return the unit of a table column as a string ('' when it has none)."""
+    unit = getattr(column, "unit", None)
+    return "" if unit is None else unit.to_string()
+
+
+def _plain(values):
+    """Strip units (including logarithmic ones) and masks, returning numbers."""
+    if hasattr(values, "filled"):
+        values = values.filled(np.nan) if values.dtype.kind == "f" else values.filled()
+    return getattr(values, "value", values)
+
+
+def sha256(path):
+    """Return the SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(path):
+    """Return the paths of a weights file and its JSON sidecar."""
+    path = Path(path)
+    if path.suffix == ".json":
+        path = path.with_suffix(".safetensors")
+    return path, path.with_suffix(".json")
+
+
+def save_tensors(path, tensors, config):
+    """
+    Write tensors to safetensors and ``config`` plus the weights' SHA-256 to JSON.
+
+    Returns the SHA-256 of the weights file.
+    """
+    from safetensors.numpy import save_file
+
+    weights, sidecar = sidecar_path(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(weights))
+    digest = sha256(weights)
+    document = {
+        "config": config,
+        "weights": weights.name,
+        "sha256": digest,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    sidecar.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return digest
+
+
+def load_tensors(path):
+    """
+    Read the tensors and configuration written by `save_tensors`.
+
+    The weights' SHA-256 is compared with the one recorded in the sidecar
+    before the file is parsed; no pickle is involved at any point.
+    """
+    from safetensors.numpy import load_file
+
+    weights, sidecar = sidecar_path(path)
+    for required in (weights, sidecar):
+        if not required.exists():
+            msg = (f"Cannot load {path}: {required} does not exist. Both the .safetensors "
+                   "weights and the .json sidecar written by save() are needed.")
+            raise OSError(msg)
+    document = json.loads(sidecar.read_text())
+    digest = sha256(weights)
+    if digest != document.get("sha256"):
+        msg = (f"The SHA-256 of {weights} is {digest}, but its sidecar records "
+               f"{document.get('sha256')}; the file is corrupt or was replaced. Save it again.")
+        raise OSError(msg)
+    return load_file(str(weights)), document["config"], digest
