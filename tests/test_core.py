@@ -65,7 +65,7 @@ def test_encode_cutouts_checks_size(model, cutouts):
     small = load_cutouts(cutouts, size=64)
     with pytest.raises(ValueError, match="takes 72x72 cutouts"):
         model.encode_cutouts(small)
-    with pytest.raises(TypeError, match="expects minuet.cutouts.Cutouts"):
+    with pytest.raises(TypeError, match=r"expects minuet\.cutouts\.Cutouts"):
         model.encode_cutouts(cutouts)
 
 
@@ -140,7 +140,7 @@ def test_manifest_checks(model, tmp_path):
     (path / "minuet.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         Minuet.load(path)
-    with pytest.raises(FileNotFoundError, match="minuet.json is missing"):
+    with pytest.raises(FileNotFoundError, match=r"minuet\.json is missing"):
         Minuet.load(tmp_path)
 
 
