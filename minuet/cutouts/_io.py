@@ -79,27 +79,33 @@ def read_legacy_fits(path):
     """
     path = Path(path)
     try:
-        with fits.open(path, memmap=False) as hdul:
-            hdul.verify("exception")
-            primary = hdul[0]
-            data = None if primary.data is None else np.array(primary.data)
-            header = primary.header.copy()
-            start = 1
-            if data is None:  # cube stored in the first extension instead
-                for index, hdu in enumerate(hdul[1:], start=1):
-                    if hdu.is_image and hdu.data is not None:
-                        data = np.array(hdu.data)
-                        header = hdu.header.copy()
-                        start = index + 1
-                        break
-            invvar = None
-            if data is not None:
-                later = [h for h in hdul[start:] if h.is_image and h.data is not None]
-                named = [h for h in later if _is_invvar_hdu(h)]
-                shaped = [h for h in later if h.data.shape == data.shape]
-                chosen = (named or shaped or [None])[0]
-                if chosen is not None:
-                    invvar = np.array(chosen.data)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fits.open(path, memmap=False) as hdul:
+                hdul.verify("exception")
+                primary = hdul[0]
+                data = None if primary.data is None else np.array(primary.data)
+                header = primary.header.copy()
+                start = 1
+                if data is None:  # cube stored in the first extension instead
+                    for index, hdu in enumerate(hdul[1:], start=1):
+                        if hdu.is_image and hdu.data is not None:
+                            data = np.array(hdu.data)
+                            header = hdu.header.copy()
+                            start = index + 1
+                            break
+                invvar = None
+                if data is not None:
+                    later = [h for h in hdul[start:] if h.is_image and h.data is not None]
+                    named = [h for h in later if _is_invvar_hdu(h)]
+                    shaped = [h for h in later if h.data.shape == data.shape]
+                    chosen = (named or shaped or [None])[0]
+                    if chosen is not None:
+                        invvar = np.array(chosen.data)
+        for warning in caught:
+            if "truncated" in str(warning.message):
+                raise OSError(str(warning.message))
+            warnings.warn(warning.message, warning.category, stacklevel=2)
     except (OSError, fits.VerifyError, TypeError, ValueError) as exc:
         msg = (
             f"could not read {path} as a FITS cutout ({type(exc).__name__}: {exc}); check that "
@@ -144,13 +150,10 @@ def _open_hdf5(path, dataset):
             "name of the (N, 3, H, W) cutout array."
         )
         raise ValueError(msg)
-    images = handle[dataset]
-    if images.ndim != 4:
+    shape = handle[dataset].shape
+    if len(shape) != 4:
         handle.close()
-        msg = (
-            f"dataset {dataset!r} in {path} has shape {images.shape}; expected (N, bands, H, W) "
-            "cutouts."
-        )
+        msg = f"dataset {dataset!r} in {path} has shape {shape}; expected (N, bands, H, W) cutouts."
         raise ValueError(msg)
     return handle
 
