@@ -36,8 +36,11 @@ class JSONConfig:
             raise ValueError(msg)
         kwargs = {}
         for name, value in config.items():
-            default = fields[name].default_factory if fields[name].default_factory is not \
-                dataclasses.MISSING else None
+            default = (
+                fields[name].default_factory
+                if fields[name].default_factory is not dataclasses.MISSING
+                else None
+            )
             if default is not None and isinstance(default(), JSONConfig):
                 value = type(default()).from_dict(value)
             elif isinstance(value, list):

@@ -82,8 +82,14 @@ class DiffusionAutoencoderConfig(JSONConfig):
             return cls(
                 EncoderConfig(kind="perceiver", patch=3, width=256, depth=4, heads=4, **common),
                 DenoiserConfig(
-                    patch=3, width=256, depth=4, heads=4, adaln=False, cross_attention=True,
-                    conv_head=True, **common,
+                    patch=3,
+                    width=256,
+                    depth=4,
+                    heads=4,
+                    adaln=False,
+                    cross_attention=True,
+                    conv_head=True,
+                    **common,
                 ),
                 DiffusionConfig(kind="ddpm", sampler="ddim", steps=200),
             )
@@ -178,8 +184,12 @@ class DiffusionAutoencoder(nn.Module):
     def decode(self, latent, *, steps=None, sampler=None, generator=None):
         """Draw one image per latent; a fresh draw per call unless seeded."""
         return self.diffusion.sample(
-            self.denoiser, latent.to(torch.float32), self.image_shape,
-            steps=steps, sampler=sampler, generator=generator,
+            self.denoiser,
+            latent.to(torch.float32),
+            self.image_shape,
+            steps=steps,
+            sampler=sampler,
+            generator=generator,
         )
 
     @torch.no_grad()

@@ -103,9 +103,7 @@ class Denoiser(nn.Module):
             )
         else:
             # plain blocks: conditioning only through cross-attention
-            self.blocks = nn.ModuleList(
-                _UnmodulatedBlock(c.width, c.heads) for _ in range(c.depth)
-            )
+            self.blocks = nn.ModuleList(_UnmodulatedBlock(c.width, c.heads) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.width, elementwise_affine=False)
         self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(c.width, 2 * c.width))
         self.out = nn.Linear(c.width, c.channels * c.patch**2)

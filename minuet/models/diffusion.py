@@ -236,9 +236,7 @@ class DDPM:
     def loss(self, net, x0, latent, *, weight=None, generator=None):
         """Per-image weighted epsilon-prediction loss, shape ``(B,)``."""
         b = x0.shape[0]
-        t = torch.randint(
-            0, self.config.timesteps, (b,), generator=generator, device=x0.device
-        )
+        t = torch.randint(0, self.config.timesteps, (b,), generator=generator, device=x0.device)
         ab = self.alpha_bar.to(x0.device)[t].reshape(-1, 1, 1, 1)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device)
         x = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
@@ -264,4 +262,3 @@ class DDPM:
             x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
             x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
         return x
-

@@ -1,6 +1,5 @@
 """Orientation transforms of image batches: the dihedral group and rotations."""
 
-
 import torch
 from torch.nn import functional as F
 
@@ -46,10 +45,6 @@ def rotate(x, angle, *, mode="bilinear"):
     angle = torch.as_tensor(angle, dtype=x.dtype, device=x.device).expand(x.shape[0])
     cos, sin = torch.cos(angle), torch.sin(angle)
     zero = torch.zeros_like(cos)
-    theta = torch.stack(
-        [torch.stack([cos, -sin, zero], -1), torch.stack([sin, cos, zero], -1)], 1
-    )
+    theta = torch.stack([torch.stack([cos, -sin, zero], -1), torch.stack([sin, cos, zero], -1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
-
-

@@ -1,0 +1,96 @@
+"""Configuration of a training run."""
+
+from dataclasses import dataclass, field
+
+from minuet.models import DiffusionAutoencoderConfig
+from minuet.models._config import JSONConfig
+
+__all__ = ["TrainingConfig"]
+
+
+@dataclass
+class TrainingConfig(JSONConfig):
+    """Everything that defines a training run; round-trips through JSON.
+
+    Parameters
+    ----------
+    data : tuple of str
+        HDF5 files of cutouts (see `~minuet.training.CutoutFile`); their
+        images are concatenated in order.
+    output : str
+        Run folder: checkpoint, final weights and ``history.jsonl``.
+    model : `~minuet.models.DiffusionAutoencoderConfig`
+        The model (``DiffusionAutoencoderConfig.preset(...)`` for the presets).
+    steps : int
+        Total optimiser steps.
+    batch_size : int
+        Global batch size, split evenly over the processes of a distributed run.
+    lr, weight_decay, warmup_steps, grad_clip : float, float, int, float
+        AdamW learning rate (linear warm-up), weight decay and gradient-norm clip.
+    ema_decay : float
+        Decay of the exponential moving average of the weights.
+    seed : int
+        Seed of the split, the data order, the augmentations and the noise.
+    validation_fraction : float
+        Held-out fraction of the images.
+    validation_size : int
+        At most this many held-out images enter each validation.
+    validate_every, checkpoint_every, log_every : int
+        Intervals, in steps.
+    precision : {'auto', 'bf16', 'fp32'}
+        ``'auto'``: bf16 autocast on CPU and on CUDA devices that support it.
+    device : str
+        ``'auto'`` picks CUDA when available (``cuda:LOCAL_RANK`` under torchrun).
+    threads : int
+        CPU threads per process; 0 keeps torch's default.
+    rotation_probability : float
+        Probability of an arbitrary-angle rotation after the random flip and
+        quarter turn applied to every training image.
+    consistency_weight : float
+        Weight of the loss that asks two differently oriented views of a
+        galaxy for the same latent (0 disables the second view).
+    footprint_weight : float
+        Loss weight of footprint pixels; background pixels weigh ``1 - footprint_weight``.
+    in_memory : bool
+        Read the data files into memory once.
+    """
+
+    data: tuple = ()
+    output: str = "minuet-run"
+    model: DiffusionAutoencoderConfig = field(
+        default_factory=lambda: DiffusionAutoencoderConfig.preset("default")
+    )
+    steps: int = 100_000
+    batch_size: int = 128
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 500
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    seed: int = 0
+    validation_fraction: float = 0.05
+    validation_size: int = 512
+    validate_every: int = 1000
+    checkpoint_every: int = 500
+    log_every: int = 50
+    precision: str = "auto"
+    device: str = "auto"
+    threads: int = 0
+    rotation_probability: float = 0.5
+    consistency_weight: float = 0.1
+    footprint_weight: float = 0.9
+    in_memory: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.data, str):
+            self.data = (self.data,)
+        if self.precision not in ("auto", "bf16", "fp32"):
+            msg = f"precision must be 'auto', 'bf16' or 'fp32'; got {self.precision!r}."
+            raise ValueError(msg)
+        for name in ("steps", "batch_size", "validate_every", "checkpoint_every", "log_every"):
+            if int(getattr(self, name)) < 1:
+                msg = f"{name} must be a positive integer; got {getattr(self, name)!r}."
+                raise ValueError(msg)
+        if not 0 <= self.footprint_weight <= 1:
+            msg = f"footprint_weight must lie in [0, 1]; got {self.footprint_weight!r}."
+            raise ValueError(msg)

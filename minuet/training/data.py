@@ -1,0 +1,170 @@
+"""Training data: HDF5 cutout files, a reproducible split and loss weights."""
+
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from minuet.cutouts import AsinhStretch
+
+from ._footprint import central_footprint
+
+__all__ = ["CutoutFile", "loss_weights", "split_indices"]
+
+
+def split_indices(n, *, validation_fraction=0.05, seed=0):
+    """Split ``range(n)`` into reproducible training and validation indices.
+
+    The split depends only on ``n``, ``validation_fraction`` and ``seed``, so
+    every run (and every process of a distributed run) agrees on it.
+
+    Examples
+    --------
+    >>> from minuet.training import split_indices
+    >>> train, val = split_indices(10, validation_fraction=0.2, seed=1)
+    >>> len(train), len(val), sorted([*train, *val]) == list(range(10))
+    (8, 2, True)
+    """
+    if not 0 <= validation_fraction < 1:
+        msg = f"validation_fraction must lie in [0, 1); got {validation_fraction!r}."
+        raise ValueError(msg)
+    order = np.random.default_rng([seed, 0x5EED]).permutation(n)
+    n_val = round(validation_fraction * n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def loss_weights(footprint, invvar, *, inside=0.9, outside=0.1):
+    """Per-pixel loss weights from the galaxy footprint and inverse variance.
+
+    Pixels of the central galaxy's footprint weigh ``inside``, the rest
+    ``outside`` (0.9 and 0.1 in Gagliano, Shen & Villar 2025,
+    arXiv:2512.04145); pixels with zero or non-finite inverse variance
+    (masked) weigh zero. In the arcsinh-stretched space the noise of faint
+    pixels is nearly uniform, so the inverse variance is used only as a mask.
+
+    Parameters
+    ----------
+    footprint : array_like
+        Boolean footprints ``(N, H, W)``.
+    invvar : array_like
+        Inverse variances ``(N, C, H, W)``.
+    inside, outside : float
+        Weights of footprint and background pixels.
+
+    Returns
+    -------
+    weight : `numpy.ndarray`
+        ``(N, C, H, W)`` float32 weights.
+    """
+    footprint = np.asarray(footprint, dtype=bool)[:, None]
+    valid = np.isfinite(invvar) & (np.asarray(invvar) > 0)
+    return (np.where(footprint, inside, outside) * valid).astype(np.float32)
+
+
+class CutoutFile:
+    """Read stretched cutouts and loss weights from one HDF5 file.
+
+    Two layouts are understood:
+
+    * simulated files: ``images`` ``(N, 3, 72, 72)`` in nanomaggies,
+      ``invvar`` (0 = masked) and ``footprint`` ``(N, 72, 72)``;
+    * research sets of real cutouts: ``images`` ``(N, 3, S, S)`` with
+      ``S >= 72``, centre-cropped to 72 pixels; a missing ``invvar`` means
+      every finite pixel is valid, a missing ``footprint`` is computed with
+      photutils segmentation (:func:`central_footprint`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The HDF5 file.
+    size : int
+        Side of the cutouts given to the model.
+    stretch : `~minuet.cutouts.AsinhStretch`, optional
+        Flux to network-input mapping.
+    in_memory : bool
+        Read the whole file once (fast random access; needs the memory).
+    inside, outside : float
+        Loss weights of footprint and background pixels.
+    """
+
+    def __init__(self, path, *, size=72, stretch=None, in_memory=False, inside=0.9, outside=0.1):
+        self.path = Path(path)
+        self.size = size
+        self.stretch = AsinhStretch() if stretch is None else stretch
+        self.inside, self.outside = inside, outside
+        if not self.path.exists():
+            msg = f"training file {self.path} does not exist; check the path in the configuration."
+            raise FileNotFoundError(msg)
+        with h5py.File(self.path, "r") as f:
+            if "images" not in f:
+                msg = (
+                    f"{self.path} has no 'images' dataset; expected (N, 3, S, S) fluxes in "
+                    f"nanomaggies, found datasets {sorted(f)}."
+                )
+                raise ValueError(msg)
+            shape = f["images"].shape
+            self.has_invvar = "invvar" in f
+            self.has_footprint = "footprint" in f
+        if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3] or shape[2] < size:
+            msg = (
+                f"{self.path}: 'images' must be shaped (N, 3, S, S) with S >= {size}; got {shape}."
+            )
+            raise ValueError(msg)
+        self.n = shape[0]
+        self._cache = self._read_raw(slice(None)) if in_memory else None
+
+    def __len__(self):
+        return self.n
+
+    def _crop(self, a):
+        lo = (a.shape[-1] - self.size) // 2
+        return a[..., lo : lo + self.size, lo : lo + self.size]
+
+    def _read_raw(self, key):
+        with h5py.File(self.path, "r") as f:
+            images = self._crop(np.asarray(f["images"][key], dtype=np.float32))
+            invvar = (
+                self._crop(np.asarray(f["invvar"][key], dtype=np.float32))
+                if self.has_invvar
+                else np.ones_like(images)
+            )
+            footprint = (
+                self._crop(np.asarray(f["footprint"][key], dtype=bool))
+                if self.has_footprint
+                else None
+            )
+        return images, invvar, footprint
+
+    def read(self, indices):
+        """Return stretched images and loss weights for ``indices``.
+
+        Returns
+        -------
+        x, weight : `numpy.ndarray`
+            Both ``(len(indices), 3, size, size)`` float32; non-finite
+            pixels are set to zero with zero weight.
+        """
+        indices = np.asarray(indices)
+        if self._cache is not None:
+            images, invvar, footprint = (None if a is None else a[indices] for a in self._cache)
+        else:
+            # h5py wants increasing indices: read sorted, then restore the order
+            order = np.argsort(indices)
+            unique, inverse = np.unique(indices[order], return_inverse=True)
+            raw = self._read_raw(unique)
+            back = np.empty_like(order)
+            back[order] = inverse
+            images, invvar, footprint = (None if a is None else a[back] for a in raw)
+        finite = np.isfinite(images)
+        images = np.where(finite, images, 0.0)
+        invvar = np.where(finite, invvar, 0.0)
+        if footprint is None:
+            footprint = np.stack(
+                [central_footprint(im, iv) for im, iv in zip(images, invvar, strict=True)]
+            )
+        weight = loss_weights(footprint, invvar, inside=self.inside, outside=self.outside)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            x = self.stretch.forward(images).astype(np.float32)
+        return x, weight

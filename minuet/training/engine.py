@@ -1,0 +1,330 @@
+"""The training loop: augmentations, EMA, mixed precision, DDP, checkpoints."""
+
+import copy
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import distributed as dist
+from torch import nn
+from tqdm.auto import tqdm
+
+from minuet.models import DiffusionAutoencoder, dihedral, rotate, save_model
+
+from ._checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainingConfig
+from .data import CutoutFile, split_indices
+
+__all__ = ["augment", "train"]
+
+
+def augment(x, weight, *, generator, rotation_probability=0.5):
+    """Randomly flip and rotate images and their loss weights together.
+
+    Every image gets one of the 8 lossless flips and quarter turns; with
+    probability ``rotation_probability`` it is then rotated by a uniform
+    angle (bilinear interpolation; pixels from outside the cutout get zero
+    weight).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from minuet.training import augment
+    >>> x, w = torch.rand(4, 3, 8, 8), torch.ones(4, 3, 8, 8)
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> [t.shape for t in augment(x, w, generator=gen)]
+    [torch.Size([4, 3, 8, 8]), torch.Size([4, 3, 8, 8])]
+    """
+    b, device = x.shape[0], x.device
+    k = torch.randint(0, 8, (b,), generator=generator, device=device)
+    angle = torch.rand(b, generator=generator, device=device) * (2 * math.pi)
+    turn = torch.rand(b, generator=generator, device=device) < rotation_probability
+    x, weight = x.clone(), weight.clone()
+    for j in range(8):
+        sel = k == j
+        if j and sel.any():
+            x[sel], weight[sel] = dihedral(x[sel], j), dihedral(weight[sel], j)
+    if turn.any():
+        x[turn] = rotate(x[turn], angle[turn])
+        weight[turn] = rotate(weight[turn], angle[turn])
+    return x, weight
+
+
+class _TrainStep(nn.Module):
+    """The loss of one batch as a module, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model, consistency_weight):
+        super().__init__()
+        self.model = model
+        self.consistency_weight = consistency_weight
+
+    def forward(self, x, weight, generator, second_view=None):
+        latent = self.model.encoder(x)
+        loss = self.model.loss(x, weight=weight, generator=generator, latent=latent).mean()
+        if second_view is None:
+            return loss, loss.detach()
+        other = self.model.encoder(second_view)
+        a, b = latent.float(), other.float()
+        # scale-free: squared difference relative to the latent's spread in the batch
+        spread = 0.5 * (a.var(0) + b.var(0)) + 1e-6
+        consistency = (((a - b) ** 2).mean(0) / spread).mean()
+        return loss + self.consistency_weight * consistency, loss.detach()
+
+
+class _Data:
+    """Several cutout files seen as one indexable collection."""
+
+    def __init__(self, config):
+        inside = config.footprint_weight
+        self.files = [
+            CutoutFile(
+                p,
+                size=config.model.encoder.image_size,
+                in_memory=config.in_memory,
+                inside=inside,
+                outside=1 - inside,
+            )
+            for p in config.data
+        ]
+        if not self.files:
+            msg = "the configuration lists no data files; set 'data' to one or more HDF5 paths."
+            raise ValueError(msg)
+        self.offsets = np.cumsum([0] + [len(f) for f in self.files])
+
+    def __len__(self):
+        return int(self.offsets[-1])
+
+    def read(self, indices):
+        indices = np.asarray(indices)
+        which = np.searchsorted(self.offsets, indices, side="right") - 1
+        xs, ws = [None] * len(indices), [None] * len(indices)
+        for i, f in enumerate(self.files):
+            sel = np.flatnonzero(which == i)
+            if len(sel):
+                x, w = f.read(indices[sel] - self.offsets[i])
+                for j, s in enumerate(sel):
+                    xs[s], ws[s] = x[j], w[j]
+        return np.stack(xs), np.stack(ws)
+
+
+def _batch(train_idx, step, batch_size, seed):
+    per_epoch = len(train_idx) // batch_size
+    epoch, offset = divmod(step, per_epoch)
+    order = np.random.default_rng([seed, 1, epoch]).permutation(train_idx)
+    return order[offset * batch_size : (offset + 1) * batch_size]
+
+
+def _setup_distributed(config):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available() and config.device in ("auto", "cuda")
+    if config.device in ("auto", "cuda"):
+        device = torch.device(f"cuda:{local}" if cuda else "cpu")
+    else:
+        device = torch.device(config.device)
+    started = False
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        started = True
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return world, rank, device, started
+
+
+def _autocast(config, device):
+    bf16 = config.precision == "bf16" or (
+        config.precision == "auto" and (device.type == "cpu" or torch.cuda.is_bf16_supported())
+    )
+    if not bf16:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def _validate(model, data, indices, config, device, autocast):
+    model.eval()
+    gen = torch.Generator(device).manual_seed(config.seed + 7919)
+    losses = []
+    for start in range(0, len(indices), config.batch_size):
+        chunk = indices[start : start + config.batch_size]
+        x, w = (torch.from_numpy(a).to(device) for a in data.read(chunk))
+        with autocast:
+            losses.append(model.loss(x, weight=w, generator=gen).float())
+    return float(torch.cat(losses).mean())
+
+
+def _read_history(path, until):
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for row in rows if row["step"] <= until]
+
+
+def train(config, *, resume=True, max_steps=None, progress=True):
+    """Train a diffusion autoencoder; resume from the run folder's checkpoint.
+
+    Runs as a single process or, under ``torchrun``, as one process per
+    device with DistributedDataParallel (NCCL on GPUs, gloo on CPUs); the
+    global batch is split evenly over the processes. Every
+    ``checkpoint_every`` steps the model, its exponential moving average
+    (EMA), the optimiser, the random states and the data position are
+    written atomically to ``<output>/checkpoint.safetensors``; a run killed
+    at any moment and started again continues to the same weights. When all
+    ``steps`` are done, the EMA weights are saved as ``<output>/model``
+    (`~minuet.models.save_model`).
+
+    Parameters
+    ----------
+    config : `TrainingConfig` or dict
+        The run.
+    resume : bool
+        Continue from ``<output>/checkpoint.safetensors`` when it exists.
+    max_steps : int, optional
+        Stop (with a checkpoint) after this many steps in this call.
+    progress : bool
+        Show a tqdm progress bar with the loss and the throughput.
+
+    Returns
+    -------
+    ema : `~minuet.models.DiffusionAutoencoder`
+        The EMA model, in evaluation mode.
+    history : list of dict
+        One row per ``log_every`` steps: step, loss, validation loss
+        (``None`` between validations), images per second, learning rate.
+    """
+    if isinstance(config, dict):
+        config = TrainingConfig.from_dict(config)
+    world, rank, device, started = _setup_distributed(config)
+    if config.batch_size % world:
+        msg = (
+            f"batch_size ({config.batch_size}) must be divisible by the number of "
+            f"processes ({world})."
+        )
+        raise ValueError(msg)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    output = Path(config.output)
+    torch.manual_seed(config.seed)
+    model = DiffusionAutoencoder(config.model).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    step = 0
+    checkpoint = output / "checkpoint.safetensors"
+    if resume and checkpoint.exists():
+        step, _ = load_checkpoint(
+            checkpoint, model=model, ema=ema, optimizer=optimizer, device=device
+        )
+    history_path = output / "history.jsonl"
+    history = _read_history(history_path, step)
+    if rank == 0:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "config.json").write_text(config.to_json())
+        history_path.write_text("".join(json.dumps(row) + "\n" for row in history))
+
+    data = _Data(config)
+    train_idx, val_idx = split_indices(
+        len(data), validation_fraction=config.validation_fraction, seed=config.seed
+    )
+    val_idx = val_idx[: config.validation_size]
+    if len(train_idx) < config.batch_size:
+        msg = (
+            f"{len(train_idx)} training images is fewer than one batch of "
+            f"{config.batch_size}; lower batch_size or add data."
+        )
+        raise ValueError(msg)
+    runner = _TrainStep(model, config.consistency_weight)
+    if world > 1:
+        runner = nn.parallel.DistributedDataParallel(
+            runner, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    autocast = _autocast(config, device)
+    stop = config.steps if max_steps is None else min(config.steps, step + max_steps)
+    bar = tqdm(
+        total=config.steps,
+        initial=step,
+        disable=not progress or rank != 0,
+        dynamic_ncols=True,
+        desc="minuet train",
+    )
+    losses, seen, tick = [], 0, time.perf_counter()
+    while step < stop:
+        model.train()
+        batch = _batch(train_idx, step, config.batch_size, config.seed)[rank::world]
+        x, w = (torch.from_numpy(a).to(device) for a in data.read(batch))
+        gen = torch.Generator(device).manual_seed(
+            int(np.random.default_rng([config.seed, 2, step, rank]).integers(2**62))
+        )
+        view, view_w = augment(
+            x, w, generator=gen, rotation_probability=config.rotation_probability
+        )
+        second = None
+        if config.consistency_weight > 0:
+            second, _ = augment(
+                x, w, generator=gen, rotation_probability=config.rotation_probability
+            )
+        lr = config.lr * min(1.0, (step + 1) / max(config.warmup_steps, 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with autocast:
+            loss, diffusion_loss = runner(view, view_w, gen, second)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        decay = min(config.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+                p_ema.lerp_(p, 1 - decay)
+        step += 1
+        losses.append(float(diffusion_loss))
+        seen += len(batch) * world
+        bar.update(1)
+        last = step == stop
+        if step % config.log_every == 0 or last:
+            rate = seen / (time.perf_counter() - tick)
+            row = {
+                "step": step,
+                "loss": float(np.mean(losses)),
+                "val_loss": None,
+                "images_per_s": rate,
+                "lr": lr,
+            }
+            if (
+                rank == 0
+                and len(val_idx)
+                and (step % config.validate_every == 0 or step == config.steps)
+            ):
+                row["val_loss"] = _validate(ema, data, val_idx, config, device, autocast)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{rate:.0f}")
+            history.append(row)
+            if rank == 0:
+                with history_path.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+            losses, seen, tick = [], 0, time.perf_counter()
+        if step % config.checkpoint_every == 0 or last:
+            if rank == 0:
+                save_checkpoint(
+                    checkpoint,
+                    model=model,
+                    ema=ema,
+                    optimizer=optimizer,
+                    step=step,
+                    extra={"config": config.to_dict()},
+                )
+            if world > 1:
+                dist.barrier()
+    bar.close()
+    if step == config.steps and rank == 0:
+        save_model(ema, output / "model", metadata={"steps": step, "training": config.to_dict()})
+    if started:
+        dist.destroy_process_group()
+    return ema.eval(), history
