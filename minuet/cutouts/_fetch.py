@@ -1,6 +1,7 @@
 """Downloads from the Legacy Surveys viewer cutout service."""
 
 import os
+from urllib.error import HTTPError
 from urllib.parse import urlencode
 
 import numpy as np
@@ -178,6 +179,8 @@ def fetch_legacy_cutouts(
                 url, cache=cache, timeout=timeout, show_progress=False, pkgname="minuet"
             )
         except OSError as exc:
+            if isinstance(exc, HTTPError):
+                exc.close()  # release the connection it holds
             reason = f"download failed: {exc}"
             if on_invalid == "raise":
                 msg = (

@@ -108,9 +108,11 @@ def load_cutouts(
     Bad pixels (NaN, inf, masked on input, zero or non-finite inverse
     variance, padding) are set to 0 nanomaggies, the sky level of the
     sky-subtracted Legacy Surveys coadds; their inverse variance is set to
-    0 and ``Cutouts.mask`` records them. Negative inverse variance is an
-    error. Integer images are refused: convert them to float and give the
-    ``zeropoint`` or unit that calibrates them.
+    0 and ``Cutouts.mask`` records them. A cutout whose inverse variance is
+    non-finite everywhere is taken to have none (``has_invvar`` False).
+    Negative inverse variance is an error. Integer images are refused:
+    convert them to float and give the ``zeropoint`` or unit that
+    calibrates them.
 
     Examples
     --------

@@ -213,9 +213,12 @@ def _standardise(
     bad = ~np.isfinite(flux)
     if mask is not None:
         bad |= mask[:, order]
+    has_invvar = None
     if invvar is not None:
         invvar = invvar[:, order]
-        bad |= ~np.isfinite(invvar) | (invvar == 0)
+        # a row whose inverse variance is non-finite everywhere has none: unknown, not bad
+        has_invvar = np.isfinite(invvar).any(axis=(1, 2, 3))
+        bad |= (~np.isfinite(invvar) | (invvar == 0)) & has_invvar[:, None, None, None]
     flux = np.where(bad, 0.0, flux).astype(np.float32)
     flux = _crop_or_pad(flux, size, pad, 0.0)
     bad = _crop_or_pad(bad, size, pad, True)
@@ -252,6 +255,7 @@ def _standardise(
     return Cutouts(
         flux,
         invvar=invvar,
+        has_invvar=has_invvar,
         mask=bad,
         ids=ids,
         valid=valid,

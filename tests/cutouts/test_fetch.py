@@ -1,0 +1,141 @@
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from astropy.config import paths
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.table import Table
+
+from minuet.cutouts import conf, fetch_legacy_cutouts
+
+
+def viewer_cube(query):
+    """A FITS file in the viewer layout whose flux encodes the requested dec."""
+    size = int(query["size"][0])
+    bands = query["bands"][0]
+    header = fits.Header({"BANDS": bands})
+    for i, band in enumerate(bands):
+        header[f"BAND{i}"] = band
+    cube = np.full((len(bands), size, size), float(query["dec"][0]), "f4")
+    cube += np.arange(len(bands), dtype="f4")[:, None, None]
+    hdus = [fits.PrimaryHDU(cube, header=header)]
+    if "invvar" in query:
+        hdus.append(fits.ImageHDU(np.full(cube.shape, 4.0, "f4"), name="INVVAR"))
+    buffer = BytesIO()
+    fits.HDUList(hdus).writeto(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def server():
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            parsed = urlparse(self.path)
+            query = parse_qs(parsed.query, keep_blank_values=True)
+            requests.append((parsed.path, query))
+            dec = float(query["dec"][0])
+            if dec < -80:  # a position the fake service cannot serve
+                self.send_error(500, "no coverage")
+                return
+            body = b"<html>not fits</html>" if dec < -70 else viewer_cube(query)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/fits")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/viewer/fits-cutout"
+    with conf.set_temp("cutout_url", url):
+        yield requests
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_fetch_sends_the_viewer_query(server):
+    table = Table({"RA": [150.1, 150.2], "Dec": [2.0, 3.0]})
+    cutouts = fetch_legacy_cutouts(table, cache=False, show_progress=False, invvar=True)
+    assert len(server) == 2
+    path, query = server[0]
+    assert path == "/viewer/fits-cutout"
+    assert query["ra"] == ["150.1000000"]
+    assert query["dec"] == ["2.0000000"]
+    assert query["layer"] == ["ls-dr10"]
+    assert query["pixscale"] == ["0.262"]
+    assert query["bands"] == ["grz"]
+    assert query["size"] == ["72"]
+    assert "invvar" in query
+    assert cutouts.flux.shape == (2, 3, 72, 72)
+    np.testing.assert_array_equal(cutouts.flux[:, :, 0, 0], [[2.0, 3.0, 4.0], [3.0, 4.0, 5.0]])
+    assert cutouts.has_invvar.all()
+    assert cutouts.ids.tolist() == [0, 1]
+    assert cutouts.meta["layer"] == "ls-dr10"
+
+
+def test_fetch_other_layer_and_band_order(server):
+    coords = SkyCoord([10.0], [1.0], unit="deg")
+    cutouts = fetch_legacy_cutouts(
+        coords, layer="ls-dr9", bands="zrg", size=80, cache=False, show_progress=False
+    )
+    _, query = server[0]
+    assert query["layer"] == ["ls-dr9"]
+    assert query["size"] == ["80"]
+    assert "invvar" not in query
+    # planes come back z, r, g and are reordered; 80 px are cropped to 72
+    np.testing.assert_array_equal(cutouts.flux[0, :, 0, 0], [3.0, 2.0, 1.0])
+    assert not cutouts.has_invvar.any()
+
+
+def test_failed_download_raises_naming_the_row(server):
+    table = Table({"ra": [1.0, 2.0], "dec": [1.0, -85.0]})
+    with pytest.raises(OSError, match=r"row 1 \(ra=2.000000, dec=-85.000000\): download failed"):
+        fetch_legacy_cutouts(table, cache=False, show_progress=False)
+
+
+def test_failed_rows_are_flagged(server):
+    table = Table({"ra": [1.0, 2.0, 3.0], "dec": [1.0, -85.0, -75.0]})
+    cutouts = fetch_legacy_cutouts(table, cache=False, show_progress=False, on_invalid="flag")
+    assert cutouts.valid.tolist() == [True, False, False]
+    assert cutouts.reason[1].startswith("download failed")
+    assert "could not read" in cutouts.reason[2]
+    assert cutouts.mask[1:].all()
+    assert cutouts.flux[1:].sum() == 0.0
+
+
+def test_cached_download_is_reused(server, tmp_path):
+    table = Table({"ra": [5.0], "dec": [5.0]})
+    with paths.set_temp_cache(tmp_path):
+        first = fetch_legacy_cutouts(table, show_progress=False)
+        second = fetch_legacy_cutouts(table, show_progress=False)
+    assert len(server) == 1
+    np.testing.assert_array_equal(first.flux, second.flux)
+
+
+def test_bad_fetch_input():
+    with pytest.raises(ValueError, match=r"the table lacks column\(s\) \['dec'\]"):
+        fetch_legacy_cutouts(Table({"ra": [1.0]}), show_progress=False)
+    with pytest.raises(ValueError, match=r"the table has no rows"):
+        fetch_legacy_cutouts(Table({"ra": [], "dec": []}), show_progress=False)
+    with pytest.raises(ValueError, match=r"expected an astropy Table with ra and dec"):
+        fetch_legacy_cutouts([(1.0, 2.0)], show_progress=False)
+    with pytest.raises(ValueError, match=r"\|dec\| <= 90"):
+        fetch_legacy_cutouts(Table({"ra": [1.0], "dec": [95.0]}), show_progress=False)
+
+
+@pytest.mark.remote_data
+def test_real_viewer():
+    table = Table({"ra": [180.0], "dec": [1.0]})
+    cutouts = fetch_legacy_cutouts(table, cache=False, show_progress=False, on_invalid="flag")
+    assert cutouts.flux.shape == (1, 3, 72, 72)
