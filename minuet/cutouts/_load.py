@@ -185,9 +185,7 @@ def _invvar_from(uncertainty, data_unit):
     array = np.asarray(uncertainty.array)
     if isinstance(uncertainty, InverseVariance):
         unit = uncertainty.unit
-        std_unit = None if unit is None else unit**-0.5
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return array, std_unit
+        return array, None if unit is None else unit**-0.5
     if isinstance(uncertainty, (StdDevUncertainty, VarianceUncertainty)):
         power = 2 if isinstance(uncertainty, StdDevUncertainty) else 1
         unit = uncertainty.unit
@@ -397,9 +395,7 @@ def _load_path(path, *, bands, pixscale, dataset, ids, **options):
         msg = f"no such file: {path}."
         raise ValueError(msg)
     if name.endswith(_FITS_SUFFIXES):
-        return _load_list(
-            [path], bands=bands, pixscale=pixscale, ids=None if ids is None else ids, **options
-        )
+        return _load_list([path], bands=bands, pixscale=pixscale, ids=ids, **options)
     if name.endswith(_HDF5_SUFFIXES) or _looks_like_hdf5(path):
         with _open_hdf5(path, dataset) as handle:
             hdf5_options = _hdf5_options(handle, dataset, bands, pixscale)
