@@ -67,6 +67,8 @@ class Minuet:
         self.name = str(name)
         self.info = dict(info or {})
         self.sha256 = getattr(autoencoder, "record", {}).get("sha256")
+        #: Directory the model was loaded from or last saved to (None if neither).
+        self.path = None
 
     # -- construction -------------------------------------------------------------------
 
@@ -150,12 +152,14 @@ class Minuet:
                 f"but {_MANIFEST} expects {expected}: the files come from different models."
             )
             raise ValueError(msg)
-        return cls(
+        model = cls(
             autoencoder,
             stretch=AsinhStretch.from_dict(manifest["stretch"]),
             name=manifest["name"],
             info=manifest.get("info", {}),
         )
+        model.path = path
+        return model
 
     def save(self, path, *, overwrite=False):
         """Write the model to a directory, atomically.
@@ -199,6 +203,7 @@ class Minuet:
             if tmp.exists():
                 shutil.rmtree(tmp)
         self.sha256 = digest
+        self.path = path
         return path
 
     # -- properties ---------------------------------------------------------------------
@@ -230,7 +235,13 @@ class Minuet:
             f"{dif.steps} steps; weights sha256 {digest}>"
         )
 
-    def _meta(self):
+    def provenance(self):
+        """Return what every output records: package version, model, weights' SHA-256, date.
+
+        Returns
+        -------
+        meta : dict
+        """
         return {
             "minuet_version": __version__,
             "model": self.name,
@@ -355,7 +366,7 @@ class Minuet:
         table["valid"] = cutouts.valid
         table["flag"] = np.asarray(cutouts.reason, dtype=str)
         table["masked_fraction"] = cutouts.mask.reshape(len(cutouts), -1).mean(axis=1)
-        table.meta.update(self._meta())
+        table.meta.update(self.provenance())
         return table
 
     # -- reconstruction -----------------------------------------------------------------
@@ -449,7 +460,7 @@ class Minuet:
                 mean[index] = draws.mean(axis=0)
                 if spread is not None:
                     spread[index] = draws.std(axis=0, ddof=1)
-        meta = self._meta() | {
+        meta = self.provenance() | {
             "bands": ("g", "r", "z"),
             "n_samples": int(n_samples),
             "steps": int(steps or self.autoencoder.config.diffusion.steps),

@@ -1,0 +1,343 @@
+"""Streaming, resumable encoding of catalogues stored in many files.
+
+The work is cut into a fixed plan of units (a slice of rows of one HDF5
+file, or a group of single-cutout FITS files). Each unit is encoded on its
+own and written atomically as one part file in ``<output>.parts/``; a
+manifest there records the plan and the model. A run that is killed keeps
+every finished part, and the next run with the same arguments encodes only
+the missing units. When all parts exist they are merged, in plan order, into
+the output table, which is also written atomically. Memory stays bounded by
+one unit, whatever the size of the catalogue.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+from astropy.table import QTable, vstack
+from tqdm.auto import tqdm
+
+from ..cutouts import iter_hdf5, load_cutouts
+
+__all__ = ["encode_catalogue"]
+
+_PLAN_FORMAT = "minuet-encode-plan-1"
+_WRITERS = {
+    ".parquet": {"format": "parquet"},
+    ".h5": {"format": "hdf5", "path": "latents", "serialize_meta": True},
+    ".hdf5": {"format": "hdf5", "path": "latents", "serialize_meta": True},
+    ".fits": {"format": "fits"},
+    ".ecsv": {"format": "ascii.ecsv"},
+}
+_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+_FITS_SUFFIXES = (".fits", ".fit", ".fz", ".fits.gz")
+
+
+def _is_hdf5(path):
+    name = path.name.lower()
+    if name.endswith(_HDF5_SUFFIXES):
+        return True
+    if name.endswith(_FITS_SUFFIXES):
+        return False
+    return h5py.is_hdf5(path)
+
+
+def make_plan(sources, *, chunk_size, dataset="images"):
+    """Cut the sources into units of at most ``chunk_size`` cutouts.
+
+    Parameters
+    ----------
+    sources : str, path-like or sequence of them
+        HDF5 files of many cutouts and/or FITS files of one cutout each.
+    chunk_size : int
+        Cutouts per unit.
+    dataset : str, optional
+        Image dataset name in the HDF5 files.
+
+    Returns
+    -------
+    plan : list of dict
+        Units in output order; each has ``kind`` (``'hdf5'`` or ``'fits'``),
+        the source index or indices and the rows it covers.
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    sources = [Path(s) for s in sources]
+    if not sources:
+        msg = "no input files were given; pass one or more HDF5 or FITS files."
+        raise ValueError(msg)
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        msg = f"chunk_size must be a positive integer; got {chunk_size!r}."
+        raise ValueError(msg)
+    for path in sources:
+        if not path.is_file():
+            msg = f"input file {path} does not exist."
+            raise FileNotFoundError(msg)
+    plan, fits_group = [], []
+
+    def flush_fits():
+        if fits_group:
+            plan.append({"kind": "fits", "sources": list(fits_group)})
+            fits_group.clear()
+
+    for index, path in enumerate(sources):
+        if _is_hdf5(path):
+            flush_fits()
+            with h5py.File(path, "r") as handle:
+                if dataset not in handle:
+                    msg = (
+                        f"{path} has no dataset {dataset!r}; its top-level entries are "
+                        f"{sorted(handle)}. Pass dataset= naming the image dataset."
+                    )
+                    raise ValueError(msg)
+                n = handle[dataset].shape[0]
+            plan.extend(
+                {"kind": "hdf5", "source": index, "start": start,
+                 "stop": min(start + chunk_size, n)}
+                for start in range(0, n, chunk_size)
+            )
+        else:
+            fits_group.append(index)
+            if len(fits_group) == chunk_size:
+                flush_fits()
+    flush_fits()
+    return [str(p) for p in sources], plan
+
+
+def _unit_rows(unit):
+    if unit["kind"] == "hdf5":
+        return unit["stop"] - unit["start"]
+    return len(unit["sources"])
+
+
+def _read_unit(unit, sources, *, dataset, batch_size, options):
+    """Yield (cutouts, source index per row, row within source) for one unit."""
+    if unit["kind"] == "hdf5":
+        batches = iter_hdf5(
+            sources[unit["source"]], batch_size=batch_size, dataset=dataset,
+            start=unit["start"], stop=unit["stop"], **options,
+        )
+        for cutouts in batches:
+            yield cutouts, np.full(len(cutouts), unit["source"]), np.asarray(cutouts.ids)
+    else:
+        for first in range(0, len(unit["sources"]), batch_size):
+            group = unit["sources"][first:first + batch_size]
+            cutouts = load_cutouts([sources[i] for i in group], **options)
+            yield cutouts, np.asarray(group), np.zeros(len(group), dtype=int)
+
+
+def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, options):
+    """Encode one unit of the plan and return its columns as plain arrays."""
+    columns = {"source_index": [], "row": [], "latents": [], "valid": [], "flag": [],
+               "masked_fraction": []}
+    for cutouts, source_index, row in _read_unit(
+        unit, sources, dataset=dataset, batch_size=batch_size, options=options
+    ):
+        columns["latents"].append(
+            model.encode_cutouts(cutouts, batch_size=batch_size, progress=False,
+                                 average_dihedral=average_dihedral)
+        )
+        columns["source_index"].append(source_index)
+        columns["row"].append(row)
+        columns["valid"].append(cutouts.valid)
+        columns["flag"].append(np.asarray(cutouts.reason, dtype=str))
+        columns["masked_fraction"].append(
+            cutouts.mask.reshape(len(cutouts), -1).mean(axis=1).astype(np.float32)
+        )
+    return {key: np.concatenate(value) for key, value in columns.items()}
+
+
+def write_part(path, columns):
+    """Write one unit's columns atomically (npz, no pickled objects)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **columns)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_part(path):
+    """Read one part file written by :func:`write_part`."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def part_path(parts_dir, k):
+    """Name of the part file of unit ``k``."""
+    return parts_dir / f"part-{k:07d}.npz"
+
+
+def _fingerprint(manifest):
+    text = json.dumps(manifest, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prepare_run(sources, output, *, model_id, chunk_size, dataset, options, overwrite):
+    """Make or reopen the parts directory of a run; return (parts_dir, sources, plan)."""
+    output = Path(output)
+    if output.suffix.lower() not in _WRITERS:
+        msg = (
+            f"cannot tell the output format from {output.name!r}; use one of the suffixes "
+            f"{sorted(_WRITERS)}."
+        )
+        raise ValueError(msg)
+    if output.exists() and not overwrite:
+        msg = f"{output} exists; pass overwrite=True (--overwrite) to replace it."
+        raise FileExistsError(msg)
+    sources, plan = make_plan(sources, chunk_size=chunk_size, dataset=dataset)
+    manifest = {
+        "format": _PLAN_FORMAT,
+        "sources": sources,
+        "plan": plan,
+        "dataset": dataset,
+        "model": model_id,
+        "options": {key: repr(value) for key, value in sorted(options.items())},
+    }
+    parts_dir = output.with_name(output.name + ".parts")
+    manifest_path = parts_dir / "manifest.json"
+    if manifest_path.exists():
+        previous = json.loads(manifest_path.read_text())
+        if _fingerprint(previous) != _fingerprint(manifest):
+            if not overwrite:
+                msg = (
+                    f"{parts_dir} holds an unfinished run with other inputs, options or model; "
+                    "pass overwrite=True (--overwrite) to discard it, or use another output name."
+                )
+                raise ValueError(msg)
+            shutil.rmtree(parts_dir)
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    if not manifest_path.exists():
+        tmp = manifest_path.with_name("manifest.json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        os.replace(tmp, manifest_path)
+    return parts_dir, sources, plan
+
+
+def finish_run(output, parts_dir, sources, plan, *, latent_names, meta, keep_parts=False):
+    """Merge every part in plan order into the output table, atomically."""
+    output = Path(output)
+    tables = []
+    for k in range(len(plan)):
+        columns = read_part(part_path(parts_dir, k))
+        table = QTable()
+        table["source_index"] = columns["source_index"].astype(np.int32)
+        table["row"] = columns["row"].astype(np.int64)
+        for i, name in enumerate(latent_names):
+            table[name] = columns["latents"][:, i]
+        table["valid"] = columns["valid"]
+        table["flag"] = columns["flag"]
+        table["masked_fraction"] = columns["masked_fraction"]
+        tables.append(table)
+    table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
+    table.meta.update(meta)
+    table.meta["sources"] = list(sources)
+    tmp = output.with_name(f".{output.name}.tmp{output.suffix}")
+    if output.suffix.lower() == ".fits":
+        table.meta = _fits_meta(table.meta)
+    table.write(tmp, overwrite=True, **_WRITERS[output.suffix.lower()])
+    os.replace(tmp, output)
+    if not keep_parts:
+        shutil.rmtree(parts_dir)
+    return table
+
+
+def _fits_meta(meta):
+    """Provenance as standard 8-character FITS keywords; sources as COMMENT cards."""
+    return {
+        "MINUETV": meta.get("minuet_version"),
+        "MODEL": meta.get("model"),
+        "WSHA256": meta.get("weights_sha256"),
+        "DATE": meta.get("date"),
+        "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
+    }
+
+
+def encode_catalogue(
+    sources,
+    output,
+    *,
+    model,
+    batch_size=256,
+    chunk_size=4096,
+    dataset="images",
+    average_dihedral=False,
+    overwrite=False,
+    keep_parts=False,
+    progress=None,
+    **cutout_options,
+):
+    """Encode the cutouts of many files to one table, with bounded memory and resume.
+
+    The inputs are cut into units of ``chunk_size`` cutouts; each unit is read,
+    encoded and written as its own part file before the next one is read, so
+    memory stays bounded by one unit. Parts are written atomically and a
+    manifest records the plan, so a run that is interrupted (even by
+    ``SIGKILL``) resumes where it stopped when called again with the same
+    arguments, and its output equals that of an uninterrupted run row for row.
+
+    Parameters
+    ----------
+    sources : str, path-like or sequence of them
+        HDF5 files of many cutouts (simulated sets, or research sets of
+        ``(N, 3, 152, 152)`` cutouts, centre-cropped) and/or FITS files of one
+        cutout each in the Legacy Surveys viewer layout.
+    output : str or path-like
+        Output table; its suffix chooses the format: ``.parquet``, ``.h5`` /
+        ``.hdf5`` (table at path ``latents``), ``.fits`` or ``.ecsv``.
+    model : `~minuet.Minuet`
+        The model that encodes.
+    batch_size : int, optional
+        Cutouts per network call.
+    chunk_size : int, optional
+        Cutouts per unit of work and part file.
+    dataset : str, optional
+        Image dataset in the HDF5 files.
+    average_dihedral : bool, optional
+        Average each latent over the 8 flips and quarter turns.
+    overwrite : bool, optional
+        Replace an existing output, and discard an unfinished run that used
+        other inputs or another model.
+    keep_parts : bool, optional
+        Keep the part files after the merge.
+    progress : bool or None, optional
+        Show a progress bar (default: when there is more than one unit).
+    **cutout_options
+        Passed to the cutout reader (``on_invalid``, ``min_valid_fraction``,
+        ``zeropoint``, ...). The default ``on_invalid='flag'`` keeps refused
+        cutouts as rows with NaN latents and the reason in ``flag``.
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        The output table: ``source_index`` (into ``meta['sources']``),
+        ``row`` (within the source file), the latent columns, ``valid``,
+        ``flag`` and ``masked_fraction``.
+    """
+    options = {"on_invalid": "flag", "size": model.image_size} | cutout_options
+    model_id = {"name": model.name, "sha256": model.sha256,
+                "average_dihedral": bool(average_dihedral)}
+    output = Path(output)
+    parts_dir, sources, plan = prepare_run(
+        sources, output, model_id=model_id, chunk_size=chunk_size, dataset=dataset,
+        options=options, overwrite=overwrite,
+    )
+    todo = [k for k in range(len(plan)) if not part_path(parts_dir, k).exists()]
+    total = sum(_unit_rows(u) for u in plan)
+    done = total - sum(_unit_rows(plan[k]) for k in todo)
+    bar = tqdm(total=total, initial=done, desc=f"encoding to {output.name}", unit="galaxy",
+               disable=not (len(plan) > 1 if progress is None else progress))
+    with bar:
+        for k in todo:
+            columns = encode_unit(
+                model, plan[k], sources, dataset=dataset, batch_size=batch_size,
+                average_dihedral=average_dihedral, options=options,
+            )
+            write_part(part_path(parts_dir, k), columns)
+            bar.update(_unit_rows(plan[k]))
+    return finish_run(output, parts_dir, sources, plan, latent_names=model.latent_names,
+                      meta=model.provenance(), keep_parts=keep_parts)
