@@ -1,0 +1,170 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from minuet.cli import main
+from minuet.models import DiffusionAutoencoderConfig, load_model
+from minuet.training import TrainingConfig, augment, train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def config_for(data, output, **kwargs):
+    options = {
+        "data": (str(data),),
+        "output": str(output),
+        "model": DiffusionAutoencoderConfig.preset("tiny", image_size=24),
+        "steps": 6,
+        "batch_size": 8,
+        "warmup_steps": 2,
+        "validation_fraction": 0.2,
+        "validation_size": 8,
+        "validate_every": 3,
+        "checkpoint_every": 3,
+        "log_every": 1,
+        "threads": 1,
+    }
+    return TrainingConfig(**(options | kwargs))
+
+
+def test_config_json_round_trip(tmp_path):
+    config = config_for("a.h5", tmp_path)
+    again = TrainingConfig.from_json(config.to_json())
+    assert again == config
+    assert TrainingConfig(data="one.h5").data == ("one.h5",)
+    with pytest.raises(ValueError, match="precision"):
+        TrainingConfig(precision="fp8")
+    with pytest.raises(ValueError, match="unknown TrainingConfig keys"):
+        TrainingConfig.from_dict({"stpes": 3})
+
+
+def test_augment_is_seeded_and_keeps_weights_aligned():
+    x = torch.rand(16, 3, 8, 8)
+    w = (x > 0.5).float()
+    a = augment(x, w, generator=torch.Generator().manual_seed(0), rotation_probability=0.0)
+    b = augment(x, w, generator=torch.Generator().manual_seed(0), rotation_probability=0.0)
+    assert torch.equal(a[0], b[0])
+    # lossless flips and turns move image and weight together
+    assert torch.equal(a[1], (a[0] > 0.5).float())
+    assert not torch.equal(a[0], x)
+    c = augment(x, w, generator=torch.Generator().manual_seed(0), rotation_probability=1.0)
+    assert not torch.equal(c[0], a[0])
+
+
+def test_train_writes_model_and_history(cutout_file, tmp_path):
+    config = config_for(cutout_file, tmp_path / "run")
+    ema, history = train(config, progress=False)
+    assert [row["step"] for row in history] == [1, 2, 3, 4, 5, 6]
+    assert all(torch.isfinite(torch.tensor(row["loss"])) for row in history)
+    assert history[2]["val_loss"] is not None
+    assert history[0]["val_loss"] is None
+    saved = load_model(tmp_path / "run" / "model")
+    for a, b in zip(ema.state_dict().values(), saved.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+
+
+def test_resume_is_bit_identical(cutout_file, tmp_path):
+    full, _ = train(config_for(cutout_file, tmp_path / "full"), progress=False)
+    part = config_for(cutout_file, tmp_path / "part")
+    train(part, max_steps=4, progress=False)  # stops at 4 with a checkpoint
+    resumed, history = train(part, progress=False)
+    assert [row["step"] for row in history] == [1, 2, 3, 4, 5, 6]
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    a = load_model(tmp_path / "full" / "model")
+    b = load_model(tmp_path / "part" / "model")
+    assert a.record["sha256"] == b.record["sha256"]
+
+
+def test_resume_after_sigkill(cutout_file, tmp_path):
+    """A process killed mid-run continues, on restart, to the uninterrupted weights."""
+    reference, _ = train(
+        config_for(cutout_file, tmp_path / "ref", steps=8, checkpoint_every=2), progress=False
+    )
+    config = config_for(cutout_file, tmp_path / "killed", steps=8, checkpoint_every=2)
+    cfg = tmp_path / "killed.json"
+    cfg.write_text(config.to_json())
+    # the child kills itself with SIGKILL right after the step-5 history line,
+    # i.e. between the checkpoints of steps 4 and 6
+    script = (
+        "import os, signal, sys\n"
+        "import minuet.training.engine as engine\n"
+        "real = engine.save_checkpoint\n"
+        "def save(path, **kw):\n"
+        "    real(path, **kw)\n"
+        "    if kw['step'] == 4:\n"
+        "        engine.tqdm.update = lambda self, n=1: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "engine.save_checkpoint = save\n"
+        "from minuet.cli import main\n"
+        f"sys.exit(main(['train', {str(cfg)!r}, '--no-progress']))\n"
+    )
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()
+    assert not (tmp_path / "killed" / "model.safetensors").exists()
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    resumed = load_model(tmp_path / "killed" / "model")
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_damaged_checkpoint(cutout_file, tmp_path):
+    config = config_for(cutout_file, tmp_path / "run")
+    train(config, max_steps=3, progress=False)
+    ckpt = tmp_path / "run" / "checkpoint.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(ValueError, match="damaged"):
+        train(config, progress=False)
+
+
+def test_bad_batch(cutout_file, tmp_path):
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train(config_for(cutout_file, tmp_path / "run", batch_size=64), progress=False)
+    config = config_for(cutout_file, tmp_path / "run")
+    config.data = ()
+    with pytest.raises(ValueError, match="no data files"):
+        train(config, progress=False)
+
+
+def test_cli_train(cutout_file, tmp_path):
+    config = config_for(cutout_file, tmp_path / "run").to_dict()
+    config["model"] = DiffusionAutoencoderConfig.preset("tiny", image_size=24).to_dict()
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    assert main(["train", str(path), "--steps", "2", "--no-progress"]) == 0
+    assert (tmp_path / "run" / "model.safetensors").exists()
+    path.write_text("{")
+    assert main(["train", str(path)]) == 2
+
+
+def test_ddp_two_gloo_processes(cutout_file, tmp_path):
+    config = config_for(cutout_file, tmp_path / "ddp", steps=3)
+    cfg = tmp_path / "ddp.json"
+    cfg.write_text(config.to_json())
+    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node=2",
+        "--standalone",
+        "-m",
+        "minuet.cli",
+        "train",
+        str(cfg),
+        "--no-progress",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    rows = [
+        json.loads(line) for line in (tmp_path / "ddp" / "history.jsonl").read_text().splitlines()
+    ]
+    assert [row["step"] for row in rows] == [1, 2, 3]
+    assert load_model(tmp_path / "ddp" / "model").record["metadata"]["steps"] == 3
