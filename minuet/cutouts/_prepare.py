@@ -130,6 +130,8 @@ def _window(length, size, pad):
 
 def _crop_or_pad(array, size, pad, fill):
     """Centre-crop or centre-pad the last two axes to ``size``."""
+    if array.shape[-2:] == (size, size):
+        return array
     ysrc, ydst = _window(array.shape[-2], size, pad)
     xsrc, xdst = _window(array.shape[-1], size, pad)
     out = np.full((*array.shape[:-2], size, size), fill, dtype=array.dtype)
@@ -178,7 +180,7 @@ def _standardise(
             )
             raise ValueError(msg)
         _check_dtype(invvar, "inverse variances")
-        negative = np.nan_to_num(invvar, nan=0.0, posinf=0.0, neginf=-1.0) < 0
+        negative = invvar < 0  # NaN compares False and is handled as a bad pixel below
         if negative.any():
             row = int(np.argwhere(negative.any(axis=(1, 2, 3)))[0, 0]) + index_offset
             msg = (
