@@ -1,0 +1,179 @@
+"""Nearest-neighbour search in latent space."""
+
+from pathlib import Path
+
+import numpy as np
+from astropy.table import QTable, Table
+
+from minuet.posterior._latents import latent_array
+
+__all__ = ["LatentIndex"]
+
+METRICS = ("euclidean", "cosine")
+_FORMAT = "minuet-latent-index-1"
+
+
+class LatentIndex:
+    """
+    Nearest neighbours of galaxies in latent space.
+
+    Latents are z-scored with the catalogue's mean and standard deviation
+    (``standardize=True``) so that no latent dimension dominates, and a
+    k-d tree (`scipy.spatial.cKDTree`) is built over them. With
+    ``metric='cosine'`` the z-scored latents are normalised to unit length
+    and the reported distance is the cosine distance ``1 - cos(theta)``
+    (monotonic in the Euclidean distance between unit vectors, so the same
+    tree answers it exactly).
+
+    Parameters
+    ----------
+    latents : array-like or `~astropy.table.Table`
+        The catalogue's ``(N, D)`` latents or a table with ``latent_*`` columns.
+    metric : {'euclidean', 'cosine'}, optional
+        Distance between galaxies.
+    standardize : bool, optional
+        Z-score the latents with the catalogue's statistics.
+    catalog : `~astropy.table.Table`, optional
+        One row per catalogue galaxy, appended to the query results.
+    leafsize : int, optional
+        Leaf size of the k-d tree.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet.neighbours import LatentIndex
+    >>> latents = np.random.default_rng(0).normal(size=(1000, 5))
+    >>> index = LatentIndex(latents)
+    >>> result = index.query(latents[:2], k=3)
+    >>> result["catalog_index"][[0, 3]].tolist()
+    [0, 1]
+    """
+
+    def __init__(self, latents, *, metric="euclidean", standardize=True, catalog=None,
+                 leafsize=16):
+        if metric not in METRICS:
+            msg = f"metric must be one of {METRICS}; received {metric!r}."
+            raise ValueError(msg)
+        self.latents = latent_array(latents)
+        self.metric = metric
+        self.standardize = bool(standardize)
+        self.leafsize = int(leafsize)
+        if self.standardize:
+            self._mean = self.latents.mean(axis=0)
+            std = self.latents.std(axis=0)
+            self._std = np.where(std > 0, std, 1.0)
+        else:
+            self._mean = np.zeros(self.latents.shape[1])
+            self._std = np.ones(self.latents.shape[1])
+        self.catalog = None
+        if catalog is not None:
+            self.attach_catalog(catalog)
+        self._tree = self._build()
+
+    def __len__(self):
+        return len(self.latents)
+
+    def __repr__(self):
+        return (f"<LatentIndex n={len(self)} dims={self.latents.shape[1]} "
+                f"metric={self.metric!r}>")
+
+    def attach_catalog(self, catalog):
+        """Attach a table, one row per catalogue galaxy, to be joined to query results."""
+        if not isinstance(catalog, Table) or len(catalog) != len(self.latents):
+            msg = (f"catalog must be a Table with one row per catalogue galaxy "
+                   f"({len(self.latents)}); received {type(catalog).__name__} of length "
+                   f"{len(catalog) if hasattr(catalog, '__len__') else 'unknown'}.")
+            raise ValueError(msg)
+        self.catalog = catalog
+
+    def _transform(self, latents):
+        x = (latents - self._mean) / self._std
+        if self.metric == "cosine":
+            norm = np.linalg.norm(x, axis=1, keepdims=True)
+            if np.any(norm == 0):
+                msg = ("A latent sits exactly at the catalogue mean, where the cosine "
+                       "distance is undefined; use metric='euclidean'.")
+                raise ValueError(msg)
+            x = x / norm
+        return x
+
+    def _build(self):
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self._transform(self.latents), leafsize=self.leafsize,
+                       balanced_tree=False, compact_nodes=False)
+
+    def query(self, latents, *, k=5, workers=-1):
+        """
+        Find the ``k`` nearest catalogue galaxies to each query latent.
+
+        Parameters
+        ----------
+        latents : array-like or `~astropy.table.Table`
+            ``(M, D)`` query latents.
+        k : int, optional
+            Neighbours per query; at most the catalogue size.
+        workers : int, optional
+            Threads for the search (-1: all cores).
+
+        Returns
+        -------
+        result : `~astropy.table.QTable`
+            ``M * k`` rows sorted by query then rank: ``query_index``,
+            ``rank`` (1 = nearest), ``catalog_index``, ``distance`` (in
+            z-scored latent units, or the cosine distance), followed by the
+            catalogue's columns when a catalogue is attached (a column whose
+            name clashes gets the prefix ``catalog_``).
+        """
+        x = latent_array(latents, n_features=self.latents.shape[1], name="query latents")
+        k = int(k)
+        if not 1 <= k <= len(self):
+            msg = f"k must be between 1 and the catalogue size {len(self)}; received {k}."
+            raise ValueError(msg)
+        dist, idx = self._tree.query(self._transform(x), k=k, workers=workers)
+        dist, idx = dist.reshape(len(x), k), idx.reshape(len(x), k)
+        if self.metric == "cosine":
+            dist = 0.5 * dist**2
+        result = QTable({
+            "query_index": np.repeat(np.arange(len(x)), k),
+            "rank": np.tile(np.arange(1, k + 1), len(x)),
+            "catalog_index": idx.ravel().astype(np.int64),
+            "distance": dist.ravel(),
+        })
+        result["distance"].description = (
+            "cosine distance of z-scored latents" if self.metric == "cosine"
+            else "Euclidean distance of z-scored latents" if self.standardize
+            else "Euclidean distance of latents")
+        if self.catalog is not None:
+            rows = self.catalog[result["catalog_index"]]
+            for name in rows.colnames:
+                out = f"catalog_{name}" if name in result.colnames else name
+                result[out] = rows[name]
+        result.meta.update({"metric": self.metric, "k": k, "standardize": self.standardize})
+        return result
+
+    def save(self, path):
+        """
+        Write the latents and settings to an ``.npz`` file (no pickle).
+
+        The tree itself is not stored: it is rebuilt on `load`, which is
+        fast (see ``benchmarks/bench_science.py``) and avoids any pickled
+        object. An attached catalogue is not stored either; pass it to
+        `load`.
+        """
+        path = Path(path)
+        np.savez(path, format=np.array(_FORMAT), latents=self.latents,
+                 metric=np.array(self.metric), standardize=np.array(self.standardize),
+                 leafsize=np.array(self.leafsize))
+        return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+    @classmethod
+    def load(cls, path, *, catalog=None):
+        """Read an index written by `save` and rebuild its tree."""
+        with np.load(path, allow_pickle=False) as data:
+            if "format" not in data.files or str(data["format"]) != _FORMAT:
+                msg = f"{path} is not a LatentIndex file written by LatentIndex.save()."
+                raise ValueError(msg)
+            return cls(data["latents"], metric=str(data["metric"]),
+                       standardize=bool(data["standardize"]), catalog=catalog,
+                       leafsize=int(data["leafsize"]))
