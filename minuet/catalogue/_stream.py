@@ -236,14 +236,31 @@ def finish_run(output, parts_dir, sources, plan, *, latent_names, meta, keep_par
     table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
     table.meta.update(meta)
     table.meta["sources"] = list(sources)
-    tmp = output.with_name(f".{output.name}.tmp{output.suffix}")
-    if output.suffix.lower() == ".fits":
-        table.meta = _fits_meta(table.meta)
-    table.write(tmp, overwrite=True, **_WRITERS[output.suffix.lower()])
-    os.replace(tmp, output)
+    write_table(table, output)
     if not keep_parts:
         shutil.rmtree(parts_dir)
     return table
+
+
+def write_table(table, output):
+    """Write a table atomically, in the format its suffix names.
+
+    FITS headers get the provenance as standard 8-character keywords.
+    """
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in _WRITERS:
+        msg = (
+            f"cannot tell the output format from {output.name!r}; use one of the suffixes "
+            f"{sorted(_WRITERS)}."
+        )
+        raise ValueError(msg)
+    if suffix == ".fits":
+        table = table.copy(copy_data=False)
+        table.meta = _fits_meta(table.meta)
+    tmp = output.with_name(f".{output.name}.tmp{output.suffix}")
+    table.write(tmp, overwrite=True, **_WRITERS[suffix])
+    os.replace(tmp, output)
 
 
 def _fits_meta(meta):

@@ -1,0 +1,167 @@
+"""``minuet encode`` and ``minuet reconstruct``: catalogues in and out of files."""
+
+from pathlib import Path
+
+_TABLE_SUFFIXES = (".parquet",)
+
+
+def register(subparsers):
+    """Add the ``encode`` and ``reconstruct`` subcommands."""
+    parser = subparsers.add_parser(
+        "encode",
+        help="encode cutouts from files to a table of latents",
+        description=(
+            "Encode the cutouts in HDF5 files (simulated sets or research sets of Legacy "
+            "Surveys cutouts) and FITS files (one cutout each, Legacy Surveys viewer layout) "
+            "to a table of latents, streaming with bounded memory. An interrupted run resumes "
+            "when the same command is run again. A Parquet input is a table whose "
+            "--column holds the cutouts; it is read whole."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="IN",
+                        help="input files (.h5, .fits, or one .parquet table)")
+    parser.add_argument("output", type=Path, metavar="OUT",
+                        help="output table: .parquet, .h5, .fits or .ecsv")
+    _model_argument(parser)
+    parser.add_argument("--column", default="cutout",
+                        help="image column of a table input (default: cutout)")
+    parser.add_argument("--dataset", default="images",
+                        help="image dataset of HDF5 inputs (default: images)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--chunk-size", type=int, default=4096,
+                        help="cutouts per part file; the unit of resumption")
+    parser.add_argument("--average-dihedral", action="store_true",
+                        help="average each latent over the 8 flips and quarter turns")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the output and any unfinished run for it")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=_encode)
+
+    parser = subparsers.add_parser(
+        "reconstruct",
+        help="draw images from a table of latents",
+        description=(
+            "Draw calibrated-flux images (nanomaggies) from the latent columns of a table "
+            "written by 'minuet encode', and write them as a FITS cube (N, 3, H, W) with the "
+            "per-pixel spread across samples in a STD extension when --n-samples > 1."
+        ),
+    )
+    parser.add_argument("latents", type=Path, help="table with latent_0 ... columns")
+    parser.add_argument("output", type=Path, help="output FITS file")
+    _model_argument(parser)
+    parser.add_argument("--rows", default=None,
+                        help="rows to reconstruct, as START:STOP (default: all)")
+    parser.add_argument("--n-samples", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--overwrite", action="store_true")
+    parser.set_defaults(func=_reconstruct)
+
+
+def _model_argument(parser):
+    parser.add_argument(
+        "--model", default=None,
+        help="model directory or bundled model name (default: the bundled model)",
+    )
+
+
+def _load_model(name):
+    from ..core import DEFAULT_PRETRAINED, Minuet
+
+    if name is None:
+        return Minuet.pretrained(DEFAULT_PRETRAINED)
+    return Minuet.load(name) if Path(name).is_dir() else Minuet.pretrained(name)
+
+
+def _read_table(path):
+    from astropy.table import QTable
+
+    if not path.is_file():
+        msg = f"{path} does not exist."
+        raise FileNotFoundError(msg)
+    kwargs = {"path": "latents"} if path.suffix.lower() in (".h5", ".hdf5") else {}
+    return QTable.read(path, **kwargs)
+
+
+def _cutout_table(path, column):
+    """Read a table of cutouts, restoring (3, s, s) cells that Parquet stored flattened."""
+    import numpy as np
+
+    table = _read_table(path)
+    if column not in table.colnames:
+        msg = f"{path} has no column {column!r}; its columns are {table.colnames}."
+        raise ValueError(msg)
+    cells = table[column]
+    if cells.ndim == 2:
+        side = round(float(np.sqrt(cells.shape[1] / 3)))
+        if 3 * side * side != cells.shape[1]:
+            msg = (
+                f"column {column!r} holds rows of {cells.shape[1]} values, which is not "
+                "3 x size x size; store g, r, z cutouts of shape (3, size, size)."
+            )
+            raise ValueError(msg)
+        table[column] = cells.reshape(len(table), 3, side, side)
+    return table
+
+
+def _encode(args):
+    from ._stream import encode_catalogue, write_table
+
+    model = _load_model(args.model)
+    tables = [p for p in args.inputs if p.suffix.lower() in _TABLE_SUFFIXES]
+    if tables:
+        if len(args.inputs) > 1:
+            msg = "give a single table input, or any number of HDF5/FITS files, not both."
+            raise ValueError(msg)
+        if args.output.exists() and not args.overwrite:
+            msg = f"{args.output} exists; pass --overwrite to replace it."
+            raise FileExistsError(msg)
+        result = model.encode(_cutout_table(tables[0], args.column), column=args.column,
+                              batch_size=args.batch_size, on_invalid="flag",
+                              progress=not args.no_progress)
+        result.remove_column(args.column)
+        write_table(result, args.output)
+    else:
+        result = encode_catalogue(
+            args.inputs, args.output, model=model, batch_size=args.batch_size,
+            chunk_size=args.chunk_size, dataset=args.dataset,
+            average_dihedral=args.average_dihedral, overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    n_bad = int((~result["valid"]).sum())
+    print(f"encoded {len(result)} cutouts ({n_bad} refused, see the 'flag' column) "
+          f"to {args.output}")
+    return 0
+
+
+def _reconstruct(args):
+    import numpy as np
+    from astropy.io import fits
+
+    model = _load_model(args.model)
+    table = _read_table(args.latents)
+    if args.rows:
+        start, _, stop = args.rows.partition(":")
+        table = table[int(start or 0):int(stop) if stop else None]
+    if args.output.exists() and not args.overwrite:
+        msg = f"{args.output} exists; pass --overwrite to replace it."
+        raise FileExistsError(msg)
+    images = model.reconstruct(table, n_samples=args.n_samples, steps=args.steps,
+                               seed=args.seed, progress=True)
+    header = fits.Header()
+    header["BUNIT"] = "nanomaggy"
+    header["BANDS"] = "grz"
+    for i, band in enumerate("grz"):
+        header[f"BAND{i}"] = band
+    header["MINUETV"] = images.meta["minuet_version"]
+    header["MODEL"] = images.meta["model"]
+    header["WSHA256"] = images.meta["weights_sha256"]
+    header["NSAMPLES"] = images.meta["n_samples"]
+    header["STEPS"] = images.meta["steps"]
+    header["SEED"] = str(images.meta["seed"])
+    hdus = [fits.PrimaryHDU(np.asarray(images.data), header=header)]
+    if images.uncertainty is not None:
+        hdus.append(fits.ImageHDU(np.asarray(images.uncertainty.array), name="STD"))
+    fits.HDUList(hdus).writeto(args.output, overwrite=args.overwrite)
+    print(f"wrote {len(table)} reconstructions ({args.n_samples} sample(s) each) to {args.output}")
+    return 0
