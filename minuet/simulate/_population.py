@@ -103,9 +103,9 @@ def _physical(z, log_m, rng):
 
     # Orientation. Disks are oblate with intrinsic thickness q0; the apparent
     # axis ratio is sqrt(cos^2 i + q0^2 sin^2 i) (Hubble 1926, ApJ 64, 321),
-    # q0 ~ 0.1-0.2 (Padilla & Strauss 2008, MNRAS 388, 1321).
+    # q0 ~ 0.08-0.18 (Padilla & Strauss 2008, MNRAS 388, 1321).
     cos_i = rng.random(n)
-    q0 = rng.uniform(0.1, 0.2, n)
+    q0 = rng.uniform(0.08, 0.18, n)
     q_disk = np.sqrt(cos_i**2 + q0**2 * (1.0 - cos_i**2))
     # Projected spheroids: the observed axis ratios of ellipticals peak near
     # 0.75 (Padilla & Strauss 2008); a Beta(5, 1.8) has that mode.

@@ -87,7 +87,7 @@ def _truth_columns(gal, sl):
     total = g["fluxes"].sum(axis=1)
     mags = 22.5 - 2.5 * np.log10(total)
     bt = g["bulge_fraction"]
-    disk_dominated = bt < 0.5
+    disk_dominated = bt < 0.6
     axis_ratio = np.where(disk_dominated, g["q_disk"], g["q_bulge"])
     fwhm_pix = g["psf_fwhm"] / 0.262
     # Legacy Surveys "psfdepth": 5-sigma point source, noise-equivalent area
@@ -147,8 +147,8 @@ def _truth_columns(gal, sl):
     # Labels with the meaning of the Galaxy Zoo answers (see the user guide).
     cols["merger"] = comp
     cols["spiral_arms"] = (g["arm_strength"] >= 0.15) & (g["inclination"] < 70.0) & (bt < 0.6)
-    cols["edge_on"] = (bt < 0.5) & (g["inclination"] >= 78.0)
-    cols["round"] = ~cols["merger"] & ~cols["spiral_arms"] & (axis_ratio >= 0.8)
+    cols["edge_on"] = (bt < 0.6) & (g["inclination"] >= 77.0)
+    cols["round"] = ~cols["merger"] & ~cols["spiral_arms"] & (axis_ratio >= 0.7)
     return cols
 
 
