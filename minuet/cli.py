@@ -12,6 +12,7 @@ import sys
 __all__ = ["main"]
 
 _COMMAND_MODULES = (
+    "minuet._demo",
     "minuet.catalogue._cli",
     "minuet.simulate._cli",
     "minuet.training._cli",
