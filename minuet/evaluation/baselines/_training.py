@@ -1,0 +1,132 @@
+"""A compact, seeded training loop shared by the network baselines."""
+
+import copy
+import math
+import time
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+__all__ = []
+
+
+def autocast(precision):
+    """bf16 autocast on CPU for ``'bf16'`` and ``'auto'``; nothing for ``'fp32'``."""
+    if precision not in ("auto", "bf16", "fp32"):
+        msg = f"precision must be 'auto', 'bf16' or 'fp32'; received {precision!r}."
+        raise ValueError(msg)
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def check_positive(**values):
+    for name, value in values.items():
+        if value is not None and not value > 0:
+            msg = f"{name} must be positive; received {value!r}."
+            raise ValueError(msg)
+
+
+def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
+          minutes=None, patience=10, validate_every=50, precision="auto", progress=False,
+          weight_decay=1e-4, desc="training"):
+    """Optimise ``model`` with AdamW on ``batch_loss`` and stop early on validation.
+
+    Parameters
+    ----------
+    model : `torch.nn.Module`
+        The network; its best weights (lowest validation loss) are restored
+        at the end.
+    batch_loss : callable
+        ``batch_loss(indices, generator, training)`` returns the scalar loss
+        of those examples, augmenting them when ``training``.
+    train_idx, val_idx : `numpy.ndarray`
+        Example indices; with no validation indices there is no early stopping.
+    steps, batch_size, lr, seed : int, int, float, int
+        Optimiser steps, batch size, learning rate and the seed of the batch
+        order and augmentations.
+    minutes : float, optional
+        Wall-clock budget; training stops at the first step past it.
+    patience : int
+        Validations without improvement before stopping.
+    validate_every : int
+        Steps between validations.
+
+    Returns
+    -------
+    history : dict
+        ``train_loss`` and ``val_loss`` lists of ``[step, loss]``,
+        ``best_step``, ``best_val_loss``, ``steps``, ``seconds`` and
+        ``stopped`` (``'steps'``, ``'early'`` or ``'time'``).
+    """
+    check_positive(steps=steps, batch_size=batch_size, lr=lr, minutes=minutes,
+                   patience=patience, validate_every=validate_every)
+    cast = autocast(precision)
+    generator = torch.Generator().manual_seed(int(seed))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    warmup = max(1, min(100, steps // 10))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warmup)
+    )
+    batch_size = min(int(batch_size), len(train_idx))
+    per_epoch = max(1, len(train_idx) // batch_size)
+    history = {"train_loss": [], "val_loss": [], "best_step": 0, "best_val_loss": math.inf}
+    best_state, bad, stopped = None, 0, "steps"
+    start = time.perf_counter()
+
+    def validate(step):
+        model.eval()
+        with torch.no_grad(), cast:
+            losses = [
+                float(batch_loss(val_idx[i : i + batch_size], None, False)) * len(chunk)
+                for i in range(0, len(val_idx), batch_size)
+                if len(chunk := val_idx[i : i + batch_size])
+            ]
+        model.train()
+        loss = sum(losses) / len(val_idx)
+        history["val_loss"].append([step, loss])
+        return loss
+
+    model.train()
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    step = 0
+    for step in bar:
+        epoch, offset = divmod(step, per_epoch)
+        order = np.random.default_rng([seed, epoch]).permutation(train_idx)
+        indices = order[offset * batch_size : (offset + 1) * batch_size]
+        with cast:
+            loss = batch_loss(indices, generator, True)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        history["train_loss"].append([step + 1, float(loss.detach())])
+        out_of_time = minutes is not None and time.perf_counter() - start > 60 * minutes
+        if len(val_idx) and ((step + 1) % validate_every == 0 or out_of_time
+                             or step + 1 == steps):
+            val = validate(step + 1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.4g}", val=f"{val:.4g}")
+            if val < history["best_val_loss"]:
+                history["best_val_loss"], history["best_step"] = val, step + 1
+                best_state, bad = copy.deepcopy(model.state_dict()), 0
+            else:
+                bad += 1
+                if bad >= patience:
+                    stopped = "early"
+                    break
+        if out_of_time:
+            stopped = "time"
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    history["steps"] = step + 1
+    history["seconds"] = time.perf_counter() - start
+    history["stopped"] = stopped
+    if not len(val_idx):
+        history["best_step"], history["best_val_loss"] = step + 1, None
+    return history
