@@ -33,6 +33,90 @@ def _show_progress(progress, n_batches):
     return n_batches > 4 if progress is None else bool(progress)
 
 
+def _verify_files(path, manifest):
+    """Check every file the manifest lists against its SHA-256 before anything is read."""
+    from .models import sha256
+
+    files = manifest.get("files")
+    if not isinstance(files, dict) or _AUTOENCODER + ".safetensors" not in files:
+        msg = f"{path / _MANIFEST} lists no model files; the model directory is damaged."
+        raise ValueError(msg)
+    for name, expected in files.items():
+        file = path / name
+        if not file.is_file():
+            msg = f"{file} is missing from the model directory; save or copy the model again."
+            raise FileNotFoundError(msg)
+        digest = sha256(file)
+        if digest != expected:
+            msg = (
+                f"SHA-256 of {file} is {digest}, but {_MANIFEST} records {expected}: the file "
+                "is truncated or altered. Save or copy the model again."
+            )
+            raise ValueError(msg)
+
+
+def _save_heads(model, directory):
+    """Write the science heads beside the autoencoder; return what was written."""
+    heads = {}
+    if model.posterior_estimator is not None:
+        model.posterior_estimator.save(directory / "posterior.safetensors")
+        heads["posterior"] = "posterior.safetensors"
+    if model.morphology_classifier is not None:
+        model.morphology_classifier.save(directory / "morphology.safetensors")
+        heads["morphology"] = "morphology.safetensors"
+    if model.latent_index is not None:
+        model.latent_index.save(directory / "neighbours.npz")
+        heads["neighbours"] = "neighbours.npz"
+        if model.latent_index.catalog is not None:
+            catalog = QTable(model.latent_index.catalog)
+            catalog.meta.clear()
+            catalog.write(directory / "neighbours_catalogue.fits")
+            heads["neighbours_catalogue"] = "neighbours_catalogue.fits"
+    if model.anomaly_scorer is not None:
+        model.anomaly_scorer.save(directory / "anomaly.npz")
+        heads["anomaly"] = "anomaly.npz"
+    return heads
+
+
+def _load_heads(path, manifest):
+    heads = manifest.get("heads", {})
+    out = {}
+    if "posterior" in heads:
+        from .posterior import PosteriorEstimator
+
+        out["posterior_estimator"] = PosteriorEstimator.load(path / heads["posterior"])
+    if "morphology" in heads:
+        from .morphology import MorphologyClassifier
+
+        out["morphology_classifier"] = MorphologyClassifier.load(path / heads["morphology"])
+    if "neighbours" in heads:
+        from .neighbours import LatentIndex
+
+        catalog = None
+        if "neighbours_catalogue" in heads:
+            catalog = QTable.read(path / heads["neighbours_catalogue"])
+        out["latent_index"] = LatentIndex.load(path / heads["neighbours"], catalog=catalog)
+    if "anomaly" in heads:
+        from .anomaly import AnomalyScorer
+
+        out["anomaly_scorer"] = AnomalyScorer.load(path / heads["anomaly"])
+    return out
+
+
+def _expand_rows(table, good, n):
+    """Spread a table computed for the rows ``good`` over ``n`` rows, NaN elsewhere."""
+    if good.all():
+        return table
+    out = QTable(meta=table.meta)
+    for name in table.colnames:
+        column = table[name]
+        values = np.asarray(getattr(column, "value", column))
+        full = np.full((n, *values.shape[1:]), np.nan, dtype=float)
+        full[good] = values
+        out[name] = full * column.unit if getattr(column, "unit", None) is not None else full
+    return out
+
+
 class Minuet:
     """A diffusion autoencoder for g, r, z galaxy cutouts, ready for science.
 
@@ -50,6 +134,14 @@ class Minuet:
         Name recorded in every output's ``meta``.
     info : dict, optional
         Free-form model card information (training data, compute, metrics).
+    posterior_estimator : `~minuet.posterior.PosteriorEstimator`, optional
+        Fitted flow from latents to physical properties.
+    morphology_classifier : `~minuet.morphology.MorphologyClassifier`, optional
+        Fitted classifiers from latents to morphology labels.
+    latent_index : `~minuet.neighbours.LatentIndex`, optional
+        Index of a reference catalogue for :meth:`neighbours`.
+    anomaly_scorer : `~minuet.anomaly.AnomalyScorer`, optional
+        Fitted density of latents for :meth:`anomaly_score`.
 
     Examples
     --------
@@ -61,8 +153,18 @@ class Minuet:
     5
     """
 
-    def __init__(self, autoencoder, *, stretch=None, name="custom", info=None):
+    def __init__(self, autoencoder, *, stretch=None, name="custom", info=None,
+                 posterior_estimator=None, morphology_classifier=None, latent_index=None,
+                 anomaly_scorer=None):
         self.autoencoder = autoencoder.eval()
+        #: `~minuet.posterior.PosteriorEstimator` behind :meth:`posterior`, or None.
+        self.posterior_estimator = posterior_estimator
+        #: `~minuet.morphology.MorphologyClassifier` behind :meth:`classify`, or None.
+        self.morphology_classifier = morphology_classifier
+        #: `~minuet.neighbours.LatentIndex` of the reference catalogue of :meth:`neighbours`.
+        self.latent_index = latent_index
+        #: `~minuet.anomaly.AnomalyScorer` behind :meth:`anomaly_score`, or None.
+        self.anomaly_scorer = anomaly_scorer
         self.stretch = AsinhStretch() if stretch is None else stretch
         self.name = str(name)
         self.info = dict(info or {})
@@ -144,19 +246,15 @@ class Minuet:
         if manifest.get("format") != _FORMAT:
             msg = f"{manifest_path} is not a minuet model manifest (expected format {_FORMAT!r})."
             raise ValueError(msg)
+        _verify_files(path, manifest)
         autoencoder = load_model(path / _AUTOENCODER)
-        expected = manifest["components"][_AUTOENCODER]["sha256"]
-        if autoencoder.record["sha256"] != expected:
-            msg = (
-                f"{path / _AUTOENCODER}.safetensors has SHA-256 {autoencoder.record['sha256']}, "
-                f"but {_MANIFEST} expects {expected}: the files come from different models."
-            )
-            raise ValueError(msg)
+        heads = _load_heads(path, manifest)
         model = cls(
             autoencoder,
             stretch=AsinhStretch.from_dict(manifest["stretch"]),
             name=manifest["name"],
             info=manifest.get("info", {}),
+            **heads,
         )
         model.path = path
         return model
@@ -175,7 +273,7 @@ class Minuet:
         -------
         path : `~pathlib.Path`
         """
-        from .models import save_model
+        from .models import save_model, sha256
 
         path = Path(path)
         if path.exists() and not overwrite:
@@ -185,14 +283,18 @@ class Minuet:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             digest = save_model(self.autoencoder, tmp / _AUTOENCODER)
+            heads = _save_heads(self, tmp)
             manifest = {
                 "format": _FORMAT,
                 "name": self.name,
                 "minuet_version": __version__,
                 "latent_dim": self.latent_dim,
                 "stretch": self.stretch.to_dict(),
-                "components": {_AUTOENCODER: {"file": f"{_AUTOENCODER}.safetensors",
-                                              "sha256": digest}},
+                "heads": heads,
+                "files": {
+                    entry.name: sha256(entry)
+                    for entry in sorted(tmp.iterdir()) if entry.is_file()
+                },
                 "info": self.info,
             }
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -232,8 +334,21 @@ class Minuet:
             f"{enc.image_size} g,r,z cutouts; encoder {enc.kind} ({enc.patch}px patches, "
             f"width {enc.width}, depth {enc.depth}); denoiser ({den.patch}px patches, width "
             f"{den.width}, depth {den.depth}); {dif.kind.upper()} sampler {dif.sampler} with "
-            f"{dif.steps} steps; weights sha256 {digest}>"
+            f"{dif.steps} steps; weights sha256 {digest}{self._heads_repr()}>"
         )
+
+    def _heads_repr(self):
+        parts = []
+        if self.posterior_estimator is not None:
+            names = ", ".join(self.posterior_estimator.config.properties)
+            parts.append(f"posterior of {names}")
+        if self.morphology_classifier is not None:
+            parts.append(f"classifiers for {', '.join(self.morphology_classifier.labels)}")
+        if self.latent_index is not None:
+            parts.append(f"reference catalogue of {len(self.latent_index)} galaxies")
+        if self.anomaly_scorer is not None:
+            parts.append("anomaly scores")
+        return "; " + "; ".join(parts) if parts else ""
 
     def provenance(self):
         """Return what every output records: package version, model, weights' SHA-256, date.
@@ -469,3 +584,153 @@ class Minuet:
         uncertainty = None if spread is None else StdDevUncertainty(spread, unit=nanomaggy)
         return NDData(mean, unit=nanomaggy, uncertainty=uncertainty, meta=meta)
 
+    # -- science from the latent ------------------------------------------------------
+
+    def _head(self, attribute, method):
+        head = getattr(self, attribute)
+        if head is None:
+            msg = (
+                f"the model {self.name!r} has no {attribute}; {method} needs one. Fit one on "
+                f"your own latents and truth and set model.{attribute}, or use a model that "
+                "bundles it (Minuet.pretrained())."
+            )
+            raise ValueError(msg)
+        return head
+
+    def _rows(self, latents):
+        z = self._latent_array(latents)
+        return z, np.all(np.isfinite(z), axis=1)
+
+    def posterior(self, latents, *, properties=None, n_samples=1000, seed=None, samples=False):
+        """Posteriors of physical properties given the latents.
+
+        Parameters
+        ----------
+        latents : `~astropy.table.Table` or array-like
+            Output of :meth:`encode`, or an ``(N, latent_dim)`` array.
+        properties : sequence of str, optional
+            Properties to report; default all that the flow was trained on
+            (for the bundled model ``redshift``, ``log_mstar``, ``log_sfr``).
+        n_samples : int, optional
+            Posterior samples per galaxy behind the percentiles.
+        seed : int, optional
+            Seed for reproducible samples.
+        samples : bool, optional
+            Also return the samples as ``<property>_samples`` columns of shape
+            ``(N, n_samples)``; wrap one in `astropy.uncertainty.Distribution`
+            to propagate it.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            Per property the median and the 68% and 95% central intervals
+            (``_median``, ``_lo68``, ``_hi68``, ``_lo95``, ``_hi95``) with
+            units; NaN rows for refused cutouts.
+        """
+        estimator = self._head("posterior_estimator", "posterior()")
+        known = list(estimator.config.properties)
+        wanted = known if properties is None else list(properties)
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            msg = f"the posterior knows the properties {known}; {unknown} are not among them."
+            raise ValueError(msg)
+        z, good = self._rows(latents)
+        summary = estimator.summary(z[good], n_samples=n_samples, seed=seed, samples=samples)
+        keep = [name for name in summary.colnames if name.rsplit("_", 1)[0] in wanted]
+        table = _expand_rows(summary[keep], good, len(z))
+        table.meta.update(self.provenance() | {"n_samples": int(n_samples)})
+        return table
+
+    def classify(self, latents):
+        """Probabilities of the morphology labels given the latents.
+
+        Parameters
+        ----------
+        latents : `~astropy.table.Table` or array-like
+            Output of :meth:`encode`, or an ``(N, latent_dim)`` array.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            One ``p_<label>`` column per label (for the bundled model
+            ``merger``, ``spiral_arms``, ``edge_on`` and ``round``); NaN rows
+            for refused cutouts.
+        """
+        classifier = self._head("morphology_classifier", "classify()")
+        z, good = self._rows(latents)
+        table = _expand_rows(QTable(classifier.predict_proba(z[good])), good, len(z))
+        table.meta.update(self.provenance())
+        return table
+
+    def neighbours(self, query, k=10, *, catalogue=None, metric="euclidean"):
+        """Nearest neighbours of galaxies in latent space.
+
+        Parameters
+        ----------
+        query : `~astropy.table.Table` or array-like
+            Latents of the query galaxies (output of :meth:`encode` or an
+            ``(M, latent_dim)`` array).
+        k : int, optional
+            Neighbours per query galaxy.
+        catalogue : `~astropy.table.Table` or `~minuet.neighbours.LatentIndex`, optional
+            Where to search: a table of latents (output of :meth:`encode`,
+            other columns are returned with the neighbours) or a prepared
+            index. Default: the model's reference catalogue.
+        metric : {'euclidean', 'cosine'}, optional
+            Distance used when ``catalogue`` is a table.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            ``M * k`` rows: ``query_index``, ``rank``, ``catalog_index``,
+            ``distance`` and the catalogue's own columns.
+        """
+        from .neighbours import LatentIndex
+
+        if catalogue is None:
+            index = self._head("latent_index", "neighbours() without a catalogue")
+        elif isinstance(catalogue, LatentIndex):
+            index = catalogue
+        else:
+            z_cat, good_cat = self._rows(catalogue)
+            rows = QTable(catalogue)[good_cat] if isinstance(catalogue, Table) else None
+            index = LatentIndex(z_cat[good_cat], metric=metric, catalog=rows)
+        z, good = self._rows(query)
+        if not good.all():
+            msg = (
+                f"query rows {np.flatnonzero(~good).tolist()} have no latent (refused "
+                "cutouts); drop them before searching."
+            )
+            raise ValueError(msg)
+        table = index.query(z, k=k)
+        table.meta.update(self.provenance())
+        return table
+
+    def anomaly_score(self, latents, *, reconstruction_error=None, weight=1.0):
+        """How unusual each galaxy is, from its latent density and reconstruction error.
+
+        Parameters
+        ----------
+        latents : `~astropy.table.Table` or array-like
+            Output of :meth:`encode`, or an ``(N, latent_dim)`` array.
+        reconstruction_error : array-like, optional
+            Per-galaxy reconstruction error (for example ``chi2_red`` from
+            `~minuet.evaluation.compare_reconstructions`).
+        weight : float, optional
+            Weight of the reconstruction term.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            ``density_score``, ``reconstruction_score`` (with errors) and
+            ``anomaly_score``: higher is more anomalous.
+        """
+        scorer = self._head("anomaly_scorer", "anomaly_score()")
+        z, good = self._rows(latents)
+        error = None
+        if reconstruction_error is not None:
+            error = np.asarray(reconstruction_error, dtype=float)[good]
+        scores = scorer.score(z[good], reconstruction_error=error, weight=weight)
+        table = _expand_rows(QTable(scores), good, len(z))
+        table.meta.update(self.provenance())
+        return table

@@ -133,9 +133,15 @@ def test_altered_or_truncated_weights_are_refused(model, tmp_path):
 def test_manifest_checks(model, tmp_path):
     path = model.save(tmp_path / "m")
     manifest = json.loads((path / "minuet.json").read_text())
-    manifest["components"]["autoencoder"]["sha256"] = "0" * 64
+    good = manifest["files"]["autoencoder.json"]
+    manifest["files"]["autoencoder.json"] = "0" * 64
     (path / "minuet.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match="come from different models"):
+    with pytest.raises(ValueError, match=r"autoencoder\.json is [0-9a-f]+, but .* altered"):
+        Minuet.load(path)
+    manifest["files"]["autoencoder.json"] = good
+    manifest["files"]["extra.npz"] = "0" * 64
+    (path / "minuet.json").write_text(json.dumps(manifest))
+    with pytest.raises(FileNotFoundError, match=r"extra\.npz is missing"):
         Minuet.load(path)
     (path / "minuet.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
