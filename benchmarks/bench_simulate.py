@@ -39,10 +39,11 @@ GENERATED = ROOT / "docs" / "validation" / "generated"
 FIGURE = ROOT / "docs" / "simulate" / "simulated_vs_real.png"
 
 
-def time_run(n, processes):
+def time_run(n, processes, *, seed=0, output=None):
     with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.h5" if output is None else Path(output)
         t0 = time.perf_counter()
-        write_dataset(Path(tmp) / "bench.h5", n, seed=0, processes=processes, chunk_size=512)
+        write_dataset(path, n, seed=seed, processes=processes, chunk_size=512, overwrite=True)
         elapsed = time.perf_counter() - t0
     load = os.getloadavg()
     text = (
@@ -195,9 +196,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="galaxies to time (0: skip timing)")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the timed set")
+    parser.add_argument("--output", default=None,
+                        help="keep the timed set at this path (default: a deleted temporary file)")
     args = parser.parse_args()
     if args.n:
-        time_run(args.n, args.processes)
+        time_run(args.n, args.processes, seed=args.seed, output=args.output)
     if REAL.exists():
         compare()
     else:
