@@ -19,6 +19,9 @@ def register(subparsers):
     parser.add_argument("--output", help="run folder (overrides the configuration)")
     parser.add_argument("--steps", type=int, help="total steps (overrides the configuration)")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps in this call")
+    parser.add_argument(
+        "--max-minutes", type=float, help="stop, with a checkpoint, after this wall time"
+    )
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_run)
@@ -45,6 +48,7 @@ def _run(args):
         TrainingConfig.from_dict(config),
         resume=not args.fresh,
         max_steps=args.max_steps,
+        max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
         progress=not args.no_progress,
     )
     return 0

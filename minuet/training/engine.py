@@ -166,7 +166,7 @@ def _read_history(path, until):
     return [row for row in rows if row["step"] <= until]
 
 
-def train(config, *, resume=True, max_steps=None, progress=True):
+def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=True):
     """Train a diffusion autoencoder; resume from the run folder's checkpoint.
 
     Runs as a single process or, under ``torchrun``, as one process per
@@ -187,6 +187,9 @@ def train(config, *, resume=True, max_steps=None, progress=True):
         Continue from ``<output>/checkpoint.safetensors`` when it exists.
     max_steps : int, optional
         Stop (with a checkpoint) after this many steps in this call.
+    max_seconds : float, optional
+        Stop (with a checkpoint) after the first step that ends this many
+        seconds after the loop started.
     progress : bool
         Show a tqdm progress bar with the loss and the throughput.
 
@@ -255,6 +258,7 @@ def train(config, *, resume=True, max_steps=None, progress=True):
         desc="minuet train",
     )
     losses, seen, tick = [], 0, time.perf_counter()
+    deadline = None if max_seconds is None else tick + max_seconds
     while step < stop:
         model.train()
         batch = _batch(train_idx, step, config.batch_size, config.seed)[rank::world]
@@ -285,6 +289,8 @@ def train(config, *, resume=True, max_steps=None, progress=True):
             for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
                 p_ema.lerp_(p, 1 - decay)
         step += 1
+        if deadline is not None and time.perf_counter() > deadline:
+            stop = step
         losses.append(float(diffusion_loss))
         seen += len(batch) * world
         bar.update(1)

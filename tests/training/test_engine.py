@@ -168,3 +168,21 @@ def test_ddp_two_gloo_processes(cutout_file, tmp_path):
     ]
     assert [row["step"] for row in rows] == [1, 2, 3]
     assert load_model(tmp_path / "ddp" / "model").record["metadata"]["steps"] == 3
+
+
+def test_max_seconds_stops_with_checkpoint(cutout_file, tmp_path):
+    config = config_for(cutout_file, tmp_path / "run", checkpoint_every=100)
+    _, history = train(config, max_seconds=0, progress=False)
+    assert [row["step"] for row in history] == [1]
+    assert (tmp_path / "run" / "checkpoint.safetensors").exists()
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_cli_preset_name_and_time_limit(cutout_file, tmp_path, capsys):
+    config = config_for(cutout_file, tmp_path / "run").to_dict()
+    config["model"] = "tiny"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    # the 'tiny' preset is for 72-pixel cutouts: the 24-pixel file is rejected clearly
+    assert main(["train", str(path), "--max-minutes", "0", "--no-progress"]) == 2
+    assert "S >= 72" in capsys.readouterr().err
