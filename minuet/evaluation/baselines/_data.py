@@ -23,7 +23,7 @@ def check_flux(flux, *, size=None, name="flux"):
     """
     if isinstance(flux, u.Quantity):
         try:
-            flux = flux.to_value(nanomaggy)
+            flux = flux.to_value(nanomaggy, equivalencies=u.zero_point_flux(3631.0 * u.Jy))
         except u.UnitConversionError:
             msg = (f"{name} must be a flux convertible to nanomaggies; received a Quantity in "
                    f"{flux.unit}. Convert it first.")
@@ -71,6 +71,8 @@ def truth_array(truth, names, *, dtype=np.float64):
         msg = (f"the truth table lacks the column(s) {missing}; it has {truth.colnames}. "
                "Add them or choose other names in the configuration.")
         raise ValueError(msg)
+    if not names:
+        return np.zeros((len(truth), 0), dtype=dtype)
     columns = []
     for n in names:
         values = truth[n]

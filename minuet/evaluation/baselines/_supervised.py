@@ -163,6 +163,7 @@ class SupervisedCNN:
             msg = ("truth is required with flux arrays: pass a Table with the columns "
                    f"{[*c.properties, *c.labels]}.")
             raise ValueError(msg)
+        truth_array(source.truth, [*c.properties, *c.labels])  # all missing columns at once
         targets = truth_array(source.truth, c.properties)
         labels = truth_array(source.truth, c.labels).astype(np.float32)
         if not np.isin(labels, (0.0, 1.0)).all():
