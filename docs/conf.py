@@ -26,8 +26,10 @@ extensions = [ext for ext in extensions if ext != "sphinx.ext.intersphinx"]
 extensions += ["sphinx_gallery.gen_gallery"]
 intersphinx_mapping = {}
 
+# generated tables are pulled into pages with ``.. include::``, never built on their own
 exclude_patterns = [*exclude_patterns, "_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip", "sg_execution_times.rst"]
+                    "auto_examples/*.py", "auto_examples/*.zip", "sg_execution_times.rst",
+                    "validation/generated/*"]
 
 html_theme_options = {
     "github_url": None,
@@ -57,6 +59,8 @@ nitpick_ignore_regex = [
                   r"QTable|NDData|CCDData|Path|Tensor|Module|Generator|Iterator|Sequence|"
                   r"Mapping|Callable|Any|Self)"),
     (r"py:obj", r"(None|True|False)"),
+    # private base classes and helpers are not part of the documented API
+    (r"py:.*", r"minuet(\.\w+)*\._\w+(\..*)?"),
 ]
 
 # sphinx-gallery: every recipe in ``examples/`` is executed during the build.

@@ -586,6 +586,75 @@ class Minuet:
 
     # -- science from the latent ------------------------------------------------------
 
+    def fit_heads(self, latents, truth, *, properties=None, labels=None, catalogue_columns=None,
+                  posterior_config=None, seed=0, progress=False):
+        """Fit every science head on latents with known truth; return ``self``.
+
+        This is how the bundled heads were made from the simulator's truth
+        catalogue, and how to make your own from any labelled set (for
+        example spectroscopic redshifts and Galaxy Zoo votes of real galaxies
+        encoded with :meth:`encode`).
+
+        Parameters
+        ----------
+        latents : `~astropy.table.Table` or array-like
+            Output of :meth:`encode` for the training galaxies.
+        truth : `~astropy.table.Table`
+            One row per latent: the properties and boolean labels.
+        properties : sequence of str, optional
+            Properties for the posterior flow; default those of ``redshift``,
+            ``log_mstar`` and ``log_sfr`` that ``truth`` has. An empty list
+            skips the posterior.
+        labels : sequence of str, optional
+            Boolean labels for the classifiers; default those of ``merger``,
+            ``spiral_arms``, ``edge_on`` and ``round`` that ``truth`` has. An
+            empty list skips the classifiers.
+        catalogue_columns : sequence of str, optional
+            Columns of ``truth`` kept in the reference catalogue that
+            :meth:`neighbours` returns; default the properties and labels.
+        posterior_config : `~minuet.posterior.PosteriorConfig`, optional
+            Settings of the flow.
+        seed : int, optional
+            Seed of every fit.
+        progress : bool, optional
+            Show the posterior's training progress.
+
+        Returns
+        -------
+        self : `Minuet`
+        """
+        from .anomaly import AnomalyScorer
+        from .morphology import MorphologyClassifier
+        from .neighbours import LatentIndex
+        from .posterior import PosteriorEstimator
+
+        z, good = self._rows(latents)
+        if len(truth) != len(z):
+            msg = (
+                f"latents has {len(z)} rows but truth has {len(truth)}; they must describe "
+                "the same galaxies, row by row."
+            )
+            raise ValueError(msg)
+        z, truth = z[good], truth[good]
+        if properties is None:
+            properties = [p for p in ("redshift", "log_mstar", "log_sfr") if p in truth.colnames]
+        if labels is None:
+            labels = [name for name in ("merger", "spiral_arms", "edge_on", "round")
+                      if name in truth.colnames]
+        if properties:
+            self.posterior_estimator = PosteriorEstimator(posterior_config).fit(
+                z, truth, properties=list(properties), seed=seed, progress=progress
+            )
+        if labels:
+            self.morphology_classifier = MorphologyClassifier().fit(
+                z, truth, labels=list(labels), seed=seed
+            )
+        columns = (list(properties) + list(labels) if catalogue_columns is None
+                   else list(catalogue_columns))
+        self.latent_index = LatentIndex(z, catalog=QTable(truth)[columns] if columns else None)
+        self.anomaly_scorer = AnomalyScorer().fit(z, seed=seed)
+        return self
+
     def _head(self, attribute, method):
         head = getattr(self, attribute)
         if head is None:

@@ -125,3 +125,18 @@ def test_missing_head_says_what_to_do(truth):
         bare.neighbours(latents[:2])
     with pytest.raises(ValueError, match="has no anomaly_scorer"):
         bare.anomaly_score(latents[:2])
+
+
+def test_fit_heads_from_truth(truth):
+    latents, table = truth
+    model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")), name="own")
+    model.fit_heads(latents, table, properties=["redshift"],
+                    posterior_config=PosteriorConfig(max_epochs=3, hidden_features=(16,),
+                                                     transforms=1))
+    assert model.posterior_estimator.config.properties == ("redshift",)
+    assert model.morphology_classifier.labels == ["merger", "round"]
+    assert model.latent_index.catalog.colnames == ["redshift", "merger", "round"]
+    assert len(model.latent_index) == N
+    assert model.anomaly_scorer is not None
+    with pytest.raises(ValueError, match="same galaxies, row by row"):
+        model.fit_heads(latents[:10], table)
