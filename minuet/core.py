@@ -281,6 +281,7 @@ class Minuet:
             raise FileExistsError(msg)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a saved model is meant to be shared
         try:
             digest = save_model(self.autoencoder, tmp / _AUTOENCODER)
             heads = _save_heads(self, tmp)
@@ -298,6 +299,8 @@ class Minuet:
                 "info": self.info,
             }
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+            for entry in tmp.iterdir():
+                entry.chmod(0o644)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
