@@ -257,7 +257,7 @@ def log_prob(flow, x, context):
 
 
 @torch.no_grad()
-def sample(flow, context, n_samples, *, generator=None, chunk_size=250_000):
+def sample(flow, context, n_samples, *, generator=None, chunk_size=1_000_000):
     """
     Draw ``n_samples`` per context row; return an ``(N, S, F)`` tensor.
 
