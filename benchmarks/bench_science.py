@@ -160,7 +160,9 @@ def write_report(results):
         "",
         f"Measured {results['date']} on {results['machine']} with "
         f"{post['torch_threads']} torch threads; command: "
-        "``flock /tmp/minuet-heavy.lock python benchmarks/bench_science.py``.",
+        "``flock /tmp/minuet-heavy.lock python benchmarks/bench_science.py``. "
+        "Other jobs that do not take the lock may share the two cores: the 1, 5 and 15 "
+        f"minute load averages at the start were {results.get('load_average_at_start')}.",
         "",
         f"Posterior sampling, {post['n_galaxies']:,} galaxies x {post['n_samples']:,} samples "
         "(3 properties, 5-D latent). Rows marked * were timed on a subset of galaxies and "
@@ -217,6 +219,7 @@ def main():
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python "
                    f"{platform.python_version()}",
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
         "posterior": bench_posterior(n_galaxies=args.galaxies),
         "neighbours": (json.loads((OUT / "science_speed.json").read_text())["neighbours"]
                        if args.posterior_only else bench_neighbours(n=args.catalog_size)),
