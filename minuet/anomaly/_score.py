@@ -6,7 +6,7 @@ import numpy as np
 from astropy.table import Table
 from scipy.special import logsumexp
 
-from minuet.posterior._latents import latent_array
+from .._latents import latent_array
 
 __all__ = ["AnomalyScorer"]
 

@@ -8,9 +8,8 @@ import torch
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 
-from minuet.evaluation import binary_metrics
-from minuet.posterior._latents import latent_array, load_tensors, save_tensors
-
+from .._latents import latent_array, load_tensors, save_tensors
+from ..evaluation import binary_metrics
 from ._network import ResidualMLP, train_binary
 
 __all__ = ["MorphologyClassifier"]

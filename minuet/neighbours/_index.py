@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable, Table
 
-from minuet.posterior._latents import latent_array
+from .._latents import latent_array
 
 __all__ = ["LatentIndex"]
 

@@ -10,8 +10,8 @@ import torch
 from astropy.table import QTable
 from astropy.utils.exceptions import AstropyUserWarning
 
+from .._latents import column_unit, latent_array, load_tensors, save_tensors, table_columns
 from ._flow import build_flow, sample
-from ._latents import column_unit, latent_array, load_tensors, save_tensors, table_columns
 
 __all__ = ["PosteriorConfig", "PosteriorEstimator"]
 
