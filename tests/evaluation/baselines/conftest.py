@@ -1,10 +1,20 @@
 import h5py
 import numpy as np
 import pytest
+import torch
 from astropy.io.misc.hdf5 import write_table_hdf5
 from astropy.table import Table
 
 SIZE = 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks run fastest, and steadiest on a shared machine, on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def blobs(n, *, seed=0, size=SIZE):
