@@ -34,7 +34,9 @@ class DeterministicAutoencoderConfig(JSONConfig):
         The encoder, by default that of minuet's ``'default'`` preset.
     decoder_widths : tuple of int
         Channels of the decoder stages, from the coarsest grid (side
-        ``image_size / 2**(len - 1)``) to full resolution.
+        ``image_size / 2**(len - 1)``) to full resolution. The default
+        decoder has 1.4 million parameters, about as many as the denoiser
+        of minuet's ``'default'`` preset (1.3 million).
     """
 
     encoder: EncoderConfig = field(default_factory=_default_encoder)

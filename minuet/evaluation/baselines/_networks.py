@@ -46,8 +46,7 @@ class ConvDecoder(nn.Module):
             raise ValueError(msg)
         self.widths, self.start = tuple(widths), image_size // factor
         self.project = nn.Sequential(
-            nn.Linear(latent_dim, 4 * widths[0]), nn.SiLU(),
-            nn.Linear(4 * widths[0], widths[0] * self.start**2),
+            nn.Linear(latent_dim, 64), nn.SiLU(), nn.Linear(64, widths[0] * self.start**2),
         )
         self.shifts = nn.ModuleList(nn.Linear(latent_dim, w) for w in widths)
         self.blocks = nn.ModuleList(ResBlock(w) for w in widths)

@@ -119,7 +119,7 @@ class SupervisedCNN:
         p = len(self.config.properties)
         return out[:, :p], out[:, p : 2 * p], out[:, 2 * p :]
 
-    def fit(self, flux, truth=None, *, invvar=None, steps=2000, batch_size=64, lr=1e-3,
+    def fit(self, flux, truth=None, *, steps=2000, batch_size=64, lr=1e-3,
             minutes=None, validation_fraction=0.1, patience=10, validate_every=100,
             augmentation=True, precision="auto", progress=False):
         """Train the network on cutouts and their true properties and labels.
@@ -132,9 +132,6 @@ class SupervisedCNN:
         truth : `~astropy.table.Table`, optional
             One row per cutout with the configuration's property and label
             columns; read from the files' ``truth`` table when omitted.
-        invvar : array-like, optional
-            Inverse variance of ``flux`` (unused by the loss; kept for the
-            same call as the autoencoder).
         steps, batch_size, lr : int, int, float
             Optimiser steps, batch size and AdamW learning rate.
         minutes : float, optional
@@ -157,8 +154,8 @@ class SupervisedCNN:
             With the training record in ``history``.
         """
         c = self.config
-        source = make_source(flux, size=c.image_size, stretch=self.stretch, invvar=invvar,
-                             truth=truth, need_truth=True)
+        source = make_source(flux, size=c.image_size, stretch=self.stretch, truth=truth,
+                             need_truth=True)
         if source.truth is None:
             msg = ("truth is required with flux arrays: pass a Table with the columns "
                    f"{[*c.properties, *c.labels]}.")

@@ -31,7 +31,7 @@ def check_positive(**values):
 
 def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
           minutes=None, patience=10, validate_every=50, precision="auto", progress=False,
-          weight_decay=1e-4, desc="training"):
+          weight_decay=1e-4, max_validation=512, desc="training"):
     """Optimise ``model`` with AdamW on ``batch_loss`` and stop early on validation.
 
     Parameters
@@ -53,6 +53,8 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
         Validations without improvement before stopping.
     validate_every : int
         Steps between validations.
+    max_validation : int
+        At most this many validation examples (the same ones every time).
 
     Returns
     -------
@@ -64,6 +66,7 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
     check_positive(steps=steps, batch_size=batch_size, lr=lr, minutes=minutes,
                    patience=patience, validate_every=validate_every)
     cast = autocast(precision)
+    val_idx = val_idx[:max_validation]
     generator = torch.Generator().manual_seed(int(seed))
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     warmup = max(1, min(100, steps // 10))

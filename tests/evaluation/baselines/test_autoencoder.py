@@ -136,3 +136,24 @@ def test_stretch_is_used(data):
     a = DeterministicAutoencoder(TINY, stretch=AsinhStretch(scale=2.0))
     b = DeterministicAutoencoder(TINY)
     assert not np.array_equal(a.encode(flux), b.encode(flux))
+
+
+def test_footprint_weights(data, h5file):
+    from minuet.evaluation.baselines._data import make_source
+
+    flux, invvar, footprint, _ = data
+    invvar = invvar.copy()
+    invvar[0, 1, 0, 0] = 0
+    source = make_source(flux, size=SIZE, stretch=AsinhStretch(), invvar=invvar,
+                         footprint=footprint)
+    _, weight = source.read(np.arange(len(flux)))
+    assert weight[0, 1, 0, 0] == 0
+    inside = np.broadcast_to(footprint[:, None], weight.shape) & (invvar > 0)
+    np.testing.assert_allclose(weight[inside], 0.9)
+    np.testing.assert_allclose(weight[~inside & (invvar > 0)], 0.1)
+    _, from_file = make_source(h5file, size=SIZE, stretch=AsinhStretch()).read([3, 1])
+    # files are cached in memory as float16
+    np.testing.assert_allclose(from_file, weight[[3, 1]] + (invvar[[3, 1]] == 0) * 0.1,
+                               rtol=1e-3)
+    _, plain = make_source(flux, size=SIZE, stretch=AsinhStretch()).read([0])
+    np.testing.assert_array_equal(plain, 1.0)
