@@ -33,6 +33,7 @@ import io
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -241,8 +242,8 @@ def main(argv=None):
     if args.threads is None:
         args.threads = 1 if args.quick else 2
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/bench_baselines.py " + " ".join(sys.argv[1:] if argv is None
-                                                                else argv)
+    command = shlex.join(["python", "benchmarks/bench_baselines.py",
+                          *(sys.argv[1:] if argv is None else argv)])
     if args.quick:
         train_path, test_path = quick_data(args)
         minutes, n_test, pca_images = min(args.minutes, 0.2), min(args.n_test, 64), 256
