@@ -61,6 +61,7 @@ def main():
     parser.add_argument("--output", default="minuet-demo-run")
     parser.add_argument("--minutes", type=float, default=25.0)
     parser.add_argument("--batch-size", type=int, default=48)
+    parser.add_argument("--init", default="", help="weights to start from (warm start)")
     parser.add_argument("--note", default="", help="what else was running")
     args = parser.parse_args()
 
@@ -77,6 +78,7 @@ def main():
         validate_every=100,
         checkpoint_every=100,
         log_every=20,
+        init=args.init,
     )
     ema, history = train(config, max_seconds=60 * args.minutes, progress=False)
     run = Path(args.output)
@@ -147,9 +149,10 @@ def main():
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / "models_training.json").write_text(json.dumps(record, indent=2))
     rs, ra = record["rotation_single"], record["rotation_dihedral_average"]
+    start = f", starting from the weights of a previous run ({args.init})" if args.init else ""
     text = f"""Short training run (``benchmarks/train_models_demo.py``): default preset,
 {record["n_galaxies"]} simulated galaxies, {record["steps"]} steps of {config.batch_size}
-images in {args.minutes:g} minutes on 2 CPU cores ({record["images_per_s"]:.0f} images/s,
+images in {args.minutes:g} minutes on 2 CPU cores{start} ({record["images_per_s"]:.0f} images/s,
 {args.note or "nothing else noted"}).
 
 * training loss {record["first_loss"]:.3f} at the first log, {record["final_loss"]:.3f} at the end;

@@ -59,8 +59,11 @@ class DiffusionAutoencoderConfig(JSONConfig):
         ----------
         name : {'default', 'reference', 'tiny'}
             ``'default'``: ViT encoder (8x8 patches, width 128, depth 4),
-            adaLN DiT denoiser (6x6 patches, width 128, depth 4), EDM with
-            DPM-Solver++(2M). ``'reference'``: the configuration of Gagliano,
+            adaLN DiT denoiser (6x6 patches, width 128, depth 4) with a
+            convolutional head, EDM with training noise levels centred on
+            ``ln sigma = -0.6`` (the stretched sky noise is about 0.2, so
+            more training goes to the levels that decide the galaxy's
+            structure) and DPM-Solver++(2M). ``'reference'``: the configuration of Gagliano,
             Shen & Villar (2025, arXiv:2512.04145): Perceiver encoder with 3x3
             patches, width 256, 4 layers and 4 heads; cross-attention
             denoiser with 3x3 patches, width 256, 4 blocks and a
@@ -75,8 +78,8 @@ class DiffusionAutoencoderConfig(JSONConfig):
         if name == "default":
             return cls(
                 EncoderConfig(**common),
-                DenoiserConfig(**common),
-                DiffusionConfig(),
+                DenoiserConfig(conv_head=True, **common),
+                DiffusionConfig(p_mean=-0.6),
             )
         if name == "reference":
             return cls(

@@ -119,6 +119,10 @@ class Denoiser(nn.Module):
             if c.conv_head
             else None
         )
+        if self.head is not None:
+            # the head starts as the identity, so it can be added to a trained network
+            nn.init.zeros_(self.head[2].weight)
+            nn.init.zeros_(self.head[2].bias)
 
     def forward(self, x, noise, latent):
         """Return the network output for noisy images ``x``."""

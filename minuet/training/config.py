@@ -53,6 +53,10 @@ class TrainingConfig(JSONConfig):
         Loss weight of footprint pixels; background pixels weigh ``1 - footprint_weight``.
     in_memory : bool
         Read the data files into memory once.
+    init : str
+        Weights (`~minuet.models.save_model` output) to start from when no
+        checkpoint is resumed; parameters the file lacks keep their
+        initialisation (e.g. a refinement head added to a trained model).
     """
 
     data: tuple = ()
@@ -80,6 +84,7 @@ class TrainingConfig(JSONConfig):
     consistency_weight: float = 0.1
     footprint_weight: float = 0.9
     in_memory: bool = True
+    init: str = ""
 
     def __post_init__(self):
         if isinstance(self.data, str):

@@ -14,7 +14,7 @@ from torch import distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from minuet.models import DiffusionAutoencoder, dihedral, rotate, save_model
+from minuet.models import DiffusionAutoencoder, dihedral, load_model, rotate, save_model
 
 from ._checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainingConfig
@@ -159,6 +159,19 @@ def _validate(model, data, indices, config, device, autocast):
     return float(torch.cat(losses).mean())
 
 
+def _initialise(model, path):
+    state = load_model(path).state_dict()
+    own = model.state_dict()
+    bad = sorted(k for k, v in state.items() if k not in own or own[k].shape != v.shape)
+    if bad:
+        msg = (
+            f"the weights in {path} do not fit the configured model ({len(bad)} tensors "
+            f"differ, e.g. {bad[:3]}); start from weights of the same architecture."
+        )
+        raise ValueError(msg)
+    model.load_state_dict(state, strict=False)
+
+
 def _read_history(path, until):
     if not path.exists():
         return []
@@ -215,6 +228,8 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
     output = Path(config.output)
     torch.manual_seed(config.seed)
     model = DiffusionAutoencoder(config.model).to(device)
+    if config.init and not (resume and (output / "checkpoint.safetensors").exists()):
+        _initialise(model, config.init)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay

@@ -186,3 +186,25 @@ def test_cli_preset_name_and_time_limit(cutout_file, tmp_path, capsys):
     # the 'tiny' preset is for 72-pixel cutouts: the 24-pixel file is rejected clearly
     assert main(["train", str(path), "--max-minutes", "0", "--no-progress"]) == 2
     assert "S >= 72" in capsys.readouterr().err
+
+
+def test_init_warm_start(cutout_file, tmp_path):
+    first, _ = train(config_for(cutout_file, tmp_path / "a", steps=2), progress=False)
+    model = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+    model.denoiser.conv_head = True
+    config = config_for(
+        cutout_file, tmp_path / "b", model=model, init=str(tmp_path / "a" / "model.safetensors")
+    )
+    warm, _ = train(config, max_steps=0, progress=False)
+    x = torch.randn(2, 3, 24, 24)
+    z = torch.randn(2, 5)
+    noise = torch.zeros(2)
+    # the zero-initialised refinement head adds nothing at first
+    assert torch.equal(first.denoiser(x, noise, z), warm.denoiser(x, noise, z))
+    wide = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+    wide.encoder.width = 32
+    bad = config_for(
+        cutout_file, tmp_path / "c", model=wide, init=str(tmp_path / "a" / "model.safetensors")
+    )
+    with pytest.raises(ValueError, match="do not fit"):
+        train(bad, progress=False)
