@@ -49,7 +49,8 @@ def time_run(n, processes, *, seed=0, output=None):
     text = (
         "Simulator timing\n"
         "================\n\n"
-        f"``python benchmarks/bench_simulate.py --n {n} --processes {processes}``\n\n"
+        f"``python benchmarks/bench_simulate.py --n {n} --processes {processes} --seed {seed}"
+        f"{'' if output is None else ' --output ' + Path(output).name}``\n\n"
         f"- galaxies: {n}\n"
         f"- worker processes: {processes} on {os.cpu_count()} cores "
         f"({platform.processor() or 'cpu'})\n"
