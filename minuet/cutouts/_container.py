@@ -224,7 +224,7 @@ class Cutouts:
         Returns
         -------
         nddata : `~astropy.nddata.NDData`
-            Flux of shape ``(3, size, size)`` with unit `~minuet.cutouts.nanomaggy`,
+            Flux of shape ``(3, size, size)`` with unit ``minuet.cutouts.nanomaggy``,
             an `~astropy.nddata.InverseVariance` uncertainty (None where the
             inverse variance is unknown), the boolean mask and ``meta`` with
             ``bands``, ``pixscale``, ``id``, ``valid`` and ``reason``.

@@ -54,7 +54,7 @@ def read_legacy_fits(path):
     Returns
     -------
     nddata : `~astropy.nddata.NDData`
-        The cube with unit `~minuet.cutouts.nanomaggy` (or the header's
+        The cube with unit ``minuet.cutouts.nanomaggy`` (or the header's
         ``BUNIT`` when it names a flux unit), an
         `~astropy.nddata.InverseVariance` uncertainty when present, and
         ``meta`` holding ``bands`` (None when the header names none),

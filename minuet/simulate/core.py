@@ -337,7 +337,7 @@ def simulate(n, *, seed=0, config=None, start=0):
     """Simulate Legacy-Surveys-like g, r, z cutouts of galaxies, in memory.
 
     Galaxies are drawn from published empirical relations (see
-    :mod:`minuet.simulate.relations`), rendered as bulge + disk systems with
+    the relations in :mod:`minuet.simulate`), rendered as bulge + disk systems with
     arms, clumps, bars, companions, field neighbours and stars, seen through
     per-band Moffat PSFs, with sky and source noise at DECaLS DR9 depth.
 
