@@ -149,7 +149,7 @@ def main():
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / "models_training.json").write_text(json.dumps(record, indent=2))
     rs, ra = record["rotation_single"], record["rotation_dihedral_average"]
-    start = f", starting from the weights of a previous run ({args.init})" if args.init else ""
+    start = ", starting from the weights of a previous run" if args.init else ""
     text = f"""Short training run (``benchmarks/train_models_demo.py``): default preset,
 {record["n_galaxies"]} simulated galaxies, {record["steps"]} steps of {config.batch_size}
 images in {args.minutes:g} minutes on 2 CPU cores{start} ({record["images_per_s"]:.0f} images/s,
