@@ -8,12 +8,11 @@ and the weights' SHA-256, which is checked before anything is loaded.
 """
 
 import datetime
-import hashlib
-import json
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
+
+from ._weights import load_weights, save_weights
 
 __all__ = []
 
@@ -106,64 +105,19 @@ def _plain(values):
     return getattr(values, "value", values)
 
 
-def sha256(path):
-    """Return the SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sidecar_path(path):
-    """Return the paths of a weights file and its JSON sidecar."""
-    path = Path(path)
-    if path.suffix == ".json":
-        path = path.with_suffix(".safetensors")
-    return path, path.with_suffix(".json")
-
-
 def save_tensors(path, tensors, config):
-    """
-    Write tensors to safetensors and ``config`` plus the weights' SHA-256 to JSON.
-
-    Returns the SHA-256 of the weights file.
-    """
-    from safetensors.numpy import save_file
-
-    weights, sidecar = sidecar_path(path)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(weights))
-    digest = sha256(weights)
-    document = {
+    """Write a head's tensors and configuration; return the weights' SHA-256."""
+    record = {
         "config": config,
-        "weights": weights.name,
-        "sha256": digest,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    sidecar.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    return digest
+    return save_weights(tensors, record, path)
 
 
 def load_tensors(path):
-    """
-    Read the tensors and configuration written by `save_tensors`.
+    """Read a head written by `save_tensors`, after checking the weights' SHA-256.
 
-    The weights' SHA-256 is compared with the one recorded in the sidecar
-    before the file is parsed; no pickle is involved at any point.
+    Returns the tensors, the configuration and the SHA-256.
     """
-    from safetensors.numpy import load_file
-
-    weights, sidecar = sidecar_path(path)
-    for required in (weights, sidecar):
-        if not required.exists():
-            msg = (f"Cannot load {path}: {required} does not exist. Both the .safetensors "
-                   "weights and the .json sidecar written by save() are needed.")
-            raise OSError(msg)
-    document = json.loads(sidecar.read_text())
-    digest = sha256(weights)
-    if digest != document.get("sha256"):
-        msg = (f"The SHA-256 of {weights} is {digest}, but its sidecar records "
-               f"{document.get('sha256')}; the file is corrupt or was replaced. Save it again.")
-        raise OSError(msg)
-    return load_file(str(weights)), document["config"], digest
+    tensors, record = load_weights(path)
+    return tensors, record["config"], record["sha256"]

@@ -35,7 +35,7 @@ def _show_progress(progress, n_batches):
 
 def _verify_files(path, manifest):
     """Check every file the manifest lists against its SHA-256 before anything is read."""
-    from .models import sha256
+    from ._weights import sha256
 
     files = manifest.get("files")
     if not isinstance(files, dict) or _AUTOENCODER + ".safetensors" not in files:
@@ -273,7 +273,8 @@ class Minuet:
         -------
         path : `~pathlib.Path`
         """
-        from .models import save_model, sha256
+        from ._weights import sha256
+        from .models import save_model
 
         path = Path(path)
         if path.exists() and not overwrite:

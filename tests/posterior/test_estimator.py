@@ -101,7 +101,7 @@ def test_save_load_round_trip(fitted, tmp_path):
                        fitted.sample(latents, n_samples=20, seed=4))
     assert loaded.summary(latents, n_samples=10).meta["posterior_weights_sha256"] == digest
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")
-    with pytest.raises(OSError, match="SHA-256"):
+    with pytest.raises(ValueError, match="SHA-256"):
         PosteriorEstimator.load(path)
     with pytest.raises(OSError, match="does not exist"):
         PosteriorEstimator.load(tmp_path / "missing.safetensors")

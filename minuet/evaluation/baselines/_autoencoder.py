@@ -10,8 +10,8 @@ from minuet.models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
 from minuet.models._config import JSONConfig
 from minuet.training import augment
 
+from ..._weights import as_state_dict, load_weights, save_weights
 from ._data import check_flux, default_stretch, make_source, split
-from ._io import load_weights, save_weights
 from ._networks import AutoencoderNet, ConvDecoder
 from ._training import autocast, train
 
@@ -193,7 +193,7 @@ class DeterministicAutoencoder:
         tensors, record = load_weights(path, kind=_FORMAT)
         self = cls(DeterministicAutoencoderConfig.from_dict(record["config"]),
                    stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
-        self.network.load_state_dict(tensors)
+        self.network.load_state_dict(as_state_dict(tensors))
         self.network.eval()
         self.history = record.get("history")
         self.record = record

@@ -12,8 +12,8 @@ from minuet.cutouts import AsinhStretch
 from minuet.models._config import JSONConfig
 from minuet.training import augment
 
+from ..._weights import as_state_dict, load_weights, save_weights
 from ._data import check_flux, default_stretch, make_source, split, truth_array
-from ._io import load_weights, save_weights
 from ._networks import ResNet, gaussian_nll
 from ._training import autocast, train
 
@@ -257,7 +257,7 @@ class SupervisedCNN:
         tensors, record = load_weights(path, kind=_FORMAT)
         self = cls(SupervisedCNNConfig.from_dict(record["config"]),
                    stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
-        self.network.load_state_dict(tensors)
+        self.network.load_state_dict(as_state_dict(tensors))
         self.network.eval()
         self.register_stats(record["target_mean"], record["target_std"])
         self.history = record.get("history")
