@@ -9,9 +9,16 @@ import warnings
 
 import numpy as np
 from astropy import units as u
+from astropy.convolution import convolve
 from astropy.stats import sigma_clipped_stats
 from astropy.table import QTable
-from photutils.segmentation import SegmentationImage, SourceCatalog, detect_sources
+from astropy.utils.exceptions import AstropyUserWarning
+from photutils.segmentation import (
+    SegmentationImage,
+    SourceCatalog,
+    detect_sources,
+    make_2dgaussian_kernel,
+)
 from photutils.utils.exceptions import NoDetectionsWarning
 
 __all__ = ["central_segmentation", "compare_reconstructions", "summarize_reconstructions"]
@@ -19,40 +26,42 @@ __all__ = ["central_segmentation", "compare_reconstructions", "summarize_reconst
 _BANDS = ("g", "r", "z")
 
 
-def _noise_sigma(image, invvar):
-    """Per-pixel noise of one band from its inverse variance, or from the pixels."""
-    if invvar is not None and np.any(invvar > 0):
-        return float(np.median(1.0 / np.sqrt(invvar[invvar > 0])))
-    return float(sigma_clipped_stats(image, sigma=3.0)[2])
-
-
-def central_segmentation(flux, invvar=None, *, nsigma=2.0, npixels=5):
+def central_segmentation(flux, invvar=None, *, nsigma=2.0, npixels=10, smooth_fwhm=3.0,
+                         search_radius=None):
     """Segment the sources of one cutout and find the central galaxy.
 
-    Sources are pixels above ``nsigma`` times the noise in the sum of the
-    three bands, grouped into 8-connected segments of at least ``npixels``
-    pixels (`photutils.segmentation.detect_sources`). The central galaxy is the
-    segment that covers the centre pixel, or else the segment nearest to it.
+    The detection image is the inverse-variance weighted sum of the bands
+    (a plain sum without inverse variance), smoothed by a Gaussian of
+    ``smooth_fwhm`` pixels; pixels ``nsigma`` times its sigma-clipped noise
+    above its background, in 8-connected groups of at least ``npixels``, are
+    segmented with `photutils.segmentation.detect_sources`. The central
+    galaxy is the segment nearest to the centre pixel (the one covering it,
+    when one does). This one definition serves both the training loss weights
+    of data without a footprint and the reconstruction metrics, so that both
+    look at the same pixels.
 
     Parameters
     ----------
     flux : array-like
         g, r, z flux in nanomaggies, shape ``(3, H, W)``.
     invvar : array-like, optional
-        Inverse variance, same shape; used for the noise level. Without it the
-        noise is the sigma-clipped standard deviation of each band.
+        Inverse variance, same shape; 0 marks masked pixels.
     nsigma : float, optional
-        Detection threshold in units of the noise of the band sum.
+        Detection threshold in units of the detection image's noise.
     npixels : int, optional
         Minimum number of connected pixels of a source.
+    smooth_fwhm : float, optional
+        FWHM in pixels of the Gaussian that smooths the detection image;
+        0 for none.
+    search_radius : float, optional
+        Accept a central segment only within this many pixels of the centre.
 
     Returns
     -------
     segmentation : `~photutils.segmentation.SegmentationImage` or None
         All detected sources; `None` when nothing is detected.
     label : int
-        Label of the central galaxy in ``segmentation``; 0 when nothing is
-        detected.
+        Label of the central galaxy in ``segmentation``; 0 when there is none.
 
     Examples
     --------
@@ -65,30 +74,35 @@ def central_segmentation(flux, invvar=None, *, nsigma=2.0, npixels=5):
     >>> bool(segm.data[16, 16] == label)
     True
     """
-    flux = np.asarray(flux, dtype=float)
-    invvar = None if invvar is None else np.asarray(invvar, dtype=float)
-    total = np.nan_to_num(flux).sum(axis=0)
-    sigma = np.sqrt(
-        sum(
-            _noise_sigma(flux[b], None if invvar is None else invvar[b]) ** 2
-            for b in range(flux.shape[0])
-        )
-    )
-    mask = None if invvar is None else np.all(invvar <= 0, axis=0)
+    flux = np.nan_to_num(np.asarray(flux, dtype=float))
+    if invvar is None:
+        detection = flux.sum(axis=0)
+        mask = None
+    else:
+        invvar = np.nan_to_num(np.asarray(invvar, dtype=float))
+        weight = invvar.sum(axis=0)
+        detection = (flux * invvar).sum(axis=0) / np.sqrt(np.clip(weight, 1e-30, None))
+        mask = weight <= 0
     with warnings.catch_warnings():
         # an empty cutout is an expected outcome here, reported by returning None
         warnings.simplefilter("ignore", NoDetectionsWarning)
-        segm = detect_sources(total, nsigma * sigma, npixels, mask=mask)
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        if smooth_fwhm:
+            detection = convolve(detection, make_2dgaussian_kernel(smooth_fwhm, size=5),
+                                 mask=mask)
+        _, median, std = sigma_clipped_stats(detection, mask=mask)
+        if not np.isfinite(std) or std <= 0:
+            return None, 0
+        segm = detect_sources(detection - median, nsigma * std, npixels, mask=mask)
     if segm is None:
         return None, 0
-    ny, nx = total.shape
-    cy, cx = (ny - 1) // 2, (nx - 1) // 2
-    label = int(segm.data[cy, cx])
-    if label == 0:
-        yy, xx = np.nonzero(segm.data)
-        nearest = np.argmin((yy - cy) ** 2 + (xx - cx) ** 2)
-        label = int(segm.data[yy[nearest], xx[nearest]])
-    return segm, label
+    ny, nx = detection.shape
+    yy, xx = np.nonzero(segm.data)
+    distance = np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2)
+    nearest = np.argmin(distance)
+    if search_radius is not None and distance[nearest] > search_radius:
+        return segm, 0
+    return segm, int(segm.data[yy[nearest], xx[nearest]])
 
 
 def _measure(image, segm, label):
@@ -191,6 +205,8 @@ def compare_reconstructions(
     n_footprint = np.zeros(n, dtype=int)
     for i in range(n):
         segm, label = central_segmentation(inputs[i], invvar[i])
+        if segm is not None and label == 0:
+            segm = None
         if footprint is not None:
             central = footprint[i]
             # the central galaxy takes the truth footprint; other detections

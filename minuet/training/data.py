@@ -72,7 +72,7 @@ class CutoutFile:
     * research sets of real cutouts: ``images`` ``(N, 3, S, S)`` with
       ``S >= 72``, centre-cropped to 72 pixels; a missing ``invvar`` means
       every finite pixel is valid, a missing ``footprint`` is computed with
-      photutils segmentation (:func:`central_footprint`).
+      photutils segmentation (`~minuet.evaluation.central_segmentation`).
 
     Parameters
     ----------

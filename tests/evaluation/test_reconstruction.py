@@ -44,11 +44,12 @@ def test_detects_flux_colour_and_size_errors(noisy):
     wrong = truth.copy()
     wrong[:, 0] *= 10 ** (-0.4 * 0.2)  # g fainter by 0.2 mag
     table = compare_reconstructions(data, wrong, invvar=invvar)
-    assert np.allclose(table["dmag_g"].value, 0.2, atol=0.03)
-    assert np.allclose(table["dcolor_gr"].value, 0.2, atol=0.03)
     perfect = compare_reconstructions(data, truth, invvar=invvar)
+    # the same data and footprints: the noise cancels in the difference
+    assert np.allclose((table["dmag_g"] - perfect["dmag_g"]).value, 0.2, atol=0.01)
+    assert np.allclose((table["dcolor_gr"] - perfect["dcolor_gr"]).value, 0.2, atol=0.01)
     assert np.all(table["chi2_red"] > perfect["chi2_red"])
-    assert table["chi2_red"][0] > 1.2
+    assert table["chi2_red"][0] > perfect["chi2_red"][0] + 0.1
 
     bigger = np.stack([_galaxy(sigma=3.6), _galaxy(flux=(0.5, 1.0, 1.5), sigma=2.4, q=0.9)])
     table = compare_reconstructions(data, bigger, invvar=invvar)
