@@ -116,12 +116,15 @@ class CutoutFile:
         self.n = shape[0]
         self._cache = None
         if in_memory:
-            chunks = [
-                self._prepare(*self._read_raw(slice(i, i + 1024))) for i in range(0, self.n, 1024)
-            ]
-            self._cache = tuple(
-                np.concatenate(c).astype(np.float16) for c in zip(*chunks, strict=True)
-            )
+            # filled block by block: the float32 copy of the whole file never exists
+            for start in range(0, self.n, 1024):
+                parts = self._prepare(*self._read_raw(slice(start, start + 1024)))
+                if self._cache is None:
+                    self._cache = tuple(
+                        np.empty((self.n, *part.shape[1:]), dtype=np.float16) for part in parts
+                    )
+                for store, part in zip(self._cache, parts, strict=True):
+                    store[start : start + len(part)] = part
 
     def __len__(self):
         return self.n
