@@ -760,6 +760,7 @@ class Minuet:
         """
         from .neighbours import LatentIndex
 
+        kept = None  # catalogue rows that entered the index, when some were refused
         if catalogue is None:
             index = self._head("latent_index", "neighbours() without a catalogue")
         elif isinstance(catalogue, LatentIndex):
@@ -768,6 +769,7 @@ class Minuet:
             z_cat, good_cat = self._rows(catalogue)
             rows = QTable(catalogue)[good_cat] if isinstance(catalogue, Table) else None
             index = LatentIndex(z_cat[good_cat], metric=metric, catalog=rows)
+            kept = None if good_cat.all() else np.flatnonzero(good_cat)
         z, good = self._rows(query)
         if not good.all():
             msg = (
@@ -776,6 +778,9 @@ class Minuet:
             )
             raise ValueError(msg)
         table = index.query(z, k=k)
+        if kept is not None:
+            # refused catalogue rows never enter the index; report rows of the given table
+            table["catalog_index"] = kept[np.asarray(table["catalog_index"])]
         table.meta.update(self.provenance())
         return table
 

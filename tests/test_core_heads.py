@@ -87,6 +87,10 @@ def test_neighbours_default_and_given_catalogue(model, truth):
     assert near["tag"][0] == 0
     with pytest.raises(ValueError, match="have no latent"):
         model.neighbours(_with_refused_row(latents), k=2)
+    # refused rows of a catalogue are skipped, and indices still count the given rows
+    refused = _with_refused_row(latents)
+    near = model.neighbours(latents[3:4], k=1, catalogue=refused)
+    assert near["catalog_index"][0] == 3
 
 
 def test_anomaly_score(model, truth):
