@@ -3,7 +3,7 @@ Encode a table of cutouts
 =========================
 
 Most catalogue work starts from a table: one row per galaxy, an identifier,
-a few measured quantities and the g, r, z cutout itself. `Minuet.encode`
+a few measured quantities and the g, r, z cutout itself. `minuet.Minuet.encode`
 takes such a table directly and returns it with five new columns, the
 galaxy's latent, plus quality flags. Here the table is built from the
 package's simulator, so every galaxy also has a true redshift to compare
