@@ -144,8 +144,8 @@ def main(argv=None):
     (OUT / f"{name}.json").write_text(json.dumps(results, indent=2))
     write_figure(images, recon.data, real_images, real_recon, OUT / f"{name}.png")
 
-    header = ("sampler", "chi2_red", "|dr| [mag]", "|d(g-r)| [mag]", "|dR/R|", "|de|",
-              "ms/galaxy")
+    header = ("sampler", "chi2_red", "abs dm_r [mag]", "abs d(g-r) [mag]", "abs dR/R",
+              "abs de", "ms/galaxy")
     body = [
         (r["sampler"], f"{r['median_chi2_red']:.2f}", f"{r['median_abs_dmag_r']:.3f}",
          f"{r['median_abs_dcolor_gr']:.3f}", f"{r['median_abs_frac_r_half_err']:.3f}",
@@ -156,7 +156,8 @@ def main(argv=None):
     lines += ["", f"Medians over {args.n} held-out simulated galaxies (seed {HELD_OUT_SEED}); "
               f"model ``{model.name}`` (SHA-256 ``{(model.sha256 or '')[:16]}...``); "
               f"{results['machine']}, {results['date']}; command: "
-              f"``python benchmarks/bench_reconstruction.py --n {args.n}``."]
+              f"``python benchmarks/bench_reconstruction.py --n {args.n}"
+              f"{'' if args.n_many is None else f' --n-many {args.n_many}'}``."]
     if "real_stamps" in results:
         lines += ["", "Real DR9 stamps 0 and 1 (bright isolated galaxies):", ""]
         lines += rst_table(
