@@ -16,9 +16,9 @@ The files are written by the simulator, for example::
     minuet simulate 5000 /work/data/test.h5 --seed 2
 
 A full run takes about ``3 x --minutes`` of CPU time plus the evaluation, so
-run it under the shared lock::
+run it with nothing else on the machine::
 
-    flock /tmp/minuet-heavy.lock python benchmarks/bench_baselines.py --minutes 20
+    python benchmarks/bench_baselines.py --minutes 20
 
 ``--quick`` simulates a few hundred galaxies when the files are missing and
 trains tiny models for a few seconds each: it checks the pipeline end to end,
@@ -90,7 +90,7 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: 2, or 1 with --quick, which runs "
-                        "beside other work rather than alone under the lock)")
+                        "beside other work rather than alone)")
     parser.add_argument("--weights-out", default="runs/baselines",
                         help="folder for the trained weights (not committed)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "validation" / "generated"),

@@ -1,8 +1,8 @@
 """Speed of the diffusion autoencoder on this machine, default against reference preset.
 
-Run under the shared lock so that nothing else competes for the CPU::
+Run it with nothing else on the machine, so that nothing competes for the CPU::
 
-    flock /tmp/minuet-heavy.lock python benchmarks/bench_models.py
+    python benchmarks/bench_models.py
 
 Writes ``docs/validation/generated/models_speed.rst`` and ``models_speed.json``.
 Random weights: speed does not depend on training.

@@ -1,7 +1,7 @@
 """
 Speed of the science heads: posterior sampling and latent nearest neighbours.
 
-Run with ``flock /tmp/minuet-heavy.lock python benchmarks/bench_science.py``.
+Run with ``python benchmarks/bench_science.py``.
 Writes ``docs/validation/generated/science_speed.rst`` and ``.json``.
 
 * Posterior sampling, 10,000 galaxies x 1,000 samples, 3 properties from a
@@ -160,8 +160,8 @@ def write_report(results):
         "",
         f"Measured {results['date']} on {results['machine']} with "
         f"{post['torch_threads']} torch threads; command: "
-        "``flock /tmp/minuet-heavy.lock python benchmarks/bench_science.py``. "
-        "Other jobs that do not take the lock may share the two cores: the 1, 5 and 15 "
+        "``python benchmarks/bench_science.py``. "
+        "Other jobs may have shared the two cores: the 1, 5 and 15 "
         f"minute load averages at the start were {results.get('load_average_at_start')}.",
         "",
         f"Posterior sampling, {post['n_galaxies']:,} galaxies x {post['n_samples']:,} samples "

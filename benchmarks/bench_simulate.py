@@ -1,9 +1,9 @@
 """Time the simulator and compare simulated cutouts with real DR9 stamps.
 
-Run under the shared lock (it keeps both cores busy)::
+Run it with nothing else on the machine (it keeps both cores busy)::
 
-    flock /tmp/minuet-heavy.lock python benchmarks/bench_simulate.py           # 100k + figure
-    flock /tmp/minuet-heavy.lock python benchmarks/bench_simulate.py --n 2000  # shorter timing
+    python benchmarks/bench_simulate.py           # 100k + figure
+    python benchmarks/bench_simulate.py --n 2000  # shorter timing
     python benchmarks/bench_simulate.py --n 0                                  # figure, table
 
 Writes ``docs/simulate/simulated_vs_real.png``,

@@ -1,9 +1,9 @@
 """A short training run on simulated galaxies, with figures and numbers for the docs.
 
-Run under the shared lock::
+Run it with nothing else on the machine::
 
     python -m minuet.cli simulate 12000 sim.h5 --seed 1 --processes 2
-    flock /tmp/minuet-heavy.lock python benchmarks/train_models_demo.py sim.h5 \
+    python benchmarks/train_models_demo.py sim.h5 \
         --output run --minutes 25
 
 Trains the default preset for ``--minutes`` of wall time (resuming from
