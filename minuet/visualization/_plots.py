@@ -127,6 +127,8 @@ def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="
                     ax.contour(0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1]), hist.T,
                                levels=levels, colors=color, linewidths=1)
                 ax.plot(samples[:, j], samples[:, i], ",", color=color, alpha=0.2)
+                ax.set_xlim(lo[j], hi[j])
+                ax.set_ylim(lo[i], hi[i])
                 if truths is not None:
                     ax.axvline(truths[j], color="tab:blue")
                     ax.axhline(truths[i], color="tab:blue")
