@@ -5,7 +5,9 @@ Each call trains for ``--minutes`` and then writes the EMA weights to
 budget of CPU time can be spent in several sittings. A second call with the
 same ``--output`` resumes exactly from ``<output>/checkpoint.safetensors``;
 ``--init`` warm-starts a new run folder from saved weights (for example the
-bundled model's ``autoencoder.safetensors``)::
+bundled model's ``autoencoder.safetensors``); weights of a denoiser without
+overlapping windows are carried over to the windowed one (each window's
+centre starts as the old patch)::
 
     python -m minuet.cli simulate 100000 /work/data/sim-train-100k.h5 --seed 1 --processes 2
     python benchmarks/train_production.py /work/data/sim-train-100k.h5 \\
@@ -19,6 +21,43 @@ import time
 from pathlib import Path
 
 from _report import provenance
+
+
+def widen_patches(state, patch, channels=3):
+    """Map a patch-wise denoiser's embedding and output onto overlapping windows.
+
+    The input embedding reads only the centre of each window, so it acts as
+    before; the output repeats each patch's edge pixels over the window's
+    margin, so blending starts close to the old image.
+    """
+    import torch
+
+    state = dict(state)
+    half = patch // 2
+    old = state["denoiser.embed.weight"].reshape(-1, channels, patch, patch)
+    new = torch.zeros(old.shape[0], channels, 2 * patch, 2 * patch, dtype=old.dtype)
+    new[..., half:half + patch, half:half + patch] = old
+    state["denoiser.embed.weight"] = new.flatten(1)
+    edge = torch.arange(2 * patch).sub(half).clamp(0, patch - 1)
+    for name in ("denoiser.out.weight", "denoiser.out.bias"):
+        value = state[name]
+        rows = value.reshape(channels, patch, patch, *value.shape[1:])
+        state[name] = rows[:, edge][:, :, edge].reshape(-1, *value.shape[1:])
+    return state
+
+
+def _widened_init(path, config, output):
+    """Return ``path`` or, when it lacks the windows ``config`` asks for, a widened copy."""
+    from minuet.models import DiffusionAutoencoder, load_model, save_model
+
+    old = load_model(path)
+    if old.config.denoiser.overlap or not config.denoiser.overlap:
+        return path
+    model = DiffusionAutoencoder(config)
+    model.load_state_dict(widen_patches(old.state_dict(), config.denoiser.patch))
+    output.mkdir(parents=True, exist_ok=True)
+    save_model(model, output / "widened-init", metadata={"widened_from": str(path)})
+    return str(output / "widened-init.safetensors")
 
 
 def main(argv=None):
@@ -37,10 +76,12 @@ def main(argv=None):
     from minuet.training import TrainingConfig, train
 
     output = Path(args.output)
+    model_config = DiffusionAutoencoderConfig.preset("default")
+    init = _widened_init(args.init, model_config, output) if args.init else ""
     config = TrainingConfig(
         data=tuple(args.data),
         output=str(output),
-        model=DiffusionAutoencoderConfig.preset("default"),
+        model=model_config,
         steps=10_000_000,  # the wall-time budget decides when a sitting ends
         batch_size=args.batch_size,
         lr=args.lr,
@@ -50,7 +91,7 @@ def main(argv=None):
         validate_every=500,
         checkpoint_every=200,
         log_every=50,
-        init=args.init,
+        init=init,
     )
     sittings_path = output / "sittings.json"
     sittings = json.loads(sittings_path.read_text()) if sittings_path.exists() else []

@@ -59,8 +59,9 @@ class DiffusionAutoencoderConfig(JSONConfig):
         ----------
         name : {'default', 'reference', 'tiny'}
             ``'default'``: ViT encoder (8x8 patches, width 128, depth 4),
-            adaLN DiT denoiser (6x6 patches, width 128, depth 4) with a
-            convolutional head, EDM with training noise levels centred on
+            adaLN DiT denoiser (6x6 patches, width 128, depth 4) whose tokens
+            read and write overlapping 12x12 windows, with a convolutional
+            head, EDM with training noise levels centred on
             ``ln sigma = -0.6`` (the stretched sky noise is about 0.2, so
             more training goes to the levels that decide the galaxy's
             structure) and DPM-Solver++(2M). ``'reference'``: the configuration of Gagliano,
@@ -78,7 +79,7 @@ class DiffusionAutoencoderConfig(JSONConfig):
         if name == "default":
             return cls(
                 EncoderConfig(**common),
-                DenoiserConfig(conv_head=True, **common),
+                DenoiserConfig(conv_head=True, overlap=True, **common),
                 DiffusionConfig(p_mean=-0.6),
             )
         if name == "reference":

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ._config import JSONConfig
 from ._layers import AdaLNBlock, fourier_features, patchify, unpatchify
@@ -32,8 +33,13 @@ class DenoiserConfig(JSONConfig):
         Let the image tokens attend to ``latent_dim`` latent tokens plus one
         noise-level token in every block.
     conv_head : bool
-        Refine the unpatchified output with a small convolutional head, which
-        removes patch-edge artefacts.
+        Refine the unpatchified output with a small convolutional head.
+    overlap : bool
+        Let every token read, and write, a window of side ``2 * patch``
+        centred on its patch instead of the patch alone. The written windows
+        are blended with tent weights that sum to one at every pixel, so the
+        output cannot jump at patch edges; without it an undertrained network
+        shows a checkerboard of ``patch``-sized blocks.
     """
 
     image_size: int = 72
@@ -46,6 +52,7 @@ class DenoiserConfig(JSONConfig):
     adaln: bool = True
     cross_attention: bool = False
     conv_head: bool = False
+    overlap: bool = False
 
     def __post_init__(self):
         if self.image_size % self.patch:
@@ -53,6 +60,9 @@ class DenoiserConfig(JSONConfig):
                 f"patch ({self.patch}) must divide image_size ({self.image_size}); "
                 "choose e.g. 3, 4, 6 or 8 for 72-pixel cutouts."
             )
+            raise ValueError(msg)
+        if self.overlap and self.patch % 2:
+            msg = f"overlapping windows need an even patch; got patch={self.patch}."
             raise ValueError(msg)
         if not (self.adaln or self.cross_attention):
             msg = "the denoiser needs a conditioning path: set adaln or cross_attention to True."
@@ -85,7 +95,9 @@ class Denoiser(nn.Module):
         super().__init__()
         self.config = c = config
         n_tokens = (c.image_size // c.patch) ** 2
-        self.embed = nn.Linear(c.channels * c.patch**2, c.width)
+        self.windows = _Windows(c.patch, c.image_size) if c.overlap else None
+        window = 2 * c.patch if c.overlap else c.patch
+        self.embed = nn.Linear(c.channels * window**2, c.width)
         self.position = nn.Parameter(torch.randn(1, n_tokens, c.width) * 0.02)
         self.noise_embed = nn.Sequential(
             nn.Linear(c.width, c.width), nn.SiLU(), nn.Linear(c.width, c.width)
@@ -106,7 +118,7 @@ class Denoiser(nn.Module):
             self.blocks = nn.ModuleList(_UnmodulatedBlock(c.width, c.heads) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.width, elementwise_affine=False)
         self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(c.width, 2 * c.width))
-        self.out = nn.Linear(c.width, c.channels * c.patch**2)
+        self.out = nn.Linear(c.width, c.channels * window**2)
         for layer in (self.final_modulation[1], self.out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -133,15 +145,61 @@ class Denoiser(nn.Module):
         if c.cross_attention:
             latent_tokens = latent[..., None] * self.latent_tokens + self.latent_bias
             context = torch.cat([latent_tokens, noise_emb[:, None]], dim=1)
-        tokens = self.embed(patchify(x, c.patch)) + self.position
+        if self.windows is None:
+            tokens = self.embed(patchify(x, c.patch)) + self.position
+        else:
+            tokens = self.embed(self.windows.cut(x)) + self.position
         for block in self.blocks:
             tokens = block(tokens, cond, context)
         shift, scale = self.final_modulation(cond)[:, None].chunk(2, -1)
         tokens = self.out(self.norm(tokens) * (1 + scale) + shift)
-        y = unpatchify(tokens, c.patch, c.channels, c.image_size)
+        if self.windows is None:
+            y = unpatchify(tokens, c.patch, c.channels, c.image_size)
+        else:
+            y = self.windows.blend(tokens)
         if self.head is not None:
             y = y + self.head(y)
         return y
+
+
+class _Windows(nn.Module):
+    """Overlapping ``2p x 2p`` windows at stride ``p``, one per patch.
+
+    Window ``k`` along an axis covers pixels ``p k - p/2`` to ``p k + 3p/2``,
+    so its central ``p x p`` square is patch ``k``. Writing back multiplies
+    each window by a separable tent and divides by the summed tents, which
+    is exactly one away from the image edges.
+    """
+
+    def __init__(self, patch, size):
+        super().__init__()
+        self.patch, self.size = patch, size
+        u = torch.arange(2 * patch, dtype=torch.float32) + 0.5
+        tent = 1 - (u - patch).abs() / patch
+        self.register_buffer("tent", torch.outer(tent, tent), persistent=False)
+        ones = torch.ones(1, 1, size, size)
+        self.register_buffer("norm", self._fold(self._unfold(ones) * self._flat_tent(1)),
+                             persistent=False)
+
+    def _unfold(self, x):
+        return F.unfold(x, 2 * self.patch, stride=self.patch, padding=self.patch // 2)
+
+    def _fold(self, cols):
+        return F.fold(cols, (self.size, self.size), 2 * self.patch, stride=self.patch,
+                      padding=self.patch // 2)
+
+    def _flat_tent(self, channels):
+        return self.tent.flatten().repeat(channels)[None, :, None]
+
+    def cut(self, x):
+        """``(B, C, H, W)`` images to ``(B, N, C * (2p)**2)`` window tokens."""
+        return self._unfold(x).transpose(1, 2)
+
+    def blend(self, tokens):
+        """``(B, N, C * (2p)**2)`` window tokens to tent-blended images."""
+        channels = tokens.shape[-1] // (2 * self.patch) ** 2
+        cols = tokens.transpose(1, 2) * self._flat_tent(channels).to(tokens.dtype)
+        return self._fold(cols) / self.norm.to(tokens.dtype)
 
 
 class _UnmodulatedBlock(AdaLNBlock):

@@ -38,9 +38,10 @@ def test_encoder_shape_dtype(kind):
 
 
 @pytest.mark.parametrize(
-    ("adaln", "cross", "head"), [(True, False, False), (False, True, True), (True, True, False)]
+    ("adaln", "cross", "head", "overlap"),
+    [(True, False, False, False), (False, True, True, False), (True, True, False, True)],
 )
-def test_denoiser_shape_and_conditioning(adaln, cross, head):
+def test_denoiser_shape_and_conditioning(adaln, cross, head, overlap):
     torch.manual_seed(0)
     net = Denoiser(
         DenoiserConfig(
@@ -52,6 +53,7 @@ def test_denoiser_shape_and_conditioning(adaln, cross, head):
             adaln=adaln,
             cross_attention=cross,
             conv_head=head,
+            overlap=overlap,
         )
     )
     # zero-initialised output layers: perturb so the conditioning shows
@@ -66,9 +68,44 @@ def test_denoiser_shape_and_conditioning(adaln, cross, head):
     assert not torch.allclose(y1, y3)
 
 
+def test_overlapping_windows_cut_and_blend():
+    from minuet.models._layers import patchify
+    from minuet.models.denoiser import _Windows
+
+    windows = _Windows(4, 24)
+    x = torch.randn(2, 3, 24, 24)
+    tokens = windows.cut(x)
+    assert tokens.shape == (2, 36, 3 * 8 * 8)
+    # the centre of each window is its patch, and blending the cut gives the image back
+    centre = tokens.reshape(2, 36, 3, 8, 8)[..., 2:6, 2:6].reshape(2, 36, -1)
+    assert torch.equal(centre, patchify(x, 4))
+    torch.testing.assert_close(windows.blend(tokens), x)
+    # constant tokens blend to a constant image: no seams at patch edges
+    flat = windows.blend(torch.full((1, 36, 3 * 64), 0.7))
+    torch.testing.assert_close(flat, torch.full_like(flat, 0.7))
+
+
+def test_overlapping_output_is_continuous_at_patch_edges():
+    torch.manual_seed(1)
+    net = Denoiser(DenoiserConfig(image_size=24, patch=6, width=16, depth=1, heads=2,
+                                  overlap=True))
+    for p in net.parameters():
+        p.data += 0.05 * torch.randn_like(p)
+    # every token writes one constant per band: a patchwise network would make steps
+    with torch.no_grad():
+        net.out.weight.zero_()
+        net.out.bias.zero_()
+        net.out.weight[:, 0] = 1.0
+        y = net(torch.randn(1, 3, 24, 24), torch.zeros(1), torch.zeros(1, 5))
+    steps = (y[..., 1:] - y[..., :-1]).abs()[0, 0]
+    assert steps[:, 5].max() < 0.25 * (y.max() - y.min())
+
+
 def test_bad_configs():
     with pytest.raises(ValueError, match="must divide"):
         EncoderConfig(patch=7)
+    with pytest.raises(ValueError, match="even patch"):
+        DenoiserConfig(image_size=72, patch=3, overlap=True)
     with pytest.raises(ValueError, match="conditioning path"):
         DenoiserConfig(adaln=False, cross_attention=False)
     with pytest.raises(ValueError, match="does not belong"):
