@@ -1,0 +1,224 @@
+"""
+Real galaxies, out of distribution: the Hubble eXtreme Deep Field
+=================================================================
+
+.. warning::
+
+   **Out of distribution.** Everything in this recipe runs the bundled
+   model, trained on simulated Legacy Surveys g, r, z cutouts, on a
+   press-release colour JPEG from another telescope. The latents,
+   reconstructions, neighbours and scores below show the mechanics of
+   running minuet on images you have; they are not measurements, and
+   no number from them should be used for science.
+
+scikit-image ships a colour picture of the Hubble eXtreme Deep Field
+(``skimage.data.hubble_deep_field()``, 872 x 1000 pixels, no download
+needed). This recipe treats it the way one would treat a survey image:
+estimate and subtract the background and detect sources with photutils, cut
+72 x 72 stamps around the brightest extended sources, encode them, draw
+them back from their five numbers, and look for their nearest neighbours
+among simulated galaxies.
+
+Why the numbers must not be trusted:
+
+* **Another telescope and other bands.** The picture combines optical and
+  near-infrared Hubble filters into red, green and blue channels; which
+  filters feed which channel, and with which weights, is an aesthetic
+  choice of the picture's makers. None of them is a DECam g, r or z band.
+* **Another resolution and depth.** Hubble's images are ten times sharper
+  than ground-based seeing and the field is far deeper than the Legacy
+  Surveys: the galaxies here are mostly faint and at high redshift, unlike
+  the simulated z < 1 galaxies the model was trained on.
+* **Not flux.** A JPEG holds 8-bit display levels after a non-linear
+  stretch, clipped at 255 in bright cores, with compression artefacts; its
+  noise is not the sky noise of a calibrated image.
+* **An unknown pixel scale.** The picture's pixel scale is not recorded
+  with it; the field's width of a little over two arcminutes makes it about
+  0.14 arcsec per pixel.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from astropy.convolution import convolve
+from photutils.background import Background2D, MedianBackground
+from photutils.segmentation import (
+    SourceCatalog,
+    deblend_sources,
+    detect_sources,
+    make_2dgaussian_kernel,
+)
+from skimage import data
+
+from minuet import Minuet
+from minuet.simulate import SimulationConfig, simulate
+from minuet.visualization import plot_cutouts
+
+picture = data.hubble_deep_field()
+print(picture.shape, picture.dtype)
+
+# %%
+# From display levels to pseudo-fluxes
+# ------------------------------------
+# Three documented choices turn the picture into something shaped like a
+# g, r, z cutout in nanomaggies:
+#
+# 1. **Bands.** The channels are put in wavelength order: blue stands in for
+#    g, green for r and red for z.
+# 2. **Pixels.** Blocks of 2 x 2 pixels are averaged, bringing the pixel
+#    scale (about 0.14 arcsec) near the Legacy Surveys' 0.262 arcsec, so
+#    that a 72 x 72 stamp covers about the same patch of sky.
+# 3. **Levels.** A photutils `~photutils.background.Background2D` estimate is
+#    subtracted from each channel, and all three channels are multiplied by
+#    one common gain, chosen so that the background noise of the green
+#    channel equals the Legacy Surveys' per-pixel sky noise in r. A common
+#    gain keeps the picture's colour balance: an object that is white in the
+#    picture gets equal flux in g, r and z (AB colours of zero). The noise in
+#    the g and z stand-ins then differs from the survey's.
+
+levels = picture.astype(float)
+ny, nx = (s // 2 * 2 for s in levels.shape[:2])
+binned = levels[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2, 3).mean(axis=(1, 3))
+channels = np.moveaxis(binned, -1, 0)[::-1]  # (blue, green, red) -> (g, r, z)
+
+backgrounds = [Background2D(plane, 32, filter_size=3, bkg_estimator=MedianBackground())
+               for plane in channels]
+noise = np.array([np.median(b.background_rms) for b in backgrounds])
+gain = SimulationConfig().sky_sigma[1] / noise[1]  # nanomaggy per display level
+flux = np.stack([(plane - b.background) * gain
+                 for plane, b in zip(channels, backgrounds, strict=True)])
+sigma = noise * gain
+print("background noise per pixel [pseudo-nanomaggy]: "
+      + ", ".join(f"{band} {s:.4f}" for band, s in zip("grz", sigma, strict=True)))
+
+# %%
+# Detecting the sources
+# ---------------------
+# Sources are detected on the noise-weighted sum of the three planes,
+# smoothed with a Gaussian of 2 pixels FWHM, at 3 sigma over at least 10
+# connected pixels, and overlapping sources are deblended. The "brightest
+# extended" sources are the brightest segments of at least 40 pixels whose
+# stamp fits inside the picture. Segmentation does not tell stars from
+# galaxies: the field's one bright star, recognised by its diffraction
+# spikes, is dropped by its position.
+
+detection = np.sum(flux / sigma[:, None, None], axis=0) / np.sqrt(3)
+kernel = make_2dgaussian_kernel(2.0, size=5)
+smoothed = convolve(detection, kernel)
+segments = detect_sources(smoothed, 3.0, n_pixels=10)
+segments = deblend_sources(smoothed, segments, n_pixels=10, progress_bar=False)
+sources = SourceCatalog(detection, segments, convolved_data=smoothed).to_table(
+    columns=["label", "x_centroid", "y_centroid", "segment_flux", "area"])
+print(f"{len(sources)} sources detected")
+
+half = 36
+x = np.round(sources["x_centroid"]).astype(int)
+y = np.round(sources["y_centroid"]).astype(int)
+inside = (x >= half) & (x < flux.shape[2] - half) & (y >= half) & (y < flux.shape[1] - half)
+star_x, star_y = 754 / 2, 578 / 2  # the star's position in the picture, binned
+not_star = np.hypot(sources["x_centroid"] - star_x, sources["y_centroid"] - star_y) > 5
+chosen = sources[inside & not_star & (sources["area"].value >= 40)]
+chosen.sort("segment_flux", reverse=True)
+chosen = chosen[:6]
+cx = np.round(chosen["x_centroid"]).astype(int)
+cy = np.round(chosen["y_centroid"]).astype(int)
+
+fig, ax = plt.subplots(figsize=(7, 6.2), layout="constrained")
+ax.imshow(picture[:ny:2, :nx:2], origin="upper")
+for number, (i, j) in enumerate(zip(cx, cy, strict=True)):
+    ax.add_patch(plt.Rectangle((i - half, j - half), 2 * half, 2 * half, fill=False,
+                               color="yellow", lw=1))
+    ax.text(i - half + 2, j - half + 2, str(number), color="yellow", va="top")
+ax.set_title("the six stamps (2 x 2 binned pixels)")
+ax.set_xticks([])
+ax.set_yticks([])
+plt.show()
+
+# %%
+# Stamps, five numbers and reconstructions
+# ----------------------------------------
+# The stamps go to `~minuet.Minuet.encode` with their inverse variance from
+# the background noise. The top row shows them through minuet's own g, r, z
+# colour composite (which renders equal fluxes bluish, as most galaxies of
+# the survey are redder than that); the bottom row shows one reconstruction
+# of each from its five numbers.
+
+stamps = np.stack([flux[:, j - half:j + half, i - half:i + half]
+                   for i, j in zip(cx, cy, strict=True)])
+invvar = np.broadcast_to(sigma[None, :, None, None] ** -2.0, stamps.shape)
+
+model = Minuet.pretrained()
+latents = model.encode(stamps, invvar=invvar)
+for name in model.latent_names:
+    latents[name].info.format = ".2f"
+print(latents[["id", *model.latent_names]])
+
+recon = model.reconstruct(latents, seed=4)
+plot_cutouts(np.concatenate([stamps, recon.data]), ncols=6,
+             titles=[str(n) for n in range(6)] + [""] * 6,
+             rows=["Hubble stamp", "reconstruction"])
+plt.show()
+
+# %%
+# The reconstructions are galaxies of the kind the model knows: smooth,
+# centred, with the right overall colour and brightness, drawn with the
+# 6 x 6-pixel blocks of the young bundled model. The Hubble galaxies' own
+# structure, and the crowd of faint neighbours around them, are lost.
+#
+# Nearest simulated neighbours
+# ----------------------------
+# A neighbour search finds, for each Hubble stamp, the simulated galaxies
+# whose five numbers lie closest. Here the catalogue is 300 freshly
+# simulated galaxies, so that their images can be shown.
+
+sim_images, sim_invvar, _, sim_truth = simulate(300, seed=606)
+catalogue = model.encode(sim_images, invvar=sim_invvar)
+k = 5
+near = model.neighbours(latents[:4], k=k, catalogue=catalogue)
+rows = np.asarray(near["catalog_index"]).reshape(4, k)
+panels = np.concatenate([np.concatenate([stamps[q:q + 1], sim_images[rows[q]]])
+                         for q in range(4)])
+titles = [t for q in range(4)
+          for t in [f"stamp {q}", *(f"d={d:.1f}" for d in near["distance"][q * k:(q + 1) * k])]]
+plot_cutouts(panels, ncols=k + 1, titles=titles)
+plt.show()
+
+# %%
+# The distances ``d`` are in units of the catalogue's spread of each
+# latent number. Compare them with the distances between simulated
+# galaxies and their own nearest neighbours:
+
+own = model.neighbours(catalogue, k=2, catalogue=catalogue)
+own_distance = np.asarray(own["distance"])[1::2]  # rank 0 is the galaxy itself
+print(f"median distance of a simulated galaxy to its nearest neighbour: "
+      f"{np.median(own_distance):.2f}")
+print("distance of each Hubble stamp to its nearest simulated galaxy: "
+      + ", ".join(f"{d:.2f}" for d in near["distance"][::k]))
+
+# %%
+# How far out of distribution?
+# ----------------------------
+# The bundled anomaly score measures how improbable five numbers are among
+# simulated galaxies. Where a Hubble stamp sits in its upper tail, the
+# model is saying in its own way that it should not be trusted there; a
+# typical score, on the other hand, proves nothing about the other
+# differences listed at the top of this page.
+
+sim_score = np.asarray(model.anomaly_score(catalogue)["anomaly_score"])
+hubble_score = np.asarray(model.anomaly_score(latents)["anomaly_score"])
+fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+ax.hist(sim_score, bins=30, color="grey", label="300 simulated galaxies")
+for n, s in enumerate(hubble_score):
+    ax.axvline(s, color="tab:red", lw=1.5, label="Hubble stamps" if n == 0 else None)
+ax.set_xlabel("anomaly score")
+ax.set_ylabel("galaxies")
+ax.legend()
+plt.show()
+print(f"Hubble stamps above the 95th percentile of the simulated scores: "
+      f"{np.sum(hubble_score > np.percentile(sim_score, 95))} of {len(hubble_score)}")
+
+# %%
+# To use minuet on real survey data, start from calibrated g, r, z cutouts
+# in nanomaggies with their inverse variance (:ref:`cutouts`), and fine-tune
+# the model on a research set of such cutouts first (:ref:`training`). The
+# picture used here is public domain (NASA, ESA; Hubble eXtreme Deep Field,
+# 2012).
