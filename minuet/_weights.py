@@ -18,7 +18,26 @@ __all__ = []
 
 
 def sha256(path):
-    """Return the hexadecimal SHA-256 digest of the file at ``path``."""
+    """Return the hexadecimal SHA-256 digest of the file at ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; it is read in blocks of 1 MiB, so its size does not matter.
+
+    Returns
+    -------
+    digest : str
+        64 hexadecimal digits.
+
+    Examples
+    --------
+    >>> from minuet.models import sha256
+    >>> path = getfixture("tmp_path") / "empty.bin"
+    >>> _ = path.write_bytes(b"")
+    >>> sha256(path)
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

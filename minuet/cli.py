@@ -41,7 +41,28 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the command line; return the process exit status."""
+    """Run the command line; return the process exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``minuet``; default those of the process.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 when the command failed with a message on stderr.
+
+    Examples
+    --------
+    Without a command it prints the help and succeeds:
+
+    >>> from minuet.cli import main
+    >>> main([])  # doctest: +ELLIPSIS
+    usage: minuet [-h] [--version] COMMAND ...
+    ...
+    0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

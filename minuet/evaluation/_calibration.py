@@ -84,6 +84,14 @@ def pit_histogram(pit_values, *, bins=10):
         Density in each bin; one everywhere for calibrated posteriors.
     edges : `~numpy.ndarray`
         Bin edges, ``bins + 1`` values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet.evaluation import pit_histogram
+    >>> density, edges = pit_histogram(np.linspace(0.025, 0.975, 20), bins=4)
+    >>> density, edges
+    (array([1., 1., 1., 1.]), array([0.  , 0.25, 0.5 , 0.75, 1.  ]))
     """
     values = np.asarray(pit_values, dtype=float).ravel()
     density, edges = np.histogram(values, bins=bins, range=(0.0, 1.0), density=True)

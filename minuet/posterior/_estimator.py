@@ -65,6 +65,16 @@ class PosteriorConfig:
         Epochs without a validation improvement before training stops.
     n_latents : int or None
         Latent dimension, set by ``fit``.
+
+    Examples
+    --------
+    A small flow for redshift alone, as used in quick tests:
+
+    >>> from minuet.posterior import PosteriorConfig
+    >>> config = PosteriorConfig(properties=("redshift",), units=("",), transforms=1,
+    ...                          hidden_features=(32,), max_epochs=30)
+    >>> PosteriorConfig.from_json(config.to_json()) == config
+    True
     """
 
     properties: tuple = DEFAULT_PROPERTIES

@@ -178,8 +178,19 @@ def read_dataset(path, *, start=0, stop=None):
     Returns
     -------
     images, invvar : `~numpy.ndarray`, shape (n, 3, H, W)
+        Flux in nanomaggies and its inverse variance (0 where masked).
     footprint : `~numpy.ndarray`, shape (n, H, W), bool
+        Segmentation of the central system.
     truth : `~astropy.table.QTable`
+        The truth catalogue of those rows.
+
+    Examples
+    --------
+    >>> from minuet.simulate import read_dataset, write_dataset
+    >>> path = write_dataset(getfixture("tmp_path") / "sim.h5", 4, seed=3)
+    >>> images, invvar, footprint, truth = read_dataset(path, start=1, stop=3)
+    >>> images.shape, truth["index"].tolist()
+    ((2, 3, 72, 72), [1, 2])
     """
     import h5py
     from astropy.io.misc.hdf5 import read_table_hdf5
@@ -197,6 +208,15 @@ def read_dataset(path, *, start=0, stop=None):
 
 def iter_batches(path, *, batch_size=256, start=0, stop=None):
     """Stream a simulated dataset in batches without loading it whole.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File written by :func:`write_dataset`.
+    batch_size : int, optional
+        Galaxies per batch.
+    start, stop : int, optional
+        Row range; all rows by default.
 
     Yields
     ------

@@ -57,6 +57,21 @@ class TrainingConfig(JSONConfig):
         Weights (`~minuet.models.save_model` output) to start from when no
         checkpoint is resumed; parameters the file lacks keep their
         initialisation (e.g. a refinement head added to a trained model).
+
+    Examples
+    --------
+    Fine-tuning the bundled model's architecture from its weights; the JSON
+    text is what ``minuet train config.json`` reads:
+
+    >>> from minuet.models import DiffusionAutoencoderConfig
+    >>> from minuet.training import TrainingConfig
+    >>> config = TrainingConfig(
+    ...     data=("my_cutouts.h5",), output="finetune-run",
+    ...     model=DiffusionAutoencoderConfig.preset("default"),
+    ...     init="minuet/data/minuet-sim/autoencoder.safetensors",
+    ...     steps=20_000, lr=5e-5)
+    >>> TrainingConfig.from_json(config.to_json()) == config
+    True
     """
 
     data: tuple = ()

@@ -19,6 +19,20 @@ def split_indices(n, *, validation_fraction=0.05, seed=0):
     The split depends only on ``n``, ``validation_fraction`` and ``seed``, so
     every run (and every process of a distributed run) agrees on it.
 
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    validation_fraction : float, optional
+        Fraction held out for validation, in [0, 1).
+    seed : int, optional
+        Seed of the permutation.
+
+    Returns
+    -------
+    train, validation : `numpy.ndarray`
+        Sorted indices of the two parts.
+
     Examples
     --------
     >>> from minuet.training import split_indices
@@ -56,6 +70,20 @@ def loss_weights(footprint, invvar, *, inside=0.9, outside=0.1):
     -------
     weight : `numpy.ndarray`
         ``(N, C, H, W)`` float32 weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet.training import loss_weights
+    >>> footprint = np.zeros((1, 4, 4), bool)
+    >>> footprint[0, 1:3, 1:3] = True
+    >>> invvar = np.ones((1, 3, 4, 4))
+    >>> invvar[0, :, 0, 0] = 0.0  # a masked pixel
+    >>> loss_weights(footprint, invvar)[0, 0]
+    array([[0. , 0.1, 0.1, 0.1],
+           [0.1, 0.9, 0.9, 0.1],
+           [0.1, 0.9, 0.9, 0.1],
+           [0.1, 0.1, 0.1, 0.1]], dtype=float32)
     """
     footprint = np.asarray(footprint, dtype=bool)[:, None]
     valid = np.isfinite(invvar) & (np.asarray(invvar) > 0)
@@ -88,6 +116,22 @@ class CutoutFile:
         footprints computed only once.
     inside, outside : float
         Loss weights of footprint and background pixels.
+
+    Examples
+    --------
+    A research set of real cutouts needs only an ``images`` dataset:
+
+    >>> import h5py
+    >>> import numpy as np
+    >>> from minuet.training import CutoutFile
+    >>> path = getfixture("tmp_path") / "research.h5"
+    >>> rng = np.random.default_rng(0)
+    >>> with h5py.File(path, "w") as f:
+    ...     _ = f.create_dataset("images", data=rng.normal(0, 0.003, (4, 3, 152, 152)))
+    >>> data = CutoutFile(path)
+    >>> x, weight = data.read([2, 0])
+    >>> len(data), x.shape, weight.shape
+    (4, (2, 3, 72, 72), (2, 3, 72, 72))
     """
 
     def __init__(self, path, *, size=72, stretch=None, in_memory=False, inside=0.9, outside=0.1):

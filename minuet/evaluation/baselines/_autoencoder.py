@@ -37,6 +37,13 @@ class DeterministicAutoencoderConfig(JSONConfig):
         ``image_size / 2**(len - 1)``) to full resolution. The default
         decoder has 1.4 million parameters, about as many as the denoiser
         of minuet's ``'default'`` preset (1.3 million).
+
+    Examples
+    --------
+    >>> from minuet.evaluation.baselines import DeterministicAutoencoderConfig
+    >>> config = DeterministicAutoencoderConfig(decoder_widths=(64, 32))
+    >>> DeterministicAutoencoderConfig.from_json(config.to_json()) == config
+    True
     """
 
     encoder: EncoderConfig = field(default_factory=_default_encoder)

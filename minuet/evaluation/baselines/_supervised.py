@@ -45,6 +45,15 @@ class SupervisedCNNConfig(JSONConfig):
         truth table's columns when they have units.
     labels : tuple of str
         Boolean truth columns predicted as probabilities.
+
+    Examples
+    --------
+    A network for redshift only, with no classification heads:
+
+    >>> from minuet.evaluation.baselines import SupervisedCNNConfig
+    >>> config = SupervisedCNNConfig(properties=("redshift",), units=("",), labels=())
+    >>> SupervisedCNNConfig.from_json(config.to_json()) == config
+    True
     """
 
     image_size: int = 72
