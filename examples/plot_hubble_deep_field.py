@@ -188,7 +188,7 @@ plt.show()
 # galaxies and their own nearest neighbours:
 
 own = model.neighbours(catalogue, k=2, catalogue=catalogue)
-own_distance = np.asarray(own["distance"])[1::2]  # rank 0 is the galaxy itself
+own_distance = np.asarray(own["distance"])[1::2]  # rank 1 is the galaxy itself
 print(f"median distance of a simulated galaxy to its nearest neighbour: "
       f"{np.median(own_distance):.2f}")
 print("distance of each Hubble stamp to its nearest simulated galaxy: "
