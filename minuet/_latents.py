@@ -19,9 +19,9 @@ __all__ = []
 LATENT_PREFIX = "latent_"
 
 
-def latent_array(latents, *, n_features=None, name="latents"):
+def latent_array(latents, *, n_features=None, name="latents", allow_nan=False):
     """
-    Return latents as a finite float64 ``(N, D)`` array.
+    Return latents as a float64 ``(N, D)`` array, finite unless ``allow_nan``.
 
     Parameters
     ----------
@@ -32,6 +32,9 @@ def latent_array(latents, *, n_features=None, name="latents"):
         The number of columns expected; checked when given.
     name : str, optional
         The argument's name, used in error messages.
+    allow_nan : bool, optional
+        Let rows with NaN or infinite values through (refused cutouts have
+        NaN latents); by default they raise a `ValueError`.
 
     Returns
     -------
@@ -64,14 +67,14 @@ def latent_array(latents, *, n_features=None, name="latents"):
                f"{array.shape}.")
         raise ValueError(msg)
     if n_features is not None and array.shape[1] != n_features:
-        msg = (f"{name} must have {n_features} columns (the number seen when fitting); "
-               f"received {array.shape[1]}. Pass latents from the same encoder.")
+        msg = (f"{name} must have shape (N, {n_features}), one column per latent dimension; "
+               f"received {array.shape}. Pass latents from the same encoder.")
         raise ValueError(msg)
     if array.shape[0] == 0:
         msg = f"{name} is empty; pass at least one row."
         raise ValueError(msg)
     bad = ~np.isfinite(array).all(axis=1)
-    if bad.any():
+    if bad.any() and not allow_nan:
         msg = (f"{name} contains {bad.sum()} row(s) with NaN or infinite values (first at "
                f"row {np.flatnonzero(bad)[0]}); remove or impute them first.")
         raise ValueError(msg)

@@ -14,6 +14,7 @@ from astropy.table import QTable, Table
 from tqdm.auto import tqdm
 
 from . import __version__
+from ._latents import latent_array
 from .cutouts import AsinhStretch, Cutouts, load_cutouts, nanomaggy
 
 __all__ = ["Minuet"]
@@ -490,28 +491,6 @@ class Minuet:
 
     # -- reconstruction -----------------------------------------------------------------
 
-    def _latent_array(self, latents):
-        if isinstance(latents, Table):
-            missing = [name for name in self.latent_names if name not in latents.colnames]
-            if missing:
-                msg = (
-                    f"the table lacks the latent columns {missing}; pass the output of "
-                    "Minuet.encode or an (N, latent_dim) array."
-                )
-                raise ValueError(msg)
-            array = np.stack([np.asarray(latents[name], dtype=np.float32)
-                              for name in self.latent_names], axis=1)
-        else:
-            array = np.asarray(latents, dtype=np.float32)
-            if array.ndim == 1:
-                array = array[None]
-        if array.ndim != 2 or array.shape[1] != self.latent_dim:
-            msg = (
-                f"latents must have shape (N, {self.latent_dim}); got {array.shape}."
-            )
-            raise ValueError(msg)
-        return array
-
     def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size=64,
                     progress=None):
         """Draw images in calibrated flux from latents.
@@ -553,7 +532,7 @@ class Minuet:
         """
         import torch
 
-        z = self._latent_array(latents)
+        z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             msg = f"n_samples must be a positive integer; got {n_samples!r}."
             raise ValueError(msg)
@@ -671,7 +650,7 @@ class Minuet:
         return head
 
     def _rows(self, latents):
-        z = self._latent_array(latents)
+        z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
         return z, np.all(np.isfinite(z), axis=1)
 
     def posterior(self, latents, *, properties=None, n_samples=1000, seed=None, samples=False):

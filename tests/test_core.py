@@ -89,7 +89,8 @@ def test_reconstruct_units_seed_and_spread(model):
     ("latents", "match"),
     [
         (np.zeros((2, 4)), r"latents must have shape \(N, 5\)"),
-        (Table({"latent_0": [0.0]}), "lacks the latent columns"),
+        (Table({"latent_0": [0.0]}), r"must have shape \(N, 5\)"),
+        (Table({"flux": [0.0]}), "without latent columns"),
     ],
 )
 def test_reconstruct_bad_latents(model, latents, match):

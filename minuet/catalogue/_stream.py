@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -130,13 +131,37 @@ def _read_unit(unit, sources, *, dataset, batch_size, options):
             yield cutouts, np.asarray(group), np.zeros(len(group), dtype=int)
 
 
+_END = object()
+
+
+def read_ahead(iterable):
+    """Yield the items of ``iterable`` while a thread already reads the next one.
+
+    File reading and cutout checks then overlap with the network, which
+    releases the interpreter lock while it computes. Errors of the reader
+    are raised where the item would have been yielded.
+
+    Examples
+    --------
+    >>> from minuet.catalogue._stream import read_ahead
+    >>> list(read_ahead(iter(range(3))))
+    [0, 1, 2]
+    """
+    iterator = iter(iterable)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(next, iterator, _END)
+        while (item := pending.result()) is not _END:
+            pending = pool.submit(next, iterator, _END)
+            yield item
+
+
 def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, options):
     """Encode one unit of the plan and return its columns as plain arrays."""
     columns = {"source_index": [], "row": [], "latents": [], "valid": [], "flag": [],
                "masked_fraction": []}
-    for cutouts, source_index, row in _read_unit(
+    for cutouts, source_index, row in read_ahead(_read_unit(
         unit, sources, dataset=dataset, batch_size=batch_size, options=options
-    ):
+    )):
         columns["latents"].append(
             model.encode_cutouts(cutouts, batch_size=batch_size, progress=False,
                                  average_dihedral=average_dihedral)

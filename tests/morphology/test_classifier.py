@@ -89,7 +89,7 @@ def test_bad_input():
     with pytest.raises(RuntimeError, match="not fitted"):
         clf.predict_proba(latents)
     clf.fit(latents, truth, labels=["edge_on"])
-    with pytest.raises(ValueError, match="5 columns"):
+    with pytest.raises(ValueError, match=r"shape \(N, 5\)"):
         clf.predict_proba(latents[:, :3])
     bad = latents.copy()
     bad[0, 0] = np.nan
