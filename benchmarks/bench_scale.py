@@ -88,7 +88,10 @@ def _dask_throughput(model_dir, files, n_workers, tmp):
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         # warm the workers: import torch and load the weights once before timing
-        client.run(lambda: __import__("minuet.catalogue._dask"))
+        from minuet.catalogue._dask import _model_reference
+
+        client.run(lambda ref: __import__("minuet.catalogue._dask", fromlist=["_"])
+                   ._worker_model(*ref).name, _model_reference(model))
         t0 = time.perf_counter()
         table = encode_files_dask(files, Path(tmp) / f"dask{n_workers}.parquet", model=model,
                                   client=client, chunk_size=512, overwrite=True)
@@ -100,7 +103,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="cutouts streamed from disk")
     parser.add_argument("--n-memory", type=int, default=8192, help="cutouts encoded in memory")
-    parser.add_argument("--n-dask", type=int, default=8192, help="cutouts for the Dask test")
+    parser.add_argument("--n-dask", type=int, default=32768, help="cutouts for the Dask test")
     parser.add_argument("--model", default=None, help="model directory (default: bundled)")
     parser.add_argument("--workdir", default=None, help="where the big file goes")
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
