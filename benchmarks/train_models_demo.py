@@ -63,6 +63,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=48)
     parser.add_argument("--init", default="", help="weights to start from (warm start)")
     parser.add_argument("--note", default="", help="what else was running")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="PyTorch threads (default: PyTorch's choice)")
     args = parser.parse_args()
 
     config = TrainingConfig(
@@ -79,6 +81,7 @@ def main():
         checkpoint_every=100,
         log_every=20,
         init=args.init,
+        threads=args.threads,
     )
     ema, history = train(config, max_seconds=60 * args.minutes, progress=False)
     run = Path(args.output)
@@ -149,11 +152,13 @@ def main():
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / "models_training.json").write_text(json.dumps(record, indent=2))
     rs, ra = record["rotation_single"], record["rotation_dihedral_average"]
-    start = ", starting from the weights of a previous run" if args.init else ""
+    start = ", starting from the weights of a previous run" if args.init else " from scratch"
+    threads = (f"{args.threads} PyTorch thread{'s' if args.threads > 1 else ''}"
+               if args.threads else "PyTorch's default threads")
     text = f"""Short training run (``benchmarks/train_models_demo.py``): default preset,
 {record["n_galaxies"]} simulated galaxies, {record["steps"]} steps of {config.batch_size}
-images in {args.minutes:g} minutes on 2 CPU cores{start} ({record["images_per_s"]:.0f} images/s,
-{args.note or "nothing else noted"}).
+images in {args.minutes:g} minutes on 2 CPU cores{start}, {threads}
+({record["images_per_s"]:.0f} images/s; {args.note or "nothing else noted"}).
 
 * training loss {record["first_loss"]:.3f} at the first log, {record["final_loss"]:.3f} at the end;
   validation loss (EMA) {record["first_val_loss"]:.3f} to {record["final_val_loss"]:.3f}.
