@@ -337,7 +337,8 @@ class Minuet:
         return (
             f"<Minuet {self.name!r}: {self.latent_dim} latents from {enc.image_size}x"
             f"{enc.image_size} g,r,z cutouts; encoder {enc.kind} ({enc.patch}px patches, "
-            f"width {enc.width}, depth {enc.depth}); denoiser ({den.patch}px patches, width "
+            f"width {enc.width}, depth {enc.depth}); denoiser ({den.patch}px patches"
+            f"{f' in {2 * den.patch}px windows' if den.overlap else ''}, width "
             f"{den.width}, depth {den.depth}); {dif.kind.upper()} sampler {dif.sampler} with "
             f"{dif.steps} steps; weights sha256 {digest}{self._heads_repr()}>"
         )
