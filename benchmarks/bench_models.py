@@ -3,9 +3,12 @@
 Run it with nothing else on the machine, so that nothing competes for the CPU::
 
     python benchmarks/bench_models.py
+    python benchmarks/bench_models.py --quick   # tiny batches, a pipeline check
 
-Writes ``docs/validation/generated/models_speed.rst`` and ``models_speed.json``.
-Random weights: speed does not depend on training.
+Writes ``docs/validation/generated/models_speed.rst`` and ``models_speed.json``
+(``models_speed_quick.*`` with ``--quick``). Random weights: speed does not
+depend on training. The timing functions are shared with
+``benchmarks/bench_performance.py``.
 """
 
 import argparse
@@ -13,19 +16,18 @@ import json
 import platform
 import time
 from contextlib import nullcontext
-from pathlib import Path
 
 import torch
+from _report import GENERATED as OUT
 from _report import rst_table
 
 from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
 from minuet.training import augment
 from minuet.training.engine import _TrainStep
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "validation" / "generated"
-
 
 def timed(fn, *, repeat, warmup=1):
+    """Mean wall time of ``fn()`` over ``repeat`` calls, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
     start = time.perf_counter()
@@ -34,73 +36,121 @@ def timed(fn, *, repeat, warmup=1):
     return (time.perf_counter() - start) / repeat
 
 
-def measure(preset, *, device, bf16, train_batch, recon_batch, repeat):
+def build(preset, device="cpu"):
+    """A randomly initialised network of a preset (seeded: the same weights every run)."""
     torch.manual_seed(0)
-    model = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset(preset)).to(device)
-    cast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    shape = model.image_shape
-    result = {"preset": preset, "parameters": sum(p.numel() for p in model.parameters())}
+    return DiffusionAutoencoder(DiffusionAutoencoderConfig.preset(preset)).to(device)
 
-    step = _TrainStep(model, 0.1 if preset == "default" else 0.0)
+
+def autocast(device, bf16):
+    """bf16 autocast on ``device``, or nothing."""
+    device = torch.device(device)
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def train_rate(model, *, batch, repeat, bf16=False):
+    """Training images per second: augmentation, loss, backward pass and AdamW step.
+
+    The EDM (default) preset trains with the latent consistency term, the
+    DDPM (reference) preset without, as each is trained.
+    """
+    device = next(model.parameters()).device
+    step = _TrainStep(model, 0.1 if model.config.diffusion.kind == "edm" else 0.0)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randn(train_batch, *shape, device=device) * 0.3
+    x = torch.randn(batch, *model.image_shape, device=device) * 0.3
     w = torch.ones_like(x)
     gen = torch.Generator(device).manual_seed(0)
+    model.train()
 
-    def train_step():
+    def one_step():
         view, vw = augment(x, w, generator=gen)
         second = augment(x, w, generator=gen)[0] if step.consistency_weight else None
-        with cast:
+        with autocast(device, bf16):
             loss, _ = step(view, vw, gen, second)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
-    result["train_images_per_s"] = train_batch / timed(train_step, repeat=repeat)
+    rate = batch / timed(one_step, repeat=repeat)
     model.eval()
-    enc_x = torch.randn(256, *shape, device=device)
-    with torch.no_grad(), cast:
-        result["encoder_images_per_s"] = 256 / timed(lambda: model.encoder(enc_x), repeat=repeat)
-        xb = torch.randn(recon_batch, *shape, device=device)
-        noise, latent = (
-            torch.zeros(recon_batch, device=device),
-            torch.zeros(recon_batch, 5, device=device),
-        )
-        result["denoiser_evals_per_s"] = recon_batch / timed(
-            lambda: model.denoiser(xb, noise, latent), repeat=repeat
-        )
-        d = model.config.diffusion
-        result["sampler"] = f"{d.sampler}, {d.steps} steps"
-        t = timed(lambda: model.reconstruct(xb, generator=gen), repeat=1, warmup=0)
-        result["ms_per_reconstruction"] = 1000 * t / recon_batch
+    return rate
+
+
+def encoder_rate(model, *, batch=256, repeat=3, bf16=False):
+    """Encoder images per second at a given batch size."""
+    device = next(model.parameters()).device
+    x = torch.randn(batch, *model.image_shape, device=device)
+    with torch.no_grad(), autocast(device, bf16):
+        return batch / timed(lambda: model.encoder(x), repeat=repeat)
+
+
+def denoiser_rate(model, *, batch, repeat=3, bf16=False):
+    """Denoiser evaluations per second (one network pass per image)."""
+    device = next(model.parameters()).device
+    x = torch.randn(batch, *model.image_shape, device=device)
+    noise, latent = torch.zeros(batch, device=device), torch.zeros(batch, 5, device=device)
+    with torch.no_grad(), autocast(device, bf16):
+        return batch / timed(lambda: model.denoiser(x, noise, latent), repeat=repeat)
+
+
+def reconstruct_ms(model, *, batch, steps=None, bf16=False, repeat=1):
+    """Milliseconds per reconstructed galaxy (encode and ``steps`` sampler steps)."""
+    device = next(model.parameters()).device
+    x = torch.randn(batch, *model.image_shape, device=device)
+    gen = torch.Generator(device).manual_seed(0)
+    with torch.no_grad(), autocast(device, bf16):
+        seconds = timed(lambda: model.reconstruct(x, steps=steps, generator=gen),
+                        repeat=repeat, warmup=0)
+    return 1000 * seconds / batch
+
+
+def measure(preset, *, device, bf16, train_batch, recon_batch, repeat, recon_steps=None):
+    """Speed of a preset's network; ``recon_steps`` times fewer sampler steps and scales."""
+    model = build(preset, device)
+    result = {"preset": preset, "parameters": sum(p.numel() for p in model.parameters())}
+    result["train_images_per_s"] = train_rate(model, batch=train_batch, repeat=repeat, bf16=bf16)
+    result["encoder_images_per_s"] = encoder_rate(model, repeat=repeat, bf16=bf16)
+    result["denoiser_evals_per_s"] = denoiser_rate(model, batch=recon_batch, repeat=repeat,
+                                                   bf16=bf16)
+    d = model.config.diffusion
+    result["sampler"] = f"{d.sampler}, {d.steps} steps"
+    steps = min(recon_steps or d.steps, d.steps)
+    ms = reconstruct_ms(model, batch=recon_batch, steps=steps, bf16=bf16)
+    result["ms_per_reconstruction"] = ms * d.steps / steps
+    if steps < d.steps:
+        result["sampler"] += f" ({steps} timed, scaled)"
     return result
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fp32", action="store_true", help="no bf16 autocast")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--note", default="", help="what else was running")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny batches, one repeat; writes models_speed_quick.*")
+    args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = not args.fp32
     gpu = device.type == "cuda"
+    quick = args.quick and not gpu
     default = measure(
         "default",
         device=device,
         bf16=bf16,
-        train_batch=256 if gpu else 64,
-        recon_batch=64,
-        repeat=args.repeat,
+        train_batch=256 if gpu else 8 if quick else 64,
+        recon_batch=8 if quick else 64,
+        repeat=1 if quick else args.repeat,
     )
     print(default, flush=True)
     reference = measure(
         "reference",
         device=device,
         bf16=bf16,
-        train_batch=64 if gpu else 16,
-        recon_batch=64 if gpu else 8,
+        train_batch=64 if gpu else 2 if quick else 16,
+        recon_batch=64 if gpu else 2 if quick else 8,
         repeat=1 if not gpu else args.repeat,
+        recon_steps=20 if quick else None,
     )
     print(reference, flush=True)
     info = {
@@ -118,7 +168,7 @@ def main():
         "reconstruction_speedup": ratio,
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    suffix = "_gpu" if gpu else ""
+    suffix = ("_gpu" if gpu else "") + ("_quick" if args.quick else "")
     (OUT / f"models_speed{suffix}.json").write_text(json.dumps(record, indent=2))
     rows = [
         ("parameters", "parameters", "{:,.0f}"),
@@ -133,7 +183,8 @@ def main():
     lines = [
         ".. table:: Speed of the default and reference presets "
         f"({info['device']}, {info['threads']} threads, {info['precision']}, "
-        f"torch {info['torch']}). Generated by ``benchmarks/bench_models.py``.",
+        f"torch {info['torch']}). Generated by ``benchmarks/bench_models.py"
+        f"{' --quick' if args.quick else ''}``.",
         "",
         *("   " + line for line in rst_table(("quantity", "default", "reference"), body)),
     ]

@@ -1,0 +1,70 @@
+"""The benchmark driver's stages and options; nothing is measured here."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def run_all(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("run_all")
+
+
+def test_every_stage_has_a_script(run_all):
+    assert len(set(run_all.NAMES)) == len(run_all.NAMES)
+    for stage in run_all.STAGES:
+        assert (BENCHMARKS / stage.script).is_file(), stage.name
+    scripts = {p.name for p in BENCHMARKS.glob("bench_*.py")}
+    assert scripts <= {stage.script for stage in run_all.STAGES}
+
+
+def test_quick_mode_never_writes_the_full_files(run_all):
+    for stage in run_all.STAGES:
+        args = stage.arguments(quick=True)
+        assert stage.redirect or "--quick" in args or any(a.endswith("_quick") for a in args), (
+            stage.name)
+
+
+def test_only_and_skip_keep_the_usual_order(run_all):
+    args = run_all.parse_args(["--quick", "--only", "scaling", "latents", "models"])
+    assert args.quick
+    assert [s.name for s in run_all.selected(args)] == ["models", "latents", "scaling"]
+    args = run_all.parse_args(["--skip", "baselines", "scale"])
+    names = [s.name for s in run_all.selected(args)]
+    assert "baselines" not in names
+    assert "scale" not in names
+    assert names[0] == "simulate"
+    assert len(names) == len(run_all.NAMES) - 2
+
+
+def test_extra_arguments_reach_one_stage(run_all):
+    args = run_all.parse_args(["--only", "heads", "latents",
+                               "--extra", "latents", "--n 50 --steps 3"])
+    heads, latents = run_all.selected(args)
+    assert latents.arguments(quick=False)[-4:] == ["--n", "50", "--steps", "3"]
+    assert "--steps" not in heads.arguments(quick=False)
+    assert latents.command(quick=True).endswith("bench_latents.py --quick --n 50 --steps 3")
+
+
+@pytest.mark.parametrize("argv", [["--only", "nonsense"], ["--extra", "nonsense", "--n 3"]])
+def test_unknown_stages_are_refused(run_all, argv, capsys):
+    with pytest.raises(SystemExit):
+        run_all.parse_args(argv)
+    assert "nonsense" in capsys.readouterr().err
+
+
+def test_missing_baseline_files_say_how_to_make_them(run_all, tmp_path):
+    problems = run_all._check_baselines(["--train", str(tmp_path / "a.h5"),
+                                         "--test", str(tmp_path / "b.h5")])
+    assert len(problems) == 1
+    assert "minuet simulate" in problems[0]
+    assert "a.h5" in problems[0]
+
+
+def test_quick_names(run_all):
+    assert run_all._quick_name(Path("heads.rst")) == "heads_quick.rst"
+    assert run_all._quick_name(Path("scale_quick.json")) == "scale_quick.json"
