@@ -53,6 +53,18 @@ def evaluate(model, images, invvar, footprint, *, steps, n_samples, seed):
     return summarize_reconstructions(table), seconds, recon, table
 
 
+def patch_edge_ratio(images, patch):
+    """Mean absolute step between neighbouring pixels across the denoiser's patch
+    edges, over the mean step elsewhere: 1 for images without patch artefacts."""
+    ratios = []
+    for axis in (-1, -2):
+        steps = np.abs(np.diff(images, axis=axis))
+        steps = np.moveaxis(steps, axis, -1).reshape(-1, steps.shape[axis])
+        edge = np.arange(steps.shape[-1]) % patch == patch - 1
+        ratios.append(steps[:, edge].mean() / steps[:, ~edge].mean())
+    return float(np.mean(ratios))
+
+
 def noise_floor(images, invvar, footprint, *, seed):
     """What a perfect single sample would score: its own noise beside the input's.
 
@@ -130,6 +142,9 @@ def main(argv=None):
     summary, seconds, recon, few = evaluate(model, images, invvar, footprint, steps=None,
                                             n_samples=1, seed=1)
     results["rows"].append(_summary_row(f"default ({default_steps} steps)", summary, seconds))
+    patch = model.autoencoder.config.denoiser.patch
+    results["patch_edge_ratio"] = {"input": patch_edge_ratio(images, patch),
+                                   "reconstruction": patch_edge_ratio(recon.data, patch)}
     summary, seconds, _, _ = evaluate(model, images, invvar, footprint, steps=None,
                                       n_samples=4, seed=1)
     results["rows"].append(
@@ -189,7 +204,11 @@ def main(argv=None):
               f"{diff['median_abs_frac_r_half_err']:+.1f}%. The last row is the floor set by "
               "the noise: a reconstruction is a fresh draw with its own noise, so even a "
               "perfect one differs from the input by twice the noise variance (chi2_red near "
-              "2; the mean of N draws approaches 1 + 1/N)."]
+              "2; the mean of N draws approaches 1 + 1/N).",
+              "", f"Pixel steps across the denoiser's {patch}-pixel patch edges relative to "
+              f"steps elsewhere (1 means no patch artefacts): "
+              f"{results['patch_edge_ratio']['reconstruction']:.3f} in the reconstructions, "
+              f"{results['patch_edge_ratio']['input']:.3f} in the inputs."]
     lines += ["", f"Medians over {args.n} held-out simulated galaxies (seed {HELD_OUT_SEED}); "
               f"model ``{model.name}`` (SHA-256 ``{(model.sha256 or '')[:16]}...``); "
               f"{results['machine']}, {results['date']}; command: "
