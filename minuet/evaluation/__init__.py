@@ -7,6 +7,7 @@ from ._point import log_quantity_metrics, redshift_metrics
 from ._reconstruction import (
     central_segmentation,
     compare_reconstructions,
+    radial_power_spectrum,
     summarize_reconstructions,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "pit_histogram",
     "plot_pit",
     "plot_tarp",
+    "radial_power_spectrum",
     "redshift_metrics",
     "summarize_reconstructions",
     "tarp",

@@ -111,3 +111,29 @@ def test_bad_input(kwargs, match):
         args["invvar"] = np.ones(inputs.shape)
     with pytest.raises(ValueError, match=match):
         compare_reconstructions(inputs, reconstructions, **args)
+
+
+def test_radial_power_spectrum_sees_blur():
+    from scipy.ndimage import gaussian_filter
+
+    from minuet.evaluation import radial_power_spectrum
+
+    rng = np.random.default_rng(3)
+    sharp = rng.normal(size=(16, 3, 36, 36))
+    blurred = gaussian_filter(sharp, sigma=(0, 0, 1.5, 1.5))
+    frequency, p_sharp = radial_power_spectrum(sharp)
+    _, p_blur = radial_power_spectrum(blurred)
+    assert frequency.shape == (18,)
+    assert p_sharp.shape == (3, 18)
+    # white noise is flat; the blur removes high frequencies far more than low ones
+    assert np.allclose(p_sharp / p_sharp.mean(), 1, atol=0.2)
+    ratio = p_blur / p_sharp
+    assert ratio[:, -1].max() < 0.01
+    assert ratio[:, 0].min() > 0.5
+
+
+def test_radial_power_spectrum_bad_shape():
+    from minuet.evaluation import radial_power_spectrum
+
+    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\)"):
+        radial_power_spectrum(np.zeros((3, 8, 8)))
