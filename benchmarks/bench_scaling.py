@@ -122,6 +122,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1e3, 1e4, 1e5, 1e6],
                         help="numbers of galaxies")
+    parser.add_argument("--encode-sizes", type=float, nargs="+", default=None,
+                        help="numbers of galaxies for encoding, if not --sizes (the million-"
+                             "cutout point is also measured by bench_scale.py, from disk)")
     parser.add_argument("--samples", type=int, default=100, help="posterior samples per galaxy")
     parser.add_argument("--queries", type=int, default=10_000, help="neighbour queries")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
@@ -132,6 +135,8 @@ def main(argv=None):
         args.sizes = [s for s in args.sizes if s <= 1e4]
         args.queries = min(args.queries, 1_000)
     sizes = [int(s) for s in args.sizes]
+    encode_sizes = sizes if args.encode_sizes is None else [
+        int(s) for s in args.encode_sizes if not args.quick or s <= 1e4]
     record = new_record("bench_scaling.py", argv)
     record |= {"samples_per_galaxy": args.samples, "queries": args.queries, "results": []}
 
@@ -143,7 +148,7 @@ def main(argv=None):
         if "encode" in args.tasks:
             np.save(base, simulate(record["base_galaxies"], seed=20_251_207)[0])
         for task in args.tasks:
-            for n in sizes:
+            for n in encode_sizes if task == "encode" else sizes:
                 record["results"].append(run_one(task, n, samples=args.samples,
                                                  n_queries=min(args.queries, n), base=base))
 
