@@ -73,12 +73,14 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="Default data paths are under /work/data/; write them with "
-        "'minuet simulate N FILE --seed S' (different seeds for training and test).",
+        epilog="The default files are the labelled set the bundled model's heads were fitted "
+        "on and the held-out set of benchmarks/bench_heads.py: 'minuet simulate 20000 "
+        "/work/data/sim-heads-20k.h5 --seed 2' and 'minuet simulate 5000 "
+        "/work/data/sim-test-20251205.h5 --seed 20251205'.",
     )
-    parser.add_argument("--train", default="/work/data/train.h5",
+    parser.add_argument("--train", default="/work/data/sim-heads-20k.h5",
                         help="simulated HDF5 training file")
-    parser.add_argument("--test", default="/work/data/test.h5",
+    parser.add_argument("--test", default="/work/data/sim-test-20251205.h5",
                         help="simulated HDF5 held-out file (a different seed)")
     parser.add_argument("--minutes", type=float, default=20.0,
                         help="wall-clock training budget per network baseline")
@@ -91,8 +93,9 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: 2, or 1 with --quick, which runs "
                         "beside other work rather than alone)")
-    parser.add_argument("--weights-out", default="runs/baselines",
-                        help="folder for the trained weights (not committed)")
+    parser.add_argument("--weights-out", default=None,
+                        help="folder for the trained weights (not committed); default "
+                        "runs/baselines, or runs/baselines-quick with --quick")
     parser.add_argument("--out", default=str(ROOT / "docs" / "validation" / "generated"),
                         help="folder for baselines_*.json and baselines_*.rst")
     parser.add_argument("--quick", action="store_true",
@@ -239,6 +242,8 @@ def write_rst(path, result, command):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.weights_out is None:
+        args.weights_out = ROOT / "runs" / ("baselines-quick" if args.quick else "baselines")
     if args.threads is None:
         args.threads = 1 if args.quick else 2
     torch.set_num_threads(args.threads)

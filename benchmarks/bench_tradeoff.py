@@ -89,12 +89,15 @@ def main(argv=None):
     parser.add_argument("--test", default="/work/data/sim-test-20251205.h5",
                         help="held-out simulated HDF5 file (the baselines' test file)")
     parser.add_argument("--n", type=int, default=1000, help="galaxies")
-    parser.add_argument("--weights", default=str(HERE / "runs" / "baselines"),
-                        help="folder of the baselines' weights (bench_baselines --weights-out)")
+    parser.add_argument("--weights", default=None,
+                        help="folder of the baselines' weights (bench_baselines --weights-out; "
+                        "default runs/baselines, or runs/baselines-quick with --quick)")
     parser.add_argument("--quick", action="store_true", help="a few dozen galaxies")
     args = parser.parse_args(argv)
     if args.quick:
         args.n = min(args.n, 48)
+    if args.weights is None:
+        args.weights = HERE.parent / "runs" / ("baselines-quick" if args.quick else "baselines")
 
     from minuet.evaluation import (
         compare_reconstructions,

@@ -59,7 +59,7 @@ def _check_baselines(arguments):
     missing = [Path(p) for p in (args.train, args.test) if not Path(p).exists()]
     if not missing:
         return []
-    sizes = {args.train: (50_000, 1), args.test: (5_000, 2)}
+    sizes = {args.train: (20_000, 2), args.test: (5_000, 20_251_205)}
     make = "; ".join(f"minuet simulate {sizes[str(p)][0]} {p} --seed {sizes[str(p)][1]} "
                      "--processes 2" for p in missing)
     return [f"missing {', '.join(map(str, missing))}. Make them with: {make} "
@@ -113,6 +113,8 @@ STAGES = (
           full=("--n", "2000", "--n-many", "500"),
           quick=("--n", "32", "--n-many", "8", "--many-steps", "20",
                  "--output-name", "reconstruction_quick")),
+    Stage("tradeoff", "bench_tradeoff.py", "blur against fidelity: PCA, autoencoder, diffusion",
+          full=("--n", "1000"), quick=("--quick",)),
     Stage("heads", "bench_heads.py", "posteriors, classifiers and neighbours against truth",
           full=("--n", "5000"), quick=("--n", "200", "--n-rotation", "100", "--samples", "200"),
           redirect=True),
