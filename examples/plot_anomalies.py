@@ -87,10 +87,11 @@ for name in ("redshift", "half_light_radius", "mag_r"):
 # %%
 # A density in five numbers finds what is rare in five numbers: large,
 # bright, nearby galaxies, very round ones, and cutouts where a star or a
-# bright neighbour sits beside the central galaxy. Mergers are about as
-# common among them as in the whole catalogue: a companion changes the five
-# numbers less than a bright star or a large nearby galaxy does, so a merger
-# search is better served by the classifier of the morphology recipe. A
+# bright neighbour sits beside the central galaxy. Mergers are no more
+# common among them than in the whole catalogue: a companion changes the
+# five numbers less than a bright star or a large nearby galaxy does, so a
+# merger search is better served by the classifier of the morphology
+# recipe. A
 # galaxy can also be unusual because five numbers cannot describe it; a
 # per-galaxy reconstruction error adds that term.
 #
@@ -102,9 +103,9 @@ for name in ("redshift", "half_light_radius", "mag_r"):
 # reduced chi-squared (`~minuet.evaluation.compare_reconstructions`) enters
 # ``anomaly_score(latents, reconstruction_error=...)`` for those.
 #
-# For these galaxies the young bundled model draws little more than its
-# 6 x 6-pixel patch pattern: it has seldom seen anything like them, which
-# is what the density score said.
+# The reconstructions are poor likenesses, with the light smeared out and
+# blobs where there were none: the model has seldom seen anything like
+# these galaxies, which is what the density score said.
 
 candidates = order[:6]
 recon = model.reconstruct(latents[candidates], seed=3)

@@ -7,7 +7,7 @@ real survey cutouts, continue its training on them: the training engine
 (`minuet.training`) reads HDF5 files of cutouts, starts from the bundled
 weights (``init``) and writes checkpoints and a loss history to a run
 folder. This recipe does a deliberately tiny run, a handful of optimiser
-steps on a few hundred simulated galaxies, to show every step; a real
+steps on about a hundred simulated galaxies, to show every step; a real
 fine-tuning run is the same code with more data and many more steps.
 """
 
@@ -36,7 +36,7 @@ run_dir = Path(workspace.name)
 # g, r, z order, their ``invvar`` (0 marks a masked pixel), the ``footprint``
 # of the central galaxy, and the ``truth`` table.
 
-sim_file = write_dataset(run_dir / "sim.h5", 128, seed=99)
+sim_file = write_dataset(run_dir / "sim.h5", 96, seed=99)
 with h5py.File(sim_file) as f:
     for name in ("images", "invvar", "footprint", "truth"):
         print(f"{name:>10s}: {(f[name].dtype.names and 'table of') or ''} {f[name].shape}")
@@ -64,7 +64,7 @@ print(f"{len(plain)} cutouts; network input {x.shape}; loss weights "
 # the bundled model's architecture (``model``) and starts from its
 # autoencoder weights (``init``). The learning rate is lower than for a run
 # from scratch, so the first steps do not undo what the model knows. Here
-# the run is 10 steps of 8 images; ``max_steps`` stops a call early, and
+# the run is 6 steps of 8 images; ``max_steps`` stops a call early, and
 # running it again resumes from the run folder's checkpoint.
 
 base = Minuet.pretrained()
@@ -73,18 +73,18 @@ config = TrainingConfig(
     output=str(run_dir / "run"),
     model=base.autoencoder.config,
     init=str(base.path / "autoencoder.safetensors"),
-    steps=10,
+    steps=6,
     batch_size=8,
     lr=5e-5,
     warmup_steps=4,
     log_every=1,
-    validate_every=5,
+    validate_every=3,
     validation_fraction=0.1,
     validation_size=8,
-    checkpoint_every=5,
+    checkpoint_every=3,
 )
 print("starting from", Path(config.init).relative_to(base.path.parents[2]))
-ema, history = train(config, max_steps=10, progress=False)
+ema, history = train(config, max_steps=6, progress=False)
 
 # %%
 # The loss history
@@ -109,7 +109,7 @@ print(sorted(path.name for path in (run_dir / "run").iterdir()))
 # %%
 # Each training point is one batch of eight galaxies at randomly drawn
 # noise levels, so it scatters by tens of per cent from step to step; the
-# held-out loss is computed with fixed noise and is the one to watch. Ten
+# held-out loss is computed with fixed noise and is the one to watch. Six
 # steps cannot improve the model, and the curves only show that the run
 # works: a real fine-tuning run takes thousands of steps.
 #
@@ -122,15 +122,15 @@ print(sorted(path.name for path in (run_dir / "run").iterdir()))
 
 tuned = Minuet(load_model(run_dir / "run" / "model"), stretch=base.stretch,
                name="minuet-sim-finetuned")
-test_images, test_invvar, _, _ = read_dataset(sim_file, start=120, stop=123)
+test_images, test_invvar, _, _ = read_dataset(sim_file, start=90, stop=92)
 before = base.reconstruct(base.encode(test_images, invvar=test_invvar), seed=5)
 after = tuned.reconstruct(tuned.encode(test_images, invvar=test_invvar), seed=5)
-plot_cutouts(np.concatenate([test_images, before.data, after.data]), ncols=3,
+plot_cutouts(np.concatenate([test_images, before.data, after.data]), ncols=2,
              rows=["input", "bundled", "fine-tuned"])
 plt.show()
 
 # %%
-# After ten small steps at a low learning rate the fine-tuned model draws
+# After six small steps at a low learning rate the fine-tuned model draws
 # nearly the same images as the bundled one, as it should.
 #
 # The science heads (posterior, classifiers, neighbour catalogue, anomaly

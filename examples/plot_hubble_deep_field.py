@@ -99,7 +99,10 @@ print("background noise per pixel [pseudo-nanomaggy]: "
 # extended" sources are the brightest segments of at least 40 pixels whose
 # stamp fits inside the picture. Segmentation does not tell stars from
 # galaxies: the field's one bright star, recognised by its diffraction
-# spikes, is dropped by its position.
+# spikes, is dropped by its position. Each stamp is centred on the
+# brightest pixel of its source, as the Legacy Surveys cutouts of a
+# catalogue are centred on the galaxy, and a source is kept only if it is
+# the brightest object in its own stamp.
 
 detection = np.sum(flux / sigma[:, None, None], axis=0) / np.sqrt(3)
 kernel = make_2dgaussian_kernel(2.0, size=5)
@@ -107,20 +110,24 @@ smoothed = convolve(detection, kernel)
 segments = detect_sources(smoothed, 3.0, n_pixels=10)
 segments = deblend_sources(smoothed, segments, n_pixels=10, progress_bar=False)
 sources = SourceCatalog(detection, segments, convolved_data=smoothed).to_table(
-    columns=["label", "x_centroid", "y_centroid", "segment_flux", "area"])
+    columns=["label", "max_value_xindex", "max_value_yindex", "segment_flux", "area"])
 print(f"{len(sources)} sources detected")
 
 half = 36
-x = np.round(sources["x_centroid"]).astype(int)
-y = np.round(sources["y_centroid"]).astype(int)
+x = np.asarray(sources["max_value_xindex"])  # each stamp is centred on its source's peak
+y = np.asarray(sources["max_value_yindex"])
 inside = (x >= half) & (x < flux.shape[2] - half) & (y >= half) & (y < flux.shape[1] - half)
 star_x, star_y = 754 / 2, 578 / 2  # the star's position in the picture, binned
-not_star = np.hypot(sources["x_centroid"] - star_x, sources["y_centroid"] - star_y) > 5
-chosen = sources[inside & not_star & (sources["area"].value >= 40)]
-chosen.sort("segment_flux", reverse=True)
-chosen = chosen[:6]
-cx = np.round(chosen["x_centroid"]).astype(int)
-cy = np.round(chosen["y_centroid"]).astype(int)
+not_star = np.hypot(x - star_x, y - star_y) > 5
+candidates = sources[inside & not_star & (sources["area"].value >= 40)]
+candidates.sort("segment_flux", reverse=True)
+# keep a source only if it is the brightest thing in its own stamp
+central = [detection[j - half:j + half, i - half:i + half].max() <= detection[j, i]
+           for i, j in zip(candidates["max_value_xindex"], candidates["max_value_yindex"],
+                           strict=True)]
+chosen = candidates[central][:6]
+cx = np.asarray(chosen["max_value_xindex"])
+cy = np.asarray(chosen["max_value_yindex"])
 
 fig, ax = plt.subplots(figsize=(7, 6.2), layout="constrained")
 ax.imshow(picture[:ny:2, :nx:2], origin="upper")
@@ -159,10 +166,10 @@ plot_cutouts(np.concatenate([stamps, recon.data]), ncols=6,
 plt.show()
 
 # %%
-# The reconstructions are galaxies of the kind the model knows: smooth,
-# centred, with the right overall colour and brightness, drawn with the
-# 6 x 6-pixel blocks of the young bundled model. The Hubble galaxies' own
-# structure, and the crowd of faint neighbours around them, are lost.
+# The reconstructions are galaxies of the kind the model knows: centred,
+# smooth, with roughly the colour, brightness and size of each stamp. The
+# Hubble galaxies' own structure, and the crowd of faint neighbours around
+# them, are lost.
 #
 # Nearest simulated neighbours
 # ----------------------------

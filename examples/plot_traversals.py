@@ -54,7 +54,7 @@ for i, name in enumerate(model.latent_names):
 # ``seed``, hence from the same initial noise; the sampler is deterministic
 # after that, so neighbouring panels differ only through the latent.
 
-n_steps = 6
+n_steps = 5
 sweeps = []
 for i in range(model.latent_dim):
     for value in np.linspace(low[i], high[i], n_steps):
@@ -71,9 +71,9 @@ plt.show()
 # %%
 # Read along the rows: ``latent_0`` turns the galaxy from red to blue,
 # ``latent_2`` spreads its light out while dimming it, ``latent_4`` dims it
-# at nearly constant size and colour. Where a sweep reaches the edge of the
-# catalogue, the 6 x 6-pixel blocks of the denoiser's patches show: the
-# bundled model is young (:ref:`model_card`) and least sure of itself there.
+# at nearly constant size and colour. Towards the ends of some rows the
+# decoder also adds or removes neighbours around the galaxy: the five
+# numbers describe the whole cutout, not the central galaxy alone.
 #
 # The reference galaxy itself, beside its reconstruction with the same seed:
 
@@ -115,11 +115,10 @@ for i, name in enumerate(model.latent_names):
     print(f"{name} follows {parameters[best]} most closely (Spearman rho = {rho[i, best]:+.2f})")
 
 # %%
-# Brightness and colour dominate: they are what the young bundled model
-# reconstructs best (see :ref:`model_card`), and they are the largest
-# differences between simulated galaxies in pixel space. Several numbers
-# share the r magnitude, each mixing it with something else (redshift, size,
-# colour); the panels above show those mixtures directly. A model trained
-# longer, or on real galaxies, will arrange its five numbers differently:
-# repeat this recipe on your own model before reading meaning into any one
-# of them.
+# Brightness and colour dominate: they are the largest differences between
+# simulated galaxies in pixel space, and what the bundled model reconstructs
+# best (:ref:`model_card`). Several numbers share the r magnitude, each
+# mixing it with something else (redshift, size, colour); the panels above
+# show those mixtures directly. A model trained longer, or on real galaxies,
+# will arrange its five numbers differently: repeat this recipe on your own
+# model before reading meaning into any one of them.
