@@ -40,6 +40,17 @@ class DenoiserConfig(JSONConfig):
         are blended with tent weights that sum to one at every pixel, so the
         output cannot jump at patch edges; without it an undertrained network
         shows a checkerboard of ``patch``-sized blocks.
+
+    Examples
+    --------
+    >>> from minuet.models import DenoiserConfig
+    >>> config = DenoiserConfig(image_size=24, patch=6, width=32, depth=1, overlap=True)
+    >>> DenoiserConfig.from_json(config.to_json()) == config
+    True
+    >>> DenoiserConfig(image_size=24, patch=5)
+    Traceback (most recent call last):
+        ...
+    ValueError: patch (5) must divide image_size (24); ...
     """
 
     image_size: int = 72

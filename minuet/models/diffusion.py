@@ -40,6 +40,15 @@ class DiffusionConfig(JSONConfig):
         Default sampler; ``'ddim'`` is the only DDPM sampler.
     steps : int
         Default number of sampler steps.
+
+    Examples
+    --------
+    >>> from minuet.models import DiffusionConfig
+    >>> config = DiffusionConfig(sampler="heun", steps=18)
+    >>> DiffusionConfig.from_json(config.to_json()) == config
+    True
+    >>> DiffusionConfig(kind="ddpm", sampler="ddim").timesteps
+    1000
     """
 
     kind: str = "edm"
@@ -69,7 +78,25 @@ class DiffusionConfig(JSONConfig):
 
 
 def build_diffusion(config):
-    """Return the :class:`EDM` or :class:`DDPM` object described by ``config``."""
+    """Return the :class:`EDM` or :class:`DDPM` object described by ``config``.
+
+    Parameters
+    ----------
+    config : `DiffusionConfig`
+        The formulation; ``config.kind`` chooses the class.
+
+    Returns
+    -------
+    diffusion : `EDM` or `DDPM`
+
+    Examples
+    --------
+    >>> from minuet.models import DiffusionConfig, build_diffusion
+    >>> build_diffusion(DiffusionConfig())  # doctest: +ELLIPSIS
+    <minuet.models.diffusion.EDM object at ...>
+    >>> type(build_diffusion(DiffusionConfig(kind="ddpm", sampler="ddim"))).__name__
+    'DDPM'
+    """
     return EDM(config) if config.kind == "edm" else DDPM(config)
 
 

@@ -31,6 +31,15 @@ class EncoderConfig(JSONConfig):
         Token width, number of transformer layers and attention heads.
     latent_dim : int
         Number of latent numbers per galaxy.
+
+    Examples
+    --------
+    >>> from minuet.models import EncoderConfig
+    >>> config = EncoderConfig(kind="perceiver", image_size=24, width=32, depth=1)
+    >>> config.to_dict()["kind"], config.latent_dim
+    ('perceiver', 5)
+    >>> EncoderConfig.from_json(config.to_json()) == config
+    True
     """
 
     kind: str = "vit"

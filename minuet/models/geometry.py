@@ -12,6 +12,18 @@ def dihedral(x, k):
     ``k % 4`` quarter turns counter-clockwise, followed by a left-right flip
     when ``k >= 4``.
 
+    Parameters
+    ----------
+    x : `torch.Tensor`
+        Images whose last two axes are square, shape ``(..., H, W)``.
+    k : int
+        Which symmetry, from 0 (the identity) to 7.
+
+    Returns
+    -------
+    out : `torch.Tensor`
+        The transformed images, same shape as ``x``.
+
     Examples
     --------
     >>> import torch
@@ -33,6 +45,21 @@ def rotate(x, angle, *, mode="bilinear"):
 
     Each image has its own angle (``angle`` of shape ``(B,)``). Pixels that
     come from outside the image are zero.
+
+    Parameters
+    ----------
+    x : `torch.Tensor`
+        Images, shape ``(B, C, H, W)``.
+    angle : float or `torch.Tensor`
+        Counter-clockwise angle in radians, one for all images or one per
+        image (shape ``(B,)``).
+    mode : {'bilinear', 'nearest', 'bicubic'}, optional
+        Interpolation, as for `torch.nn.functional.grid_sample`.
+
+    Returns
+    -------
+    out : `torch.Tensor`
+        The rotated images, same shape as ``x``.
 
     Examples
     --------

@@ -71,6 +71,20 @@ def load_model(path, *, device="cpu"):
     ValueError
         If the sidecar is not a minuet weights record, or the weights file
         does not match the recorded SHA-256 (truncated or altered).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from minuet.models import (DiffusionAutoencoder, DiffusionAutoencoderConfig,
+    ...                            load_model, save_model)
+    >>> model = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     digest = save_model(model, f"{tmp}/tiny", metadata={"note": "untrained"})
+    ...     again = load_model(f"{tmp}/tiny")
+    >>> again.record["sha256"] == digest, again.record["metadata"]
+    (True, {'note': 'untrained'})
+    >>> again.training
+    False
     """
     tensors, record = load_weights(path, kind=_FORMAT)
     model = DiffusionAutoencoder(DiffusionAutoencoderConfig.from_dict(record["config"]))
