@@ -193,6 +193,13 @@ class Minuet:
         ValueError
             If no bundled model has that name, or its weights fail their
             SHA-256 check.
+
+        Examples
+        --------
+        >>> from minuet import Minuet
+        >>> model = Minuet.pretrained()
+        >>> model.name, model.latent_dim, model.image_size
+        ('minuet-sim', 5, 72)
         """
         names = cls.available()
         if name not in names:
@@ -211,6 +218,12 @@ class Minuet:
         Returns
         -------
         names : list of str
+
+        Examples
+        --------
+        >>> from minuet import Minuet
+        >>> Minuet.available()
+        ['minuet-sim']
         """
         root = resources.files("minuet.data")
         return sorted(
@@ -231,6 +244,19 @@ class Minuet:
         Returns
         -------
         model : `Minuet`
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config), name="untrained-tiny")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = model.save(f"{tmp}/tiny")
+        ...     again = Minuet.load(f"{tmp}/tiny")
+        >>> again.name, again.sha256 == model.sha256
+        ('untrained-tiny', True)
         """
         from .models import load_model
 
@@ -273,6 +299,21 @@ class Minuet:
         Returns
         -------
         path : `~pathlib.Path`
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config), name="untrained-tiny")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = model.save(f"{tmp}/tiny")
+        ...     files = sorted(entry.name for entry in path.iterdir())
+        >>> files
+        ['autoencoder.json', 'autoencoder.safetensors', 'minuet.json']
+        >>> len(model.sha256)
+        64
         """
         from ._weights import sha256
         from .models import save_model
@@ -362,6 +403,18 @@ class Minuet:
         Returns
         -------
         meta : dict
+
+        Examples
+        --------
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config), name="untrained-tiny")
+        >>> meta = model.provenance()
+        >>> sorted(meta)
+        ['date', 'minuet_version', 'model', 'weights_sha256']
+        >>> meta["model"], meta["weights_sha256"]  # unsaved, so no SHA-256 yet
+        ('untrained-tiny', None)
         """
         return {
             "minuet_version": __version__,
@@ -394,6 +447,19 @@ class Minuet:
         -------
         latents : `~numpy.ndarray`
             Shape ``(N, latent_dim)``, float32; NaN for refused cutouts.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.cutouts import load_cutouts
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config), name="untrained-tiny")
+        >>> cutouts = load_cutouts(np.zeros((2, 3, 24, 24)), size=model.image_size)
+        >>> latents = model.encode_cutouts(cutouts)
+        >>> latents.shape, latents.dtype
+        ((2, 5), dtype('float32'))
         """
         import torch
 
@@ -606,6 +672,28 @@ class Minuet:
         Returns
         -------
         self : `Minuet`
+
+        Examples
+        --------
+        A posterior of redshift, quickly (and crudely) fitted to 40
+        made-up latents; ``labels=[]`` skips the classifiers:
+
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.posterior import PosteriorConfig
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config), name="untrained-tiny")
+        >>> rng = np.random.default_rng(0)
+        >>> latents = rng.normal(size=(40, 5))
+        >>> truth = Table({"redshift": 0.3 + 0.1 * np.tanh(latents[:, 0])})
+        >>> config = PosteriorConfig(transforms=1, hidden_features=(16,), max_epochs=2)
+        >>> model = model.fit_heads(latents, truth, labels=[], posterior_config=config)
+        >>> model.posterior_estimator.properties, len(model.latent_index)
+        (['redshift'], 40)
+        >>> model.posterior(latents[:2], n_samples=100, seed=1).colnames[:3]
+        ['redshift_median', 'redshift_lo68', 'redshift_hi68']
         """
         from .anomaly import AnomalyScorer
         from .morphology import MorphologyClassifier
@@ -679,6 +767,18 @@ class Minuet:
             Per property the median and the 68% and 95% central intervals
             (``_median``, ``_lo68``, ``_hi68``, ``_lo95``, ``_hi95``) with
             units; NaN rows for refused cutouts.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet import Minuet
+        >>> model = Minuet.pretrained()
+        >>> table = model.posterior(np.zeros((2, 5)), properties=["redshift"],
+        ...                         n_samples=200, seed=1)
+        >>> table.colnames
+        ['redshift_median', 'redshift_lo68', 'redshift_hi68', 'redshift_lo95', 'redshift_hi95']
+        >>> bool(np.all(table["redshift_lo68"] <= table["redshift_hi68"]))
+        True
         """
         estimator = self._head("posterior_estimator", "posterior()")
         known = list(estimator.config.properties)
@@ -708,6 +808,17 @@ class Minuet:
             One ``p_<label>`` column per label (for the bundled model
             ``merger``, ``spiral_arms``, ``edge_on`` and ``round``); NaN rows
             for refused cutouts.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet import Minuet
+        >>> model = Minuet.pretrained()
+        >>> table = model.classify(np.zeros((2, 5)))
+        >>> table.colnames
+        ['p_merger', 'p_spiral_arms', 'p_edge_on', 'p_round']
+        >>> bool(np.all((table["p_round"] >= 0) & (table["p_round"] <= 1)))
+        True
         """
         classifier = self._head("morphology_classifier", "classify()")
         z, good = self._rows(latents)
@@ -737,6 +848,25 @@ class Minuet:
         table : `~astropy.table.QTable`
             ``M * k`` rows: ``query_index``, ``rank``, ``catalog_index``,
             ``distance`` and the catalogue's own columns.
+
+        Examples
+        --------
+        In the bundled reference catalogue:
+
+        >>> import numpy as np
+        >>> from minuet import Minuet
+        >>> model = Minuet.pretrained()
+        >>> table = model.neighbours(np.zeros((1, 5)), k=3)
+        >>> len(table), table.colnames[:4]
+        (3, ['query_index', 'rank', 'catalog_index', 'distance'])
+
+        In a table of latents of one's own:
+
+        >>> from astropy.table import Table
+        >>> catalogue = Table(np.eye(5), names=model.latent_names)
+        >>> catalogue["name"] = ["a", "b", "c", "d", "e"]
+        >>> model.neighbours([[0.0, 0.9, 0.1, 0.0, 0.0]], k=2, catalogue=catalogue)["name"].tolist()
+        ['b', 'c']
         """
         from .neighbours import LatentIndex
 
@@ -782,6 +912,19 @@ class Minuet:
         table : `~astropy.table.QTable`
             ``density_score``, ``reconstruction_score`` (with errors) and
             ``anomaly_score``: higher is more anomalous.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet import Minuet
+        >>> model = Minuet.pretrained()
+        >>> table = model.anomaly_score(np.array([[0.0] * 5, [40.0] * 5]))
+        >>> table.colnames
+        ['density_score', 'anomaly_score']
+        >>> bool(table["anomaly_score"][1] > table["anomaly_score"][0])
+        True
+        >>> model.anomaly_score(np.zeros((1, 5)), reconstruction_error=[1.2]).colnames
+        ['density_score', 'reconstruction_score', 'anomaly_score']
         """
         scorer = self._head("anomaly_scorer", "anomaly_score()")
         z, good = self._rows(latents)
