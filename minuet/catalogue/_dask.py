@@ -170,6 +170,29 @@ def encode_files_dask(
     -------
     table : `~astropy.table.QTable`
         The merged output table.
+
+    Examples
+    --------
+    Without a ``client`` the tasks run on Dask's default scheduler, here on
+    two small files:
+
+    >>> import tempfile
+    >>> import h5py
+    >>> import numpy as np
+    >>> from minuet import Minuet
+    >>> from minuet.catalogue import encode_files_dask
+    >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+    >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+    >>> model = Minuet(DiffusionAutoencoder(config))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = model.save(f"{tmp}/model")  # workers read the weights from here
+    ...     for name, n in [("a", 3), ("b", 5)]:
+    ...         with h5py.File(f"{tmp}/{name}.h5", "w") as f:
+    ...             f["images"] = np.zeros((n, 3, 24, 24), dtype=np.float32)
+    ...     table = encode_files_dask([f"{tmp}/a.h5", f"{tmp}/b.h5"], f"{tmp}/latents.ecsv",
+    ...                               model=model, chunk_size=4)
+    >>> len(table), table["source_index"].tolist()
+    (8, [0, 0, 0, 1, 1, 1, 1, 1])
     """
     import dask
 

@@ -359,6 +359,29 @@ def encode_catalogue(
         The output table: ``source_index`` (into ``meta['sources']``),
         ``row`` (within the source file), the latent columns, ``valid``,
         ``flag`` and ``masked_fraction``.
+
+    Examples
+    --------
+    Ten blank 24x24 cutouts in one HDF5 file, encoded in units of four by an
+    untrained tiny model:
+
+    >>> import tempfile
+    >>> import h5py
+    >>> import numpy as np
+    >>> from minuet import Minuet
+    >>> from minuet.catalogue import encode_catalogue
+    >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+    >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+    >>> model = Minuet(DiffusionAutoencoder(config))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with h5py.File(f"{tmp}/field.h5", "w") as f:
+    ...         f["images"] = np.zeros((10, 3, 24, 24), dtype=np.float32)
+    ...     table = encode_catalogue(f"{tmp}/field.h5", f"{tmp}/latents.ecsv", model=model,
+    ...                              chunk_size=4)
+    >>> len(table), table.colnames[:3]
+    (10, ['source_index', 'row', 'latent_0'])
+    >>> table["row"].tolist() == list(range(10))
+    True
     """
     options = {"on_invalid": "flag", "size": model.image_size} | cutout_options
     model_id = {"name": model.name, "sha256": model.sha256,
