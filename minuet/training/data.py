@@ -195,11 +195,20 @@ class CutoutFile:
     def read(self, indices):
         """Return stretched images and loss weights for ``indices``.
 
+        Parameters
+        ----------
+        indices : sequence of int
+            Rows of the file, in any order; repeats are allowed.
+
         Returns
         -------
         x, weight : `numpy.ndarray`
             Both ``(len(indices), 3, size, size)`` float32; non-finite
             pixels are set to zero with zero weight.
+
+        Examples
+        --------
+        See the class example, which reads rows 2 and 0.
         """
         indices = np.asarray(indices)
         if self._cache is not None:

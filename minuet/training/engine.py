@@ -31,6 +31,23 @@ def augment(x, weight, *, generator, rotation_probability=0.5):
     angle (bilinear interpolation; pixels from outside the cutout get zero
     weight).
 
+    Parameters
+    ----------
+    x : `torch.Tensor`
+        Stretched images, shape ``(B, C, H, W)``.
+    weight : `torch.Tensor`
+        Per-pixel loss weights shaped like ``x``.
+    generator : `torch.Generator`
+        Seeded generator for the choice of flips, turns and angles.
+    rotation_probability : float, optional
+        Probability that an image is also rotated by a random angle.
+
+    Returns
+    -------
+    x, weight : `torch.Tensor`
+        The transformed images and weights (new tensors; the inputs are
+        left unchanged).
+
     Examples
     --------
     >>> import torch
@@ -213,6 +230,34 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
     history : list of dict
         One row per ``log_every`` steps: step, loss, validation loss
         (``None`` between validations), images per second, learning rate.
+
+    Examples
+    --------
+    Two steps of a tiny model on twelve cutouts of pure noise (see
+    :ref:`training` for a run on simulated galaxies):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import h5py
+    >>> import numpy as np
+    >>> from minuet.models import DiffusionAutoencoderConfig
+    >>> from minuet.training import TrainingConfig, train
+    >>> rng = np.random.default_rng(0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with h5py.File(f"{tmp}/cutouts.h5", "w") as f:
+    ...         _ = f.create_dataset("images", data=rng.normal(0, 0.003, (12, 3, 24, 24)))
+    ...     config = TrainingConfig(
+    ...         data=(f"{tmp}/cutouts.h5",), output=f"{tmp}/run",
+    ...         model=DiffusionAutoencoderConfig.preset("tiny", image_size=24),
+    ...         steps=2, batch_size=4, log_every=1, validate_every=2,
+    ...         validation_fraction=0.2, precision="fp32")
+    ...     ema, history = train(config, progress=False)
+    ...     written = sorted(p.name for p in Path(tmp, "run").iterdir())
+    >>> [row["step"] for row in history], history[-1]["val_loss"] is not None
+    ([1, 2], True)
+    >>> written  # doctest: +NORMALIZE_WHITESPACE
+    ['checkpoint.safetensors', 'config.json', 'history.jsonl', 'model.json',
+     'model.safetensors']
     """
     if isinstance(config, dict):
         config = TrainingConfig.from_dict(config)
