@@ -135,7 +135,15 @@ class Cutouts:
 
     @property
     def size(self):
-        """Side of the square cutouts in pixels."""
+        """Side of the square cutouts in pixels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.cutouts import load_cutouts
+        >>> load_cutouts(np.zeros((3, 80, 80))).size  # centre-cropped to 72 by default
+        72
+        """
         return self.flux.shape[-1]
 
     def __repr__(self):
@@ -179,6 +187,15 @@ class Cutouts:
         Returns
         -------
         cutouts : `Cutouts`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.cutouts import Cutouts, load_cutouts
+        >>> a = load_cutouts(np.zeros((2, 3, 24, 24)), size=24)
+        >>> b = load_cutouts(np.zeros((3, 3, 24, 24)), size=24)
+        >>> len(Cutouts.concatenate([a, b]))
+        5
         """
         parts = list(parts)
         if not parts:
@@ -210,7 +227,24 @@ class Cutouts:
         )
 
     def valid_only(self):
-        """Return the rows that passed validation."""
+        """Return the rows that passed validation.
+
+        Returns
+        -------
+        cutouts : `Cutouts`
+
+        Examples
+        --------
+        An all-NaN cutout is kept with ``on_invalid='flag'``, then dropped:
+
+        >>> import numpy as np
+        >>> from minuet.cutouts import load_cutouts
+        >>> flux = np.zeros((2, 3, 24, 24))
+        >>> flux[1] = np.nan
+        >>> cutouts = load_cutouts(flux, size=24, on_invalid="flag")
+        >>> cutouts.valid.tolist(), len(cutouts.valid_only())
+        ([True, False], 1)
+        """
         return self[self.valid]
 
     def to_nddata(self, index):
@@ -260,6 +294,14 @@ class Cutouts:
         -------
         x : `~numpy.ndarray`
             Shape ``(N, 3, size, size)``, float32; masked pixels map to 0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.cutouts import load_cutouts
+        >>> x = load_cutouts(np.full((1, 3, 24, 24), 0.01), size=24).normalized()
+        >>> x.shape, x.dtype
+        ((1, 3, 24, 24), dtype('float32'))
         """
         return self.stretch.forward(self.flux).astype(np.float32, copy=False)
 
@@ -268,6 +310,21 @@ class Cutouts:
 
         To first order :math:`\sigma_x = \sigma_f\,|dx/df|`, so the stretched
         inverse variance is ``invvar / (dx/df)**2``; zero where unknown or masked.
+
+        Returns
+        -------
+        invvar : `~numpy.ndarray`
+            Shape ``(N, 3, size, size)``, float32, in units of the stretched
+            values to the power -2.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.cutouts import load_cutouts
+        >>> cutouts = load_cutouts(np.zeros((1, 3, 24, 24)), size=24,
+        ...                        invvar=np.full((1, 3, 24, 24), 1e4))
+        >>> cutouts.normalized_invvar()[0, :, 0, 0].round(2).tolist()
+        [0.64, 1.0, 10.24]
         """
         slope = self.stretch.derivative(self.flux)
         return (self.invvar / slope**2).astype(np.float32, copy=False)
@@ -284,5 +341,14 @@ class Cutouts:
         -------
         flux : `~numpy.ndarray`
             Flux in nanomaggies, float32 (float64 for float64 input).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.cutouts import load_cutouts
+        >>> cutouts = load_cutouts(np.full((1, 3, 24, 24), 0.01), size=24)
+        >>> flux = cutouts.from_normalized(cutouts.normalized())
+        >>> bool(np.allclose(flux, cutouts.flux, rtol=1e-5))
+        True
         """
         return self.stretch.inverse(x)
