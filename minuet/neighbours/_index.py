@@ -78,7 +78,23 @@ class LatentIndex:
                 f"metric={self.metric!r}>")
 
     def attach_catalog(self, catalog):
-        """Attach a table, one row per catalogue galaxy, to be joined to query results."""
+        """Attach a table, one row per catalogue galaxy, to be joined to query results.
+
+        Parameters
+        ----------
+        catalog : `~astropy.table.Table`
+            One row per catalogue galaxy, in the order of the latents.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.neighbours import LatentIndex
+        >>> index = LatentIndex(np.eye(3))
+        >>> index.attach_catalog(Table({"name": ["a", "b", "c"]}))
+        >>> index.query([[0.1, 0.9, 0.0]], k=1)["name"].tolist()
+        ['b']
+        """
         if not isinstance(catalog, Table) or len(catalog) != len(self.latents):
             msg = (f"catalog must be a Table with one row per catalogue galaxy "
                    f"({len(self.latents)}); received {type(catalog).__name__} of length "
@@ -124,6 +140,15 @@ class LatentIndex:
             z-scored latent units, or the cosine distance), followed by the
             catalogue's columns when a catalogue is attached (a column whose
             name clashes gets the prefix ``catalog_``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.neighbours import LatentIndex
+        >>> index = LatentIndex(np.arange(10.0)[:, None], standardize=False)
+        >>> result = index.query([[3.2]], k=2)
+        >>> result["catalog_index"].tolist(), result["distance"].round(2).tolist()
+        ([3, 4], [0.2, 0.8])
         """
         x = latent_array(latents, n_features=self.latents.shape[1], name="query latents")
         k = int(k)
@@ -160,6 +185,28 @@ class LatentIndex:
         fast (see ``benchmarks/bench_science.py``) and avoids any pickled
         object. An attached catalogue is not stored either; pass it to
         `load`.
+
+        Parameters
+        ----------
+        path : str or `~pathlib.Path`
+            Destination; ``.npz`` is appended when missing.
+
+        Returns
+        -------
+        path : `~pathlib.Path`
+            The file written.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from minuet.neighbours import LatentIndex
+        >>> index = LatentIndex(np.random.default_rng(0).normal(size=(50, 5)), metric="cosine")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = index.save(f"{tmp}/index")
+        ...     again = LatentIndex.load(path)
+        >>> path.name, again
+        ('index.npz', <LatentIndex n=50 dims=5 metric='cosine'>)
         """
         path = Path(path)
         np.savez(path, format=np.array(_FORMAT), latents=self.latents,
@@ -169,7 +216,23 @@ class LatentIndex:
 
     @classmethod
     def load(cls, path, *, catalog=None):
-        """Read an index written by `save` and rebuild its tree."""
+        """Read an index written by `save` and rebuild its tree.
+
+        Parameters
+        ----------
+        path : str or `~pathlib.Path`
+            The ``.npz`` file.
+        catalog : `~astropy.table.Table`, optional
+            Table to attach (see `attach_catalog`).
+
+        Returns
+        -------
+        index : `LatentIndex`
+
+        Examples
+        --------
+        See `save`.
+        """
         with np.load(path, allow_pickle=False) as data:
             if "format" not in data.files or str(data["format"]) != _FORMAT:
                 msg = f"{path} is not a LatentIndex file written by LatentIndex.save()."
