@@ -83,6 +83,14 @@ class AnomalyScorer:
         Returns
         -------
         self : `AnomalyScorer`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.anomaly import AnomalyScorer
+        >>> latents = np.random.default_rng(0).normal(size=(500, 5))
+        >>> AnomalyScorer(n_components=(1, 2)).fit(latents, seed=1)  # doctest: +ELLIPSIS
+        <AnomalyScorer components=... covariance='full'>
         """
         from sklearn.mixture import GaussianMixture
 
@@ -146,6 +154,16 @@ class AnomalyScorer:
         -------
         log_density : `~numpy.ndarray`
             Shape ``(N,)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.anomaly import AnomalyScorer
+        >>> latents = np.random.default_rng(0).normal(size=(500, 5))
+        >>> scorer = AnomalyScorer(n_components=1).fit(latents)
+        >>> log_density = scorer.log_density(np.vstack([np.zeros(5), np.full(5, 4.0)]))
+        >>> log_density.shape, bool(log_density[0] > log_density[1])
+        ((2,), True)
         """
         self._check_fitted()
         p = self._params
@@ -180,6 +198,22 @@ class AnomalyScorer:
         table : `~astropy.table.Table`
             ``density_score``, ``reconstruction_score`` (when errors are
             given) and ``anomaly_score``, their weighted sum.
+
+        Examples
+        --------
+        With reconstruction errors of the reference catalogue given to `fit`,
+        a large error raises the score:
+
+        >>> import numpy as np
+        >>> from minuet.anomaly import AnomalyScorer
+        >>> rng = np.random.default_rng(0)
+        >>> latents, errors = rng.normal(size=(500, 5)), rng.normal(1.0, 0.1, 500)
+        >>> scorer = AnomalyScorer(n_components=1).fit(latents, reconstruction_error=errors)
+        >>> table = scorer.score(np.zeros((2, 5)), reconstruction_error=[1.0, 3.0])
+        >>> table.colnames
+        ['density_score', 'reconstruction_score', 'anomaly_score']
+        >>> bool(table["anomaly_score"][1] > table["anomaly_score"][0] + 10)
+        True
         """
         self._check_fitted()
         p = self._params
@@ -197,7 +231,30 @@ class AnomalyScorer:
         return table
 
     def save(self, path):
-        """Write the fitted mixture to an ``.npz`` file (no pickle)."""
+        """Write the fitted mixture to an ``.npz`` file (no pickle).
+
+        Parameters
+        ----------
+        path : str or `~pathlib.Path`
+            Destination; ``.npz`` is appended when missing.
+
+        Returns
+        -------
+        path : `~pathlib.Path`
+            The file written.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from minuet.anomaly import AnomalyScorer
+        >>> latents = np.random.default_rng(0).normal(size=(500, 5))
+        >>> scorer = AnomalyScorer(n_components=1).fit(latents)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     again = AnomalyScorer.load(scorer.save(f"{tmp}/scorer"))
+        >>> bool(np.allclose(again.log_density(latents[:3]), scorer.log_density(latents[:3])))
+        True
+        """
         self._check_fitted()
         path = Path(path)
         np.savez(path, format=np.array(_FORMAT),
@@ -206,7 +263,21 @@ class AnomalyScorer:
 
     @classmethod
     def load(cls, path):
-        """Read a scorer written by `save`."""
+        """Read a scorer written by `save`.
+
+        Parameters
+        ----------
+        path : str or `~pathlib.Path`
+            The ``.npz`` file.
+
+        Returns
+        -------
+        scorer : `AnomalyScorer`
+
+        Examples
+        --------
+        See `save`.
+        """
         with np.load(path, allow_pickle=False) as data:
             if "format" not in data.files or str(data["format"]) != _FORMAT:
                 msg = f"{path} is not an AnomalyScorer file written by AnomalyScorer.save()."
