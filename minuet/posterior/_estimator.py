@@ -90,12 +90,40 @@ class PosteriorConfig:
     n_latents: int | None = None
 
     def to_json(self):
-        """Return the configuration as a JSON string."""
+        """Return the configuration as a JSON string.
+
+        Returns
+        -------
+        text : str
+
+        Examples
+        --------
+        >>> from minuet.posterior import PosteriorConfig
+        >>> PosteriorConfig(max_epochs=10).to_json()[:50]
+        '{"batch_size": 256, "bins": 8, "flow": "context", '
+        """
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text):
-        """Build a configuration from `to_json` output (a string or a dict)."""
+        """Build a configuration from `to_json` output (a string or a dict).
+
+        Parameters
+        ----------
+        text : str or dict
+            The JSON text, or the dictionary it decodes to.
+
+        Returns
+        -------
+        config : `PosteriorConfig`
+
+        Examples
+        --------
+        >>> from minuet.posterior import PosteriorConfig
+        >>> config = PosteriorConfig.from_json({"transforms": 2, "hidden_features": [64, 64]})
+        >>> config.transforms, config.hidden_features
+        (2, (64, 64))
+        """
         values = json.loads(text) if isinstance(text, str) else dict(text)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - names
@@ -160,7 +188,14 @@ class PosteriorEstimator:
 
     @property
     def properties(self):
-        """Names of the properties the estimator predicts."""
+        """Names of the properties the estimator predicts.
+
+        Examples
+        --------
+        >>> from minuet.posterior import PosteriorEstimator
+        >>> PosteriorEstimator().properties
+        ['redshift', 'log_mstar', 'log_sfr']
+        """
         return list(self.config.properties)
 
     def _build(self):
@@ -203,6 +238,20 @@ class PosteriorEstimator:
         Returns
         -------
         self : `PosteriorEstimator`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.posterior import PosteriorConfig, PosteriorEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.uniform(0.05, 0.5, 200)
+        >>> latents = np.column_stack([z + rng.normal(0, 0.02, 200), rng.normal(size=200)])
+        >>> config = PosteriorConfig(transforms=1, hidden_features=(16,), max_epochs=3)
+        >>> estimator = PosteriorEstimator(config).fit(latents, Table({"redshift": z}),
+        ...                                            properties=["redshift"])
+        >>> estimator, len(estimator.history["validation"])
+        (<PosteriorEstimator properties=['redshift'] flow='context' (fitted)>, 3)
         """
         x_lat = latent_array(latents)
         names = tuple(properties) if properties is not None else tuple(self.config.properties)
@@ -271,6 +320,20 @@ class PosteriorEstimator:
         -------
         samples : `~numpy.ndarray`
             Shape ``(N, n_samples, P)`` in the properties' units (as plain numbers).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.posterior import PosteriorConfig, PosteriorEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.uniform(0.05, 0.5, 200)
+        >>> latents = np.column_stack([z + rng.normal(0, 0.02, 200), rng.normal(size=200)])
+        >>> config = PosteriorConfig(transforms=1, hidden_features=(16,), max_epochs=3)
+        >>> estimator = PosteriorEstimator(config).fit(latents, Table({"redshift": z}),
+        ...                                            properties=["redshift"])
+        >>> estimator.sample(latents[:4], n_samples=50, seed=1).shape
+        (4, 50, 1)
         """
         self._check_fitted()
         x_lat = latent_array(latents, n_features=self.config.n_latents)
@@ -306,6 +369,23 @@ class PosteriorEstimator:
         Returns
         -------
         table : `~astropy.table.QTable`
+
+        Examples
+        --------
+        See the class example; with ``samples=True`` the draws come too:
+
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.posterior import PosteriorConfig, PosteriorEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.uniform(0.05, 0.5, 200)
+        >>> latents = np.column_stack([z + rng.normal(0, 0.02, 200), rng.normal(size=200)])
+        >>> config = PosteriorConfig(transforms=1, hidden_features=(16,), max_epochs=3)
+        >>> estimator = PosteriorEstimator(config).fit(latents, Table({"redshift": z}),
+        ...                                            properties=["redshift"])
+        >>> table = estimator.summary(latents[:4], n_samples=50, seed=1, samples=True)
+        >>> table["redshift_samples"].shape
+        (4, 50)
         """
         draws = self.sample(latents, n_samples=n_samples, seed=seed)
         table = QTable()
@@ -335,6 +415,20 @@ class PosteriorEstimator:
         -------
         log_prob : `~numpy.ndarray`
             Shape ``(N,)``, per unit of the properties' values.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.posterior import PosteriorConfig, PosteriorEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.uniform(0.05, 0.5, 200)
+        >>> latents = np.column_stack([z + rng.normal(0, 0.02, 200), rng.normal(size=200)])
+        >>> config = PosteriorConfig(transforms=1, hidden_features=(16,), max_epochs=3)
+        >>> estimator = PosteriorEstimator(config).fit(latents, Table({"redshift": z}),
+        ...                                            properties=["redshift"])
+        >>> estimator.log_prob(latents[:4], Table({"redshift": z[:4]})).shape
+        (4,)
         """
         self._check_fitted()
         x_lat = latent_array(latents, n_features=self.config.n_latents)
@@ -372,6 +466,24 @@ class PosteriorEstimator:
         -------
         sha256 : str
             The SHA-256 of the weights file.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.posterior import PosteriorConfig, PosteriorEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.uniform(0.05, 0.5, 200)
+        >>> latents = np.column_stack([z + rng.normal(0, 0.02, 200), rng.normal(size=200)])
+        >>> config = PosteriorConfig(transforms=1, hidden_features=(16,), max_epochs=3)
+        >>> estimator = PosteriorEstimator(config).fit(latents, Table({"redshift": z}),
+        ...                                            properties=["redshift"])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     digest = estimator.save(f"{tmp}/posterior.safetensors")
+        ...     again = PosteriorEstimator.load(f"{tmp}/posterior.safetensors")
+        >>> again.sha256 == digest, again.properties
+        (True, ['redshift'])
         """
         self._check_fitted()
         tensors = {f"flow.{k}": v.detach().numpy() for k, v in self._flow.state_dict().items()}
@@ -393,6 +505,10 @@ class PosteriorEstimator:
         Returns
         -------
         estimator : `PosteriorEstimator`
+
+        Examples
+        --------
+        See `save`.
         """
         tensors, config, digest = load_tensors(path)
         if config.pop("kind", None) != "PosteriorEstimator":
