@@ -101,6 +101,18 @@ class MorphologyClassifier:
         Returns
         -------
         self : `MorphologyClassifier`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.morphology import MorphologyClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> latents = rng.normal(size=(200, 5))
+        >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
+        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> clf.fit(latents, truth, labels=["edge_on", "round"])
+        <MorphologyClassifier labels=['edge_on', 'round']>
         """
         x = latent_array(latents)
         targets = _labels(table, labels, len(x))
@@ -131,6 +143,20 @@ class MorphologyClassifier:
         -------
         table : `~astropy.table.Table`
             One column ``p_<label>`` per label.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.morphology import MorphologyClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> latents = rng.normal(size=(200, 5))
+        >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
+        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> clf = clf.fit(latents, truth, labels=["edge_on", "round"])
+        >>> proba = clf.predict_proba(latents[:3])
+        >>> proba.colnames, len(proba)
+        (['p_edge_on', 'p_round'], 3)
         """
         if self._models is None:
             msg = "This MorphologyClassifier is not fitted yet; call fit() or load() first."
@@ -170,6 +196,19 @@ class MorphologyClassifier:
         result : `~astropy.table.Table`
             Per label: ``roc_auc``, ``roc_auc_std``, ``pr_auc``, ``pr_auc_std``
             (means and standard deviations over folds) and ``prevalence``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.morphology import MorphologyClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> latents = rng.normal(size=(200, 5))
+        >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
+        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> result = clf.cross_validate(latents, truth, labels=["round"], n_splits=2)
+        >>> result.colnames
+        ['label', 'roc_auc', 'roc_auc_std', 'pr_auc', 'pr_auc_std', 'prevalence', 'n']
         """
         from sklearn.model_selection import StratifiedKFold
 
@@ -197,7 +236,32 @@ class MorphologyClassifier:
         """
         Write the networks (safetensors) and settings (JSON sidecar).
 
-        Returns the SHA-256 of the weights file.
+        Parameters
+        ----------
+        path : str or `~pathlib.Path`
+            The ``.safetensors`` path; the sidecar gets the ``.json`` suffix.
+
+        Returns
+        -------
+        sha256 : str
+            The SHA-256 of the weights file.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.morphology import MorphologyClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> latents = rng.normal(size=(200, 5))
+        >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
+        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> clf = clf.fit(latents, truth, labels=["edge_on", "round"])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     digest = clf.save(f"{tmp}/morphology.safetensors")
+        ...     again = MorphologyClassifier.load(f"{tmp}/morphology.safetensors")
+        >>> again.sha256 == digest, again.labels
+        (True, ['edge_on', 'round'])
         """
         if self._models is None:
             msg = "Nothing to save: fit the classifier first."
@@ -213,7 +277,21 @@ class MorphologyClassifier:
 
     @classmethod
     def load(cls, path):
-        """Read a classifier written by `save`, checking the weights' SHA-256."""
+        """Read a classifier written by `save`, checking the weights' SHA-256.
+
+        Parameters
+        ----------
+        path : str or `~pathlib.Path`
+            The ``.safetensors`` file (or its ``.json`` sidecar).
+
+        Returns
+        -------
+        classifier : `MorphologyClassifier`
+
+        Examples
+        --------
+        See `save`.
+        """
         tensors, config, digest = load_tensors(path)
         if config.pop("kind", None) != "MorphologyClassifier":
             msg = f"{path} does not hold a MorphologyClassifier."
