@@ -99,7 +99,14 @@ class DeterministicAutoencoder:
 
     @property
     def image_size(self):
-        """Side of the square cutouts the networks take."""
+        """Side of the square cutouts the networks take.
+
+        Examples
+        --------
+        >>> from minuet.evaluation.baselines import DeterministicAutoencoder
+        >>> DeterministicAutoencoder().image_size
+        72
+        """
         return self.config.encoder.image_size
 
     def fit(self, flux, *, invvar=None, footprint=None, footprint_weight=0.9, steps=2000,
@@ -138,6 +145,21 @@ class DeterministicAutoencoder:
         -------
         self : `DeterministicAutoencoder`
             With the training record in ``history``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.models import EncoderConfig
+        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        ...                                          DeterministicAutoencoderConfig)
+        >>> config = DeterministicAutoencoderConfig(
+        ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
+        ...     decoder_widths=(16, 8))
+        >>> ae = DeterministicAutoencoder(config)  # untrained
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (4, 3, 16, 16))
+        >>> ae = ae.fit(flux, steps=2, batch_size=2, validation_fraction=0.25)
+        >>> ae.history is not None
+        True
         """
         source = make_source(flux, size=self.image_size, stretch=self.stretch, invvar=invvar,
                              footprint=footprint, footprint_weight=footprint_weight)
@@ -165,7 +187,36 @@ class DeterministicAutoencoder:
 
     @torch.no_grad()
     def encode(self, flux, *, batch_size=256, precision="fp32"):
-        """Return the ``(N, latent_dim)`` latents of ``flux`` (nanomaggies)."""
+        """Return the ``(N, latent_dim)`` latents of ``flux`` (nanomaggies).
+
+        Parameters
+        ----------
+        flux : array-like or `~astropy.units.Quantity`
+            g, r, z flux ``(N, 3, S, S)`` in nanomaggies.
+        batch_size : int
+            Cutouts per forward pass.
+        precision : {'fp32', 'bf16', 'auto'}
+            Arithmetic of the forward pass.
+
+        Returns
+        -------
+        latents : `~numpy.ndarray`
+            Shape ``(N, latent_dim)``, float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.models import EncoderConfig
+        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        ...                                          DeterministicAutoencoderConfig)
+        >>> config = DeterministicAutoencoderConfig(
+        ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
+        ...     decoder_widths=(16, 8))
+        >>> ae = DeterministicAutoencoder(config)  # untrained
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (4, 3, 16, 16))
+        >>> ae.encode(flux).shape
+        (4, 5)
+        """
         x = self._x(flux)
         with autocast(precision):
             out = [self.network.encoder(x[i : i + batch_size]).float()
@@ -174,7 +225,37 @@ class DeterministicAutoencoder:
 
     @torch.no_grad()
     def reconstruct(self, latents, *, batch_size=256, precision="fp32"):
-        """Return the decoded cutouts ``(N, 3, S, S)`` of ``latents``, in nanomaggies."""
+        """Return the decoded cutouts ``(N, 3, S, S)`` of ``latents``, in nanomaggies.
+
+        Parameters
+        ----------
+        latents : array-like
+            Shape ``(N, latent_dim)``, as returned by `encode`.
+        batch_size : int
+            Latents per forward pass.
+        precision : {'fp32', 'bf16', 'auto'}
+            Arithmetic of the forward pass.
+
+        Returns
+        -------
+        flux : `~astropy.units.Quantity`
+            Shape ``(N, 3, S, S)``, in nanomaggies.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.models import EncoderConfig
+        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        ...                                          DeterministicAutoencoderConfig)
+        >>> config = DeterministicAutoencoderConfig(
+        ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
+        ...     decoder_widths=(16, 8))
+        >>> ae = DeterministicAutoencoder(config)  # untrained
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (4, 3, 16, 16))
+        >>> images = ae.reconstruct(np.zeros((2, 5)))
+        >>> images.shape, images.unit
+        ((2, 3, 16, 16), Unit("nanomaggy"))
+        """
         dim = self.config.encoder.latent_dim
         latents = np.asarray(latents, dtype=np.float32)
         if latents.ndim != 2 or latents.shape[1] != dim or not np.isfinite(latents).all():
@@ -188,7 +269,38 @@ class DeterministicAutoencoder:
         return self.stretch.inverse(torch.cat(out).numpy()) * nanomaggy
 
     def save(self, path, *, metadata=None):
-        """Write ``<path>.safetensors`` and ``<path>.json``; return the weights' SHA-256."""
+        """Write ``<path>.safetensors`` and ``<path>.json``; return the weights' SHA-256.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination; a ``.safetensors`` or ``.json`` suffix is replaced.
+        metadata : dict, optional
+            JSON-serialisable information to record.
+
+        Returns
+        -------
+        digest : str
+            SHA-256 of the weights file.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from minuet.models import EncoderConfig
+        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        ...                                          DeterministicAutoencoderConfig)
+        >>> config = DeterministicAutoencoderConfig(
+        ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
+        ...     decoder_widths=(16, 8))
+        >>> ae = DeterministicAutoencoder(config)  # untrained
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (4, 3, 16, 16))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     digest = ae.save(f"{tmp}/ae", metadata={"note": "untrained"})
+        ...     again = DeterministicAutoencoder.load(f"{tmp}/ae")
+        >>> bool(np.allclose(again.encode(flux), ae.encode(flux))), again.record["metadata"]
+        (True, {'note': 'untrained'})
+        """
         record = {"format": _FORMAT, "config": self.config.to_dict(),
                   "stretch": self.stretch.to_dict(), "seed": self.seed,
                   "history": _summary(self.history), "metadata": metadata or {}}
@@ -196,7 +308,22 @@ class DeterministicAutoencoder:
 
     @classmethod
     def load(cls, path):
-        """Read an autoencoder written by :meth:`save`, checking its SHA-256."""
+        """Read an autoencoder written by :meth:`save`, checking its SHA-256.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.safetensors`` file, its ``.json`` sidecar or their common stem.
+
+        Returns
+        -------
+        autoencoder : `DeterministicAutoencoder`
+            With the sidecar's contents in ``record``.
+
+        Examples
+        --------
+        See :meth:`save`.
+        """
         tensors, record = load_weights(path, kind=_FORMAT)
         self = cls(DeterministicAutoencoderConfig.from_dict(record["config"]),
                    stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])

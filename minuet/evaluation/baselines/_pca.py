@@ -75,6 +75,15 @@ class PCABaseline:
         Returns
         -------
         self : `PCABaseline`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
+        >>> pca = PCABaseline(n_components=3).fit(flux, max_images=10)
+        >>> pca.components_.shape
+        (3, 192)
         """
         from sklearn.decomposition import PCA
 
@@ -95,7 +104,27 @@ class PCABaseline:
         return self
 
     def encode(self, flux):
-        """Return the ``(N, n_components)`` principal-component coefficients of ``flux``."""
+        """Return the ``(N, n_components)`` principal-component coefficients of ``flux``.
+
+        Parameters
+        ----------
+        flux : array-like or `~astropy.units.Quantity`
+            g, r, z flux ``(N, 3, H, W)`` in nanomaggies, of the fitted size.
+
+        Returns
+        -------
+        latents : `~numpy.ndarray`
+            Shape ``(N, n_components)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
+        >>> pca = PCABaseline(n_components=3).fit(flux)
+        >>> pca.encode(flux[:4]).shape
+        (4, 3)
+        """
         self._check_fitted()
         flux = check_flux(flux, size=self.image_shape[-1])
         x = self.stretch.forward(flux).reshape(len(flux), -1).astype(np.float64)
@@ -106,6 +135,28 @@ class PCABaseline:
 
         The stretched image is the mean plus the components weighted by the
         coefficients, mapped back to flux with the inverse stretch.
+
+        Parameters
+        ----------
+        latents : array-like
+            Shape ``(N, n_components)``, as returned by `encode`.
+
+        Returns
+        -------
+        flux : `~astropy.units.Quantity`
+            Shape ``(N, 3, H, W)``, in nanomaggies.
+
+        Examples
+        --------
+        The zero coefficients give the mean stretched image:
+
+        >>> import numpy as np
+        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
+        >>> pca = PCABaseline(n_components=3).fit(flux)
+        >>> images = pca.reconstruct(np.zeros((1, 3)))
+        >>> images.shape, images.unit
+        ((1, 3, 8, 8), Unit("nanomaggy"))
         """
         self._check_fitted()
         latents = np.asarray(latents, dtype=np.float64)
@@ -130,6 +181,19 @@ class PCABaseline:
         Returns
         -------
         path : `pathlib.Path`
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
+        >>> pca = PCABaseline(n_components=3).fit(flux)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = pca.save(f"{tmp}/pca")
+        ...     again = PCABaseline.load(path)
+        >>> path.name, bool(np.allclose(again.encode(flux), pca.encode(flux)))
+        ('pca.npz', True)
         """
         self._check_fitted()
         path = Path(path)
@@ -144,7 +208,21 @@ class PCABaseline:
 
     @classmethod
     def load(cls, path):
-        """Read a baseline written by :meth:`save`."""
+        """Read a baseline written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.npz`` file.
+
+        Returns
+        -------
+        baseline : `PCABaseline`
+
+        Examples
+        --------
+        See :meth:`save`.
+        """
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"])) if "meta" in f else {}
             if meta.get("format") != _FORMAT:

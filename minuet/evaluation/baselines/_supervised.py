@@ -121,6 +121,32 @@ class SupervisedCNN:
         self.history = None
 
     def register_stats(self, mean, std):
+        """Set the mean and standard deviation that standardise the property targets.
+
+        `fit` sets them from its training rows and `load` from the saved
+        record; predictions are mapped back to the properties' units with
+        them.
+
+        Parameters
+        ----------
+        mean, std : array-like
+            One value per property, in the configuration's order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> rng = np.random.default_rng(0)
+        >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
+        >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
+        >>> config = SupervisedCNNConfig(image_size=16, widths=(8, 8), properties=("redshift",),
+        ...                              units=("",), labels=("merger",))
+        >>> cnn = SupervisedCNN(config)
+        >>> cnn.register_stats([0.3], [0.1])
+        >>> cnn.target_mean, cnn.target_std
+        (array([0.3]), array([0.1]))
+        """
         self.target_mean = np.asarray(mean, dtype=np.float64)
         self.target_std = np.asarray(std, dtype=np.float64)
 
@@ -161,6 +187,22 @@ class SupervisedCNN:
         -------
         self : `SupervisedCNN`
             With the training record in ``history``.
+
+        Examples
+        --------
+        Two steps on eight cutouts of noise:
+
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> rng = np.random.default_rng(0)
+        >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
+        >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
+        >>> config = SupervisedCNNConfig(image_size=16, widths=(8, 8), properties=("redshift",),
+        ...                              units=("",), labels=("merger",))
+        >>> cnn = SupervisedCNN(config).fit(flux, truth, steps=2, batch_size=4)
+        >>> cnn.history is not None
+        True
         """
         c = self.config
         source = make_source(flux, size=c.image_size, stretch=self.stretch, truth=truth,
@@ -228,6 +270,21 @@ class SupervisedCNN:
             the property's unit (``log_mstar`` in ``dex(solMass)``,
             ``log_sfr`` in ``dex(solMass / yr)``, the spreads in ``dex``); for
             each label ``l``: ``p_l``, the probability that it applies.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> rng = np.random.default_rng(0)
+        >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
+        >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
+        >>> config = SupervisedCNNConfig(image_size=16, widths=(8, 8), properties=("redshift",),
+        ...                              units=("",), labels=("merger",))
+        >>> table = SupervisedCNN(config).predict(flux)  # untrained
+        >>> table.colnames  # doctest: +NORMALIZE_WHITESPACE
+        ['redshift_mean', 'redshift_std', 'redshift_median', 'redshift_lo68',
+         'redshift_hi68', 'redshift_lo95', 'redshift_hi95', 'p_merger']
         """
         c = self.config
         flux = check_flux(flux, size=c.image_size)
@@ -252,7 +309,38 @@ class SupervisedCNN:
         return table
 
     def save(self, path, *, metadata=None):
-        """Write ``<path>.safetensors`` and ``<path>.json``; return the weights' SHA-256."""
+        """Write ``<path>.safetensors`` and ``<path>.json``; return the weights' SHA-256.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination; a ``.safetensors`` or ``.json`` suffix is replaced.
+        metadata : dict, optional
+            JSON-serialisable information to record.
+
+        Returns
+        -------
+        digest : str
+            SHA-256 of the weights file.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> rng = np.random.default_rng(0)
+        >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
+        >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
+        >>> config = SupervisedCNNConfig(image_size=16, widths=(8, 8), properties=("redshift",),
+        ...                              units=("",), labels=("merger",))
+        >>> cnn = SupervisedCNN(config)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     digest = cnn.save(f"{tmp}/cnn")
+        ...     again = SupervisedCNN.load(f"{tmp}/cnn")
+        >>> again.record["sha256"] == digest, again.config == config
+        (True, True)
+        """
         record = {"format": _FORMAT, "config": self.config.to_dict(),
                   "stretch": self.stretch.to_dict(), "seed": self.seed,
                   "target_mean": self.target_mean.tolist(),
@@ -262,7 +350,22 @@ class SupervisedCNN:
 
     @classmethod
     def load(cls, path):
-        """Read a network written by :meth:`save`, checking its SHA-256."""
+        """Read a network written by :meth:`save`, checking its SHA-256.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.safetensors`` file, its ``.json`` sidecar or their common stem.
+
+        Returns
+        -------
+        network : `SupervisedCNN`
+            With the sidecar's contents in ``record``.
+
+        Examples
+        --------
+        See :meth:`save`.
+        """
         tensors, record = load_weights(path, kind=_FORMAT)
         self = cls(SupervisedCNNConfig.from_dict(record["config"]),
                    stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
