@@ -358,17 +358,47 @@ class Minuet:
 
     @property
     def latent_dim(self):
-        """Number of latent numbers per galaxy."""
+        """Number of latent numbers per galaxy.
+
+        Examples
+        --------
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config))
+        >>> model.latent_dim
+        5
+        """
         return self.autoencoder.config.encoder.latent_dim
 
     @property
     def image_size(self):
-        """Side of the square cutouts the model takes, in pixels."""
+        """Side of the square cutouts the model takes, in pixels.
+
+        Examples
+        --------
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config))
+        >>> model.image_size
+        24
+        """
         return self.autoencoder.config.encoder.image_size
 
     @property
     def latent_names(self):
-        """Column names of the latent in output tables."""
+        """Column names of the latent in output tables.
+
+        Examples
+        --------
+        >>> from minuet import Minuet
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> model = Minuet(DiffusionAutoencoder(config))
+        >>> model.latent_names
+        ['latent_0', 'latent_1', 'latent_2', 'latent_3', 'latent_4']
+        """
         return _latent_names(self.latent_dim)
 
     def __repr__(self):

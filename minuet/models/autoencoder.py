@@ -141,7 +141,15 @@ class DiffusionAutoencoder(nn.Module):
 
     @property
     def image_shape(self):
-        """Shape ``(C, H, W)`` of one image."""
+        """Shape ``(C, H, W)`` of one image.
+
+        Examples
+        --------
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> model = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
+        >>> model.image_shape
+        (3, 24, 24)
+        """
         c = self.config.denoiser
         return (c.channels, c.image_size, c.image_size)
 
@@ -159,6 +167,26 @@ class DiffusionAutoencoder(nn.Module):
         With ``average_dihedral=True`` the latent is the mean over the 8
         flips and quarter turns of each image, which removes most of its
         remaining dependence on orientation at 8 times the cost.
+
+        Parameters
+        ----------
+        x : `torch.Tensor`
+            Stretched images, shape ``(B, C, H, W)``.
+        average_dihedral : bool, optional
+            Average over the 8 flips and quarter turns.
+
+        Returns
+        -------
+        latent : `torch.Tensor`
+            Shape ``(B, latent_dim)``, float32.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> model = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
+        >>> model.encode(torch.zeros(2, 3, 24, 24), average_dihedral=True).shape
+        torch.Size([2, 5])
         """
         self._check(x)
         if not average_dihedral:
@@ -179,6 +207,20 @@ class DiffusionAutoencoder(nn.Module):
             Seeded generator for the noise.
         latent : `torch.Tensor`, optional
             Latents to condition on; computed from ``x`` when omitted.
+
+        Returns
+        -------
+        loss : `torch.Tensor`
+            Shape ``(B,)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> model = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> model.loss(torch.zeros(2, 3, 24, 24), generator=gen).shape
+        torch.Size([2])
         """
         self._check(x)
         latent = self.encoder(x) if latent is None else latent
@@ -186,7 +228,34 @@ class DiffusionAutoencoder(nn.Module):
 
     @torch.no_grad()
     def decode(self, latent, *, steps=None, sampler=None, generator=None):
-        """Draw one image per latent; a fresh draw per call unless seeded."""
+        """Draw one image per latent; a fresh draw per call unless seeded.
+
+        Parameters
+        ----------
+        latent : `torch.Tensor`
+            Shape ``(B, latent_dim)``.
+        steps : int, optional
+            Sampler steps; default the configuration's.
+        sampler : str, optional
+            Sampler; default the configuration's (see `EDM.sample`).
+        generator : `torch.Generator`, optional
+            Seeded generator for reproducible draws.
+
+        Returns
+        -------
+        x : `torch.Tensor`
+            Stretched images, shape ``(B, C, H, W)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+        >>> model = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
+        >>> draw = lambda: model.decode(torch.zeros(1, 5), steps=2,
+        ...                             generator=torch.Generator().manual_seed(3))
+        >>> bool(torch.equal(draw(), draw()))
+        True
+        """
         return self.diffusion.sample(
             self.denoiser,
             latent.to(torch.float32),
@@ -198,5 +267,22 @@ class DiffusionAutoencoder(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, x, *, steps=None, sampler=None, generator=None):
-        """Encode ``x`` and draw a reconstruction from its latent."""
+        """Encode ``x`` and draw a reconstruction from its latent.
+
+        Parameters
+        ----------
+        x : `torch.Tensor`
+            Stretched images, shape ``(B, C, H, W)``.
+        steps, sampler, generator
+            As for `decode`.
+
+        Returns
+        -------
+        x : `torch.Tensor`
+            Reconstructed stretched images, same shape.
+
+        Examples
+        --------
+        See the class example.
+        """
         return self.decode(self.encode(x), steps=steps, sampler=sampler, generator=generator)
