@@ -74,6 +74,17 @@ class DiffusionAutoencoderConfig(JSONConfig):
             Size of the latent.
         image_size : int
             Side of the square cutouts.
+
+        Returns
+        -------
+        config : `DiffusionAutoencoderConfig`
+
+        Examples
+        --------
+        >>> from minuet.models import DiffusionAutoencoderConfig
+        >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+        >>> config.encoder.width, config.denoiser.image_size, config.diffusion.steps
+        (16, 24, 3)
         """
         common = {"latent_dim": latent_dim, "image_size": image_size}
         if name == "default":

@@ -148,7 +148,26 @@ class Denoiser(nn.Module):
             nn.init.zeros_(self.head[2].bias)
 
     def forward(self, x, noise, latent):
-        """Return the network output for noisy images ``x``."""
+        """Return the network output for noisy images ``x``.
+
+        Parameters
+        ----------
+        x : `torch.Tensor`
+            Noisy images, ``(B, C, H, W)``.
+        noise : `torch.Tensor`
+            Noise-level embedding input of each image, ``(B,)``.
+        latent : `torch.Tensor`
+            Latents, ``(B, latent_dim)``.
+
+        Returns
+        -------
+        out : `torch.Tensor`
+            Same shape as ``x``.
+
+        Examples
+        --------
+        See the class example.
+        """
         c = self.config
         noise_emb = self.noise_embed(fourier_features(noise, c.width))
         cond = noise_emb + self.latent_embed(latent)

@@ -145,7 +145,33 @@ class EDM:
         self.config = config
 
     def denoise(self, net, x, sigma, latent):
-        r"""Return :math:`D(x; \sigma)`, the estimate of the clean image."""
+        r"""Return :math:`D(x; \sigma)`, the estimate of the clean image.
+
+        Parameters
+        ----------
+        net : `torch.nn.Module`
+            The network :math:`F`.
+        x : `torch.Tensor`
+            Noisy images, ``(B, C, H, W)``.
+        sigma : `torch.Tensor`
+            Noise level of each image, ``(B,)``.
+        latent : `torch.Tensor`
+            Latents, ``(B, latent_dim)``.
+
+        Returns
+        -------
+        denoised : `torch.Tensor`
+            Same shape as ``x``, float32.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import Denoiser, DenoiserConfig, DiffusionConfig, EDM
+        >>> net = Denoiser(DenoiserConfig(image_size=24, width=16, depth=1, heads=2))
+        >>> edm = EDM(DiffusionConfig())
+        >>> edm.denoise(net, torch.zeros(2, 3, 24, 24), torch.ones(2), torch.zeros(2, 5)).shape
+        torch.Size([2, 3, 24, 24])
+        """
         sd = self.config.sigma_data
         sigma = sigma.reshape(-1, 1, 1, 1).to(torch.float32)
         c_skip = sd**2 / (sigma**2 + sd**2)
@@ -162,6 +188,34 @@ class EDM:
         Noise levels are drawn log-normally and every image's loss is scaled
         by :math:`\lambda(\sigma) = (\sigma^2 + \sigma_d^2) / (\sigma\sigma_d)^2`,
         so all noise levels contribute equally at initialisation.
+
+        Parameters
+        ----------
+        net : `torch.nn.Module`
+            The network :math:`F`.
+        x0 : `torch.Tensor`
+            Clean stretched images, ``(B, C, H, W)``.
+        latent : `torch.Tensor`
+            Latents, ``(B, latent_dim)``.
+        weight : `torch.Tensor`, optional
+            Non-negative per-pixel weights shaped like ``x0``.
+        generator : `torch.Generator`, optional
+            Seeded generator for the noise levels and the noise.
+
+        Returns
+        -------
+        loss : `torch.Tensor`
+            Shape ``(B,)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import Denoiser, DenoiserConfig, DiffusionConfig, EDM
+        >>> net = Denoiser(DenoiserConfig(image_size=24, width=16, depth=1, heads=2))
+        >>> edm = EDM(DiffusionConfig())
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> edm.loss(net, torch.zeros(2, 3, 24, 24), torch.zeros(2, 5), generator=gen).shape
+        torch.Size([2])
         """
         c = self.config
         b = x0.shape[0]
@@ -173,7 +227,22 @@ class EDM:
         return lam * _weighted_mse(self.denoise(net, x, sigma, latent), x0, weight)
 
     def sigmas(self, steps):
-        """The sampler's ``steps + 1`` noise levels, ending at zero."""
+        """The sampler's ``steps + 1`` noise levels, ending at zero.
+
+        Parameters
+        ----------
+        steps : int
+            Number of sampler steps.
+
+        Returns
+        -------
+        sigmas : `torch.Tensor`
+            Shape ``(steps + 1,)``, float32, decreasing from ``sigma_max``.
+
+        Examples
+        --------
+        See the class example.
+        """
         c = self.config
         steps = _check_steps(steps)
         i = torch.arange(steps, dtype=torch.float64) / max(steps - 1, 1)
@@ -202,6 +271,21 @@ class EDM:
             first-order Euler (equivalent to DDIM).
         generator : `torch.Generator`, optional
             Seeded generator for the initial noise; fresh noise when omitted.
+
+        Returns
+        -------
+        x : `torch.Tensor`
+            Images, ``(B, *shape)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import Denoiser, DenoiserConfig, DiffusionConfig, EDM
+        >>> net = Denoiser(DenoiserConfig(image_size=24, width=16, depth=1, heads=2))
+        >>> edm = EDM(DiffusionConfig())
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> edm.sample(net, torch.zeros(2, 5), (3, 24, 24), steps=2, generator=gen).shape
+        torch.Size([2, 3, 24, 24])
         """
         steps = self.config.steps if steps is None else steps
         sampler = self.config.sampler if sampler is None else sampler
@@ -261,7 +345,28 @@ class DDPM:
         self.alpha_bar = torch.cumprod(1 - betas, 0).to(torch.float32)
 
     def loss(self, net, x0, latent, *, weight=None, generator=None):
-        """Per-image weighted epsilon-prediction loss, shape ``(B,)``."""
+        """Per-image weighted epsilon-prediction loss, shape ``(B,)``.
+
+        Parameters
+        ----------
+        net, x0, latent, weight, generator
+            As for `EDM.loss`; the generator also draws the timesteps.
+
+        Returns
+        -------
+        loss : `torch.Tensor`
+            Shape ``(B,)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import Denoiser, DenoiserConfig, DiffusionConfig, DDPM
+        >>> net = Denoiser(DenoiserConfig(image_size=24, width=16, depth=1, heads=2))
+        >>> ddpm = DDPM(DiffusionConfig(kind="ddpm", sampler="ddim"))
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> ddpm.loss(net, torch.zeros(2, 3, 24, 24), torch.zeros(2, 5), generator=gen).shape
+        torch.Size([2])
+        """
         b = x0.shape[0]
         t = torch.randint(0, self.config.timesteps, (b,), generator=generator, device=x0.device)
         ab = self.alpha_bar.to(x0.device)[t].reshape(-1, 1, 1, 1)
@@ -272,7 +377,30 @@ class DDPM:
 
     @torch.no_grad()
     def sample(self, net, latent, shape, *, steps=None, sampler=None, generator=None):
-        """Deterministic DDIM sampling with ``steps`` evenly spaced timesteps."""
+        """Deterministic DDIM sampling with ``steps`` evenly spaced timesteps.
+
+        Parameters
+        ----------
+        net, latent, shape, steps, generator
+            As for `EDM.sample`.
+        sampler : {'ddim'}, optional
+            The only sampler of this formulation.
+
+        Returns
+        -------
+        x : `torch.Tensor`
+            Images, ``(B, *shape)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from minuet.models import Denoiser, DenoiserConfig, DiffusionConfig, DDPM
+        >>> net = Denoiser(DenoiserConfig(image_size=24, width=16, depth=1, heads=2))
+        >>> ddpm = DDPM(DiffusionConfig(kind="ddpm", sampler="ddim"))
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> ddpm.sample(net, torch.zeros(2, 5), (3, 24, 24), steps=2, generator=gen).shape
+        torch.Size([2, 3, 24, 24])
+        """
         steps = _check_steps(self.config.steps if steps is None else steps)
         if sampler not in (None, "ddim"):
             msg = f"the DDPM formulation samples with 'ddim' only; got {sampler!r}."

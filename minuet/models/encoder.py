@@ -97,7 +97,22 @@ class Encoder(nn.Module):
             self.head = nn.Linear(c.width, 1)
 
     def forward(self, x):
-        """Return the latent of each image in the batch ``x``."""
+        """Return the latent of each image in the batch ``x``.
+
+        Parameters
+        ----------
+        x : `torch.Tensor`
+            Stretched images, ``(B, C, H, W)``.
+
+        Returns
+        -------
+        latent : `torch.Tensor`
+            Shape ``(B, latent_dim)``.
+
+        Examples
+        --------
+        See the class example.
+        """
         c = self.config
         tokens = self.embed(patchify(x, c.patch)) + self.position
         if c.kind == "vit":

@@ -116,16 +116,48 @@ class SimulationConfig:
         object.__setattr__(self, "psf_fwhm_range", tuple(float(v) for v in self.psf_fwhm_range))
 
     def to_dict(self):
-        """Return a JSON-serialisable dictionary of the settings."""
+        """Return a JSON-serialisable dictionary of the settings.
+
+        Returns
+        -------
+        config : dict
+
+        Examples
+        --------
+        >>> from minuet.simulate import SimulationConfig
+        >>> SimulationConfig(mag_limit=21.0).to_dict()["mag_limit"]
+        21.0
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     def to_json(self):
-        """Return the settings as a JSON string."""
+        """Return the settings as a JSON string.
+
+        Returns
+        -------
+        text : str
+
+        Examples
+        --------
+        >>> import json
+        >>> from minuet.simulate import SimulationConfig
+        >>> json.loads(SimulationConfig(mag_limit=21.0).to_json())["mag_limit"]
+        21.0
+        """
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, config):
         """Build a configuration from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        config : dict
+            Settings by name; missing ones take their defaults.
+
+        Returns
+        -------
+        config : `SimulationConfig`
 
         Examples
         --------
