@@ -1,8 +1,10 @@
 """Shared helpers of the benchmark scripts: provenance and reStructuredText tables."""
 
+import inspect
 import json
 import os
 import platform
+import resource
 import shlex
 import sys
 import time
@@ -11,6 +13,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: Where benchmark results are written for the documentation to include.
 GENERATED = ROOT / "docs" / "validation" / "generated"
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process image, in MiB.
+
+    Linux's ``VmHWM``: ``getrusage``'s ``ru_maxrss`` also counts the parent's
+    memory at the time of the ``fork`` that made this process (it carries over
+    ``exec``), so a child started by a big parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+#: The source of :func:`peak_rss_mib`, for the scripts that benchmarks run in child processes.
+PEAK_RSS = "import resource\n" + inspect.getsource(peak_rss_mib)
 
 
 def provenance():

@@ -82,7 +82,7 @@ def parse_args(argv=None):
                         help="simulated HDF5 training file")
     parser.add_argument("--test", default="/work/data/sim-test-20251205.h5",
                         help="simulated HDF5 held-out file (a different seed)")
-    parser.add_argument("--minutes", type=float, default=20.0,
+    parser.add_argument("--minutes", type=float, default=10.0,
                         help="wall-clock training budget per network baseline")
     parser.add_argument("--n-test", type=int, default=2000,
                         help="held-out galaxies to evaluate (the first ones)")

@@ -24,7 +24,6 @@ Run with nothing else on the machine::
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 from _report import GENERATED as OUT
-from _report import provenance, rst_table
+from _report import PEAK_RSS, peak_rss_mib, provenance, rst_table
 
 
 def _model(args):
@@ -65,6 +64,7 @@ def _write_file(path, n, base, chunk=4096):
 
 STREAM_SCRIPT = """
 import json, resource, sys, time
+""" + PEAK_RSS + """
 from minuet import Minuet
 from minuet.catalogue import encode_catalogue
 model = Minuet.load(sys.argv[1])
@@ -73,7 +73,7 @@ table = encode_catalogue(sys.argv[2], sys.argv[3], model=model, chunk_size=int(s
                          batch_size=256, progress=False, overwrite=True)
 elapsed = time.perf_counter() - t0
 print(json.dumps({"rows": len(table), "seconds": elapsed,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mib()}))
 """
 
 
@@ -166,7 +166,7 @@ def main(argv=None):
     per_core = results["dask_1_worker_galaxies_per_s"]
     results["core_hours_1e10"] = 1e10 / per_core / 3600
     results["node_hours_1e10_64core"] = results["core_hours_1e10"] / 64
-    results["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["self_peak_rss_mb"] = peak_rss_mib()
 
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = "_quick" if args.quick else ""

@@ -1,7 +1,7 @@
 """Wall time and peak memory against the number of galaxies: encode, posterior, neighbours.
 
 Each (task, N) pair runs in a fresh Python process, so that its peak resident
-memory (``resource.getrusage(...).ru_maxrss``; Python's tracemalloc does not
+memory (Linux's ``VmHWM``; Python's tracemalloc does not
 see torch's allocations) is its own. Memory is reported both as the peak of
 the process and as its growth beyond the state after imports and model
 loading, which is what the N galaxies cost.
@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _report import GENERATED, ROOT, figure, new_record, rst_table, write_results
+from _report import GENERATED, PEAK_RSS, ROOT, figure, new_record, rst_table, write_results
 
 TASKS = ("encode", "posterior", "neighbours")
 
@@ -42,8 +42,8 @@ import numpy as np
 sys.path.insert(0, {root!r})
 task, n, samples, n_queries, base_path = {task!r}, {n}, {samples}, {n_queries}, {base!r}
 clock = time.perf_counter
-def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+{peak_rss}
+rss = peak_rss_mib
 out = {{"task": task, "n": n}}
 if task != "neighbours":
     from minuet import Minuet
@@ -82,7 +82,7 @@ print(json.dumps(out))
 
 
 def run_one(task, n, *, samples, n_queries, base):
-    code = _CHILD.format(root=str(ROOT), task=task, n=int(n), samples=samples,
+    code = _CHILD.format(root=str(ROOT), peak_rss=PEAK_RSS, task=task, n=int(n), samples=samples,
                          n_queries=n_queries, base=str(base))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if proc.returncode:

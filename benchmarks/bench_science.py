@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import PEAK_RSS, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,7 +91,8 @@ clock = time.perf_counter
 rng = np.random.default_rng(0)
 latents = rng.normal(size=(n, 5))
 queries = rng.normal(size=(nq, 5))
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+{peak_rss}
+base = peak_rss_mib()
 out = {{"backend": backend}}
 if backend == "minuet":
     from minuet.neighbours import LatentIndex
@@ -101,7 +102,7 @@ if backend == "minuet":
     t = clock()
     res = index.query(queries, k=k)
     out["query_s"] = clock() - t
-    out["peak_extra_mib"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    out["peak_extra_mib"] = peak_rss_mib() - base
     ids = np.asarray(res["catalog_index"]).reshape(nq, k)
     with tempfile.TemporaryDirectory() as tmp:
         t = clock()
@@ -121,7 +122,7 @@ else:
     t = clock()
     dist, ids = nn.kneighbors((queries - mean) / std)
     out["query_s"] = clock() - t
-    out["peak_extra_mib"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    out["peak_extra_mib"] = peak_rss_mib() - base
     out["algorithm"] = nn._fit_method
 np.save({ids_path!r}, np.asarray(ids))
 print(json.dumps(out))
@@ -134,8 +135,8 @@ def bench_neighbours(n=10_000_000, n_queries=10_000, k=10):
         ids = {}
         for backend in ("minuet", "sklearn"):
             ids_path = os.path.join(tmp, f"{backend}.npy")
-            code = _CHILD.format(root=str(ROOT), n=n, nq=n_queries, k=k, backend=backend,
-                                 ids_path=ids_path)
+            code = _CHILD.format(root=str(ROOT), peak_rss=PEAK_RSS, n=n, nq=n_queries, k=k,
+                                 backend=backend, ids_path=ids_path)
             proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                   check=True)
             row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -223,7 +224,7 @@ def main():
         "posterior": bench_posterior(n_galaxies=args.galaxies),
         "neighbours": (json.loads((OUT / "science_speed.json").read_text())["neighbours"]
                        if args.posterior_only else bench_neighbours(n=args.catalog_size)),
-        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mib": peak_rss_mib(),
     }
     if not args.no_write:
         write_report(results)
