@@ -199,6 +199,45 @@ def _first(*names):
     return None, None
 
 
+def _cnn_point(heads):
+    """Where a supervised CNN, trained on the heads' labelled galaxies, beats the heads."""
+    cnn, mine = heads.get("cnn"), heads["point"]
+    if not isinstance(cnn, dict):
+        return None
+    better = []
+    for prop, key, unit in (("redshift", "sigma_nmad", ""), ("log_mstar", "scatter", " dex"),
+                            ("log_sfr", "scatter", " dex")):
+        if prop in mine and prop in cnn and cnn[prop][key] < mine[prop][key]:
+            better.append(f"{prop} {key} {cnn[prop][key]:.3f}{unit} against "
+                          f"{mine[prop][key]:.3f}{unit} ({mine[prop][key] / cnn[prop][key]:.2f}x)")
+    if not better:
+        return None
+    return ("A supervised CNN that sees the pixels, trained on the same labelled galaxies, "
+            "predicts better than the five numbers: " + "; ".join(better) + ".")
+
+
+def _tradeoff_point(rows):
+    """Where one diffusion draw is further from the truth than the blurred decoders."""
+    draws = [row for row in rows if row["decoder"].startswith("minuet")]
+    if not draws:
+        return None
+    single, others = draws[0], [row for row in rows if not row["decoder"].startswith("minuet")]
+    closer = [f"{row['decoder']} {row['median_chi2_red']:.3g}" for row in others
+              if row["median_chi2_red"] < single["median_chi2_red"]]
+    if not closer:
+        return None
+    text = (f"One diffusion draw is sharp but not the closest image: its median reduced "
+            f"chi-squared ({single['median_chi2_red']:.3g}, high-frequency power ratio "
+            f"{single['high_frequency_power_ratio']:.2f}) is above that of the blurred "
+            f"five-number decoders ({', '.join(closer)}).")
+    for row in draws[1:]:
+        text += (f" The {row['decoder'].removeprefix('minuet, ')} reaches "
+                 f"{row['median_chi2_red']:.3g} with a power ratio of "
+                 f"{row['high_frequency_power_ratio']:.2f}: averaging trades sharpness for "
+                 "fidelity.")
+    return text
+
+
 def losses_lines(quick=False):
     """Bullet points of where minuet falls short, each from a results file.
 
@@ -248,6 +287,14 @@ def losses_lines(quick=False):
         text.append(f"and the weakest label, {worst[0]}, reaches ROC-AUC "
                     f"{worst[1]['roc_auc']:.2f}.")
         point(" ".join(text), name)
+        cnn_point = _cnn_point(heads)
+        if cnn_point:
+            point(cnn_point, name)
+    trade, name = _first(f"tradeoff{q}.json")
+    if trade:
+        point_ = _tradeoff_point(trade["rows"])
+        if point_:
+            point(point_, name)
     perf, name = _first(f"performance{q}.json")
     if perf:
         slower = [f"{r['quantity']} ({r['speedup']:.2f}x)" for r in perf["rows"]
