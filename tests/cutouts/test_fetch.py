@@ -1,67 +1,15 @@
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BytesIO
-from urllib.parse import parse_qs, urlparse
-
 import numpy as np
 import pytest
 from astropy.config import paths
 from astropy.coordinates import SkyCoord
-from astropy.io import fits
 from astropy.table import Table
 
-from minuet.cutouts import conf, fetch_legacy_cutouts
-
-
-def viewer_cube(query):
-    """A FITS file in the viewer layout whose flux encodes the requested dec."""
-    size = int(query["size"][0])
-    bands = query["bands"][0]
-    header = fits.Header({"BANDS": bands})
-    for i, band in enumerate(bands):
-        header[f"BAND{i}"] = band
-    cube = np.full((len(bands), size, size), float(query["dec"][0]), "f4")
-    cube += np.arange(len(bands), dtype="f4")[:, None, None]
-    hdus = [fits.PrimaryHDU(cube, header=header)]
-    if "invvar" in query:
-        hdus.append(fits.ImageHDU(np.full(cube.shape, 4.0, "f4"), name="INVVAR"))
-    buffer = BytesIO()
-    fits.HDUList(hdus).writeto(buffer)
-    return buffer.getvalue()
+from minuet.cutouts import fetch_legacy_cutouts
 
 
 @pytest.fixture
-def server():
-    requests = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            parsed = urlparse(self.path)
-            query = parse_qs(parsed.query, keep_blank_values=True)
-            requests.append((parsed.path, query))
-            dec = float(query["dec"][0])
-            if dec < -80:  # a position the fake service cannot serve
-                self.send_error(500, "no coverage")
-                return
-            body = b"<html>not fits</html>" if dec < -70 else viewer_cube(query)
-            self.send_response(200)
-            self.send_header("Content-Type", "image/fits")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/viewer/fits-cutout"
-    with conf.set_temp("cutout_url", url):
-        yield requests
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+def server(legacy_viewer):
+    return legacy_viewer
 
 
 def test_fetch_sends_the_viewer_query(server):

@@ -1,0 +1,150 @@
+"""Latents for the rows of an LSDB / HATS catalogue, partition by partition.
+
+HATS catalogues (Hierarchical Adaptive Tiling Scheme) split the sky into
+HEALPix pixels of similar row counts; LSDB opens them lazily as Dask
+collections. :func:`encode_lsdb` adds the latent columns to such a catalogue
+without reading it whole: each partition's positions are turned into cutouts
+(by the Legacy Surveys cutout service, or by a function of the user's), which
+the model encodes on the worker that holds the partition.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from ._dask import _model_reference, _worker_model
+
+__all__ = ["encode_lsdb"]
+
+#: Columns added beside the latents.
+VALID_COLUMN, FLAG_COLUMN = "minuet_valid", "minuet_flag"
+
+
+def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch_size,
+                      average_dihedral, fetch_options):
+    """The partition with latent, validity and flag columns added."""
+    import pandas as pd
+    from astropy.table import Table
+
+    from ..cutouts import fetch_legacy_cutouts
+
+    model = _worker_model(*reference)
+    n = len(frame)
+    latents = np.full((n, model.latent_dim), np.nan, dtype=np.float32)
+    valid = np.zeros(n, dtype=bool)
+    flag = np.full(n, "", dtype=object)
+    if n:
+        positions = Table({"ra": np.asarray(frame[ra_column], dtype=float),
+                           "dec": np.asarray(frame[dec_column], dtype=float)})
+        if cutouts is None:
+            batch = fetch_legacy_cutouts(positions, size=model.image_size, on_invalid="flag",
+                                         show_progress=False, **fetch_options)
+        else:
+            batch = cutouts(positions)
+        if len(batch) != n:
+            msg = (f"the cutout function returned {len(batch)} cutouts for a partition of {n} "
+                   "rows; it must return one cutout per row, in order (flag the ones it "
+                   "cannot make).")
+            raise ValueError(msg)
+        latents = model.encode_cutouts(batch, batch_size=batch_size, progress=False,
+                                       average_dihedral=average_dihedral)
+        valid = np.asarray(batch.valid, dtype=bool)
+        flag = np.asarray(batch.reason, dtype=object)
+    out = frame.copy()
+    for i, name in enumerate(model.latent_names):
+        out[name] = latents[:, i]
+    out[VALID_COLUMN] = valid
+    out[FLAG_COLUMN] = pd.Series(flag, index=frame.index, dtype=str)
+    return out
+
+
+def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedral=False,
+                **fetch_options):
+    """Add minuet's latents to every row of an LSDB catalogue, lazily.
+
+    Parameters
+    ----------
+    catalog : ``lsdb.Catalog``, str or path-like
+        A catalogue of galaxy positions, or the path of a HATS catalogue
+        (opened with ``lsdb.open_catalog``). Its RA and Dec columns are those
+        its HATS properties name.
+    model : `~minuet.Minuet`, str or path-like
+        A saved model (each Dask worker reads its directory once), a model
+        directory, or the name of a bundled model.
+    cutouts : callable, optional
+        ``cutouts(positions) -> Cutouts``: makes one cutout per row of an
+        `~astropy.table.Table` with ``ra`` and ``dec`` columns in degrees, in
+        order, flagging (not dropping) the rows it cannot make; for example
+        one that reads a local cutout store. It must be picklable to run on a
+        cluster. Default: download each cutout from the Legacy Surveys
+        viewer with `~minuet.cutouts.fetch_legacy_cutouts`, failed rows flagged.
+    batch_size : int, optional
+        Cutouts per network call.
+    average_dihedral : bool, optional
+        Average each latent over the 8 flips and quarter turns.
+    **fetch_options
+        Passed to `~minuet.cutouts.fetch_legacy_cutouts` (``layer``,
+        ``pixscale``, ``cache``, ``timeout``, ...) when ``cutouts`` is not given.
+
+    Returns
+    -------
+    catalog : ``lsdb.Catalog``
+        The same partitions with the latent columns (``model.latent_names``),
+        ``minuet_valid`` and ``minuet_flag`` (why a row was refused) added;
+        nothing is computed until ``.compute()`` or ``.write_catalog(path)``.
+        Rows whose cutout was refused keep NaN latents.
+
+    Raises
+    ------
+    ImportError
+        If LSDB is not installed (``pip install "minuet[lsdb]"``).
+    ValueError
+        If the catalogue already has a column of the names to be added, or
+        ``fetch_options`` are given together with ``cutouts``.
+
+    Examples
+    --------
+    A HATS catalogue of positions, its latents written as a new HATS
+    catalogue (nothing is read or downloaded before ``write_catalog``)::
+
+        import lsdb
+        from minuet import Minuet
+        from minuet.catalogue import encode_lsdb
+
+        model = Minuet.pretrained()
+        galaxies = lsdb.open_catalog("hats/my_galaxies", columns=["objid", "ra", "dec"])
+        encode_lsdb(galaxies, model=model, layer="ls-dr10").write_catalog("hats/my_latents")
+    """
+    try:
+        import lsdb
+    except ImportError as exc:
+        msg = "encode_lsdb needs LSDB; install it with pip install 'minuet[lsdb]'."
+        raise ImportError(msg) from exc
+    if isinstance(catalog, (str, Path)):
+        catalog = lsdb.open_catalog(catalog)
+    if cutouts is not None and fetch_options:
+        msg = (f"options {sorted(fetch_options)} are for the Legacy Surveys download; with a "
+               "cutouts function, set them in that function instead.")
+        raise ValueError(msg)
+    if cutouts is not None and not callable(cutouts):
+        msg = f"cutouts must be a function of a positions table; got {type(cutouts)!r}."
+        raise TypeError(msg)
+    reference = _model_reference(model)
+    driver_model = _worker_model(*reference)
+    added = [*driver_model.latent_names, VALID_COLUMN, FLAG_COLUMN]
+    clash = sorted(set(added) & set(catalog.columns))
+    if clash:
+        msg = (f"the catalogue already has the columns {clash}; select the columns to keep "
+               "(catalog[[...]]) or rename them before encoding.")
+        raise ValueError(msg)
+    info = catalog.hc_structure.catalog_info
+    return catalog.map_partitions(
+        _encode_partition,
+        reference=reference,
+        ra_column=info.ra_column,
+        dec_column=info.dec_column,
+        cutouts=cutouts,
+        batch_size=batch_size,
+        average_dihedral=average_dihedral,
+        fetch_options=fetch_options,
+    )

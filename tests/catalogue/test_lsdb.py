@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+from astropy.table import Table
+
+from minuet import Minuet
+from minuet.catalogue import encode_lsdb
+from minuet.cutouts import fetch_legacy_cutouts, load_cutouts
+from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+
+lsdb = pytest.importorskip("lsdb")
+pd = pytest.importorskip("pandas")
+
+# LSDB's own use of a pandas keyword that pandas 3.1 deprecates
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in NestedFrame")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    torch.manual_seed(3)
+    model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")), name="tiny")
+    model.save(tmp_path_factory.mktemp("model") / "tiny")
+    return model
+
+
+@pytest.fixture
+def positions():
+    """Twelve galaxies spread over the sky, with one the cutout service cannot serve."""
+    ra = np.linspace(5.0, 355.0, 12)
+    dec = np.linspace(1.0, 60.0, 12)
+    dec[7] = -85.0
+    return pd.DataFrame({"objid": np.arange(100, 112), "ra": ra, "dec": dec})
+
+
+def _catalog(frame):
+    return lsdb.from_dataframe(frame, ra_column="ra", dec_column="dec", partition_rows=4)
+
+
+def test_latents_equal_those_of_the_downloaded_cutouts(legacy_viewer, model, positions):
+    catalog = _catalog(positions)
+    assert catalog.npartitions > 1
+    lazy = encode_lsdb(catalog, model=model, cache=False)
+    assert legacy_viewer == []  # nothing is downloaded before compute
+    result = lazy.compute().sort_values("objid")
+    assert len(result) == len(positions)
+    assert len(legacy_viewer) == len(positions)
+
+    direct = fetch_legacy_cutouts(Table.from_pandas(positions), cache=False, on_invalid="flag",
+                                  show_progress=False)
+    expected = model.encode_cutouts(direct, progress=False)
+    got = np.stack([result[name].to_numpy(dtype=float) for name in model.latent_names], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, equal_nan=True)
+    assert result["minuet_valid"].tolist() == [i != 7 for i in range(12)]
+    assert np.isnan(got[7]).all()
+    assert result["minuet_flag"].iloc[7].startswith("download failed")
+    assert (result["minuet_flag"].drop(result.index[7]) == "").all()
+
+
+def test_cutout_function_replaces_the_download(legacy_viewer, model, positions, tmp_path):
+    rng = np.random.default_rng(0)
+    store = {oid: rng.normal(0, 0.02, (3, 72, 72)).astype(np.float32)
+             for oid in positions["objid"]}
+    by_position = {(round(r, 6), round(d, 6)): store[o]
+                   for o, r, d in positions[["objid", "ra", "dec"]].itertuples(index=False)}
+
+    def local_store(table):
+        keys = zip(np.round(table["ra"], 6), np.round(table["dec"], 6), strict=True)
+        return load_cutouts(np.stack([by_position[key] for key in keys]))
+
+    # a HATS catalogue on disk, opened by path
+    _catalog(positions).write_catalog(tmp_path / "galaxies", progress_bar=False)
+    result = encode_lsdb(tmp_path / "galaxies", model=model, cutouts=local_store).compute()
+    assert legacy_viewer == []
+    result = result.sort_values("objid")
+    expected = model.encode_cutouts(load_cutouts(np.stack(list(store.values()))), progress=False)
+    got = np.stack([result[name].to_numpy(dtype=float) for name in model.latent_names], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert result["minuet_valid"].all()
+
+
+def test_bad_arguments_are_refused(model, positions):
+    catalog = _catalog(positions)
+    with pytest.raises(ValueError, match=r"already has the columns \['latent_0'\]"):
+        encode_lsdb(_catalog(positions.assign(latent_0=1.0)), model=model)
+    with pytest.raises(ValueError, match=r"options \['layer'\] are for the Legacy Surveys"):
+        encode_lsdb(catalog, model=model, cutouts=load_cutouts, layer="ls-dr9")
+    with pytest.raises(TypeError, match="cutouts must be a function"):
+        encode_lsdb(catalog, model=model, cutouts="store")
+    with pytest.raises(ValueError, match="never saved"):
+        encode_lsdb(catalog, model=Minuet(model.autoencoder))
+
+
+def test_a_cutout_function_must_keep_every_row(model, positions):
+    lazy = encode_lsdb(_catalog(positions), model=model,
+                       cutouts=lambda table: load_cutouts(np.zeros((1, 3, 72, 72), "f4")))
+    # LSDB re-raises a partition's error as a RuntimeError that quotes it
+    with pytest.raises((ValueError, RuntimeError), match="one cutout per row"):
+        lazy.compute()
