@@ -68,3 +68,28 @@ def test_missing_baseline_files_say_how_to_make_them(run_all, tmp_path):
 def test_quick_names(run_all):
     assert run_all._quick_name(Path("heads.rst")) == "heads_quick.rst"
     assert run_all._quick_name(Path("scale_quick.json")) == "scale_quick.json"
+
+
+def test_losses_name_the_cnn_only_where_it_wins(run_all):
+    heads = {"point": {"redshift": {"sigma_nmad": 0.06}, "log_mstar": {"scatter": 0.30}},
+             "cnn": {"redshift": {"sigma_nmad": 0.04}, "log_mstar": {"scatter": 0.35}}}
+    text = run_all._cnn_point(heads)
+    assert "redshift sigma_nmad 0.040 against 0.060 (1.50x)" in text
+    assert "log_mstar" not in text
+    heads["cnn"]["redshift"]["sigma_nmad"] = 0.07
+    assert run_all._cnn_point(heads) is None
+    assert run_all._cnn_point({"point": {}}) is None
+
+
+def test_losses_compare_one_draw_with_the_blurred_decoders(run_all):
+    def row(name, chi2, power):
+        return {"decoder": name, "median_chi2_red": chi2, "high_frequency_power_ratio": power}
+
+    rows = [row("PCA, 5 components", 6.0, 0.001), row("deterministic autoencoder", 9.0, 0.002),
+            row("minuet, one draw", 8.0, 0.6), row("minuet, mean of 4 draws", 4.5, 0.2)]
+    text = run_all._tradeoff_point(rows)
+    assert "(PCA, 5 components 6)" in text
+    assert "autoencoder" not in text
+    assert "The mean of 4 draws reaches 4.5 with a power ratio of 0.20" in text
+    rows[0]["median_chi2_red"] = 9.0
+    assert run_all._tradeoff_point(rows) is None
