@@ -43,6 +43,20 @@ def viewer_cube(query):
     return buffer.getvalue()
 
 
+@pytest.fixture(scope="module")
+def saved_tiny_model(tmp_path_factory):
+    """An untrained tiny model, saved: Dask workers and the command line load it from disk."""
+    import torch
+
+    from minuet import Minuet
+    from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+
+    torch.manual_seed(1)
+    model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")), name="tiny")
+    model.save(tmp_path_factory.mktemp("model") / "tiny")
+    return model
+
+
 @pytest.fixture
 def legacy_viewer():
     """A fake Legacy Surveys cutout service on loopback; yields the requests it got.

@@ -1,22 +1,16 @@
 import numpy as np
 import pytest
-import torch
 from astropy.table import QTable
 
-from minuet import Minuet
 from minuet._demo import run_demo
 from minuet.cli import main
-from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
 
 pytest.importorskip("galsim")
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(4)
-    model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")), name="tiny")
-    model.save(tmp_path_factory.mktemp("model") / "tiny")
-    return model
+def model(saved_tiny_model):
+    return saved_tiny_model
 
 
 def test_run_demo_writes_table_and_figure(model, tmp_path):

@@ -1,7 +1,6 @@
 import h5py
 import numpy as np
 import pytest
-import torch
 
 from minuet import Minuet
 from minuet.catalogue import encode_catalogue, encode_dask_array, encode_files_dask
@@ -13,11 +12,8 @@ distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(1)
-    model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")), name="tiny")
-    model.save(tmp_path_factory.mktemp("model") / "tiny")
-    return model
+def model(saved_tiny_model):
+    return saved_tiny_model
 
 
 @pytest.fixture(scope="module")

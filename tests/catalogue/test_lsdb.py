@@ -1,12 +1,10 @@
 import numpy as np
 import pytest
-import torch
 from astropy.table import Table
 
 from minuet import Minuet
 from minuet.catalogue import encode_lsdb
 from minuet.cutouts import fetch_legacy_cutouts, load_cutouts
-from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
 
 lsdb = pytest.importorskip("lsdb")
 pd = pytest.importorskip("pandas")
@@ -16,11 +14,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in NestedFra
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(3)
-    model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")), name="tiny")
-    model.save(tmp_path_factory.mktemp("model") / "tiny")
-    return model
+def model(saved_tiny_model):
+    return saved_tiny_model
 
 
 @pytest.fixture
