@@ -59,20 +59,35 @@ def command_line(script, argv=None):
     return shlex.join(["python", f"benchmarks/{script}", *argv])
 
 
+#: Set by ``run_all.py`` to the stage that ran just before this one.
+PREVIOUS_STAGE_VARIABLE = "MINUET_BENCH_PREVIOUS_STAGE"
+
+
 def new_record(script, argv=None):
-    """Provenance of a run: command, machine, date and the load average at the start."""
-    return {"command": command_line(script, argv), **provenance(),
-            "load_average": round(os.getloadavg()[0], 2)}
+    """Provenance of a run: command, machine, date and the load average at the start.
+
+    Under ``run_all.py`` the record also names the stage that ended just
+    before: the one-minute load average still counts that stage's work.
+    """
+    record = {"command": command_line(script, argv), **provenance(),
+              "load_average": round(os.getloadavg()[0], 2)}
+    previous = os.environ.get(PREVIOUS_STAGE_VARIABLE)
+    if previous:
+        record["after_stage"] = previous
+    return record
 
 
 def footer(record):
     """One sentence naming the command, machine, date and load of a results record."""
-    load = record.get("load_average")
-    busy = "" if load is None else (
-        f"; load average {load:.2f} at the start"
-        + (" (other work shared the cores: timings are lower bounds on speed)"
-           if load > 0.5 * (os.cpu_count() or 1) else "")
-    )
+    load, previous = record.get("load_average"), record.get("after_stage")
+    busy = ""
+    if load is not None:
+        busy = f"; load average {load:.2f} at the start"
+        if previous:
+            busy += (f", which still counts the stage ``{previous}`` of ``run_all.py`` that "
+                     "had just ended (the stages run one after another)")
+        elif load > 0.5 * (os.cpu_count() or 1):
+            busy += " (other work shared the cores: timings are lower bounds on speed)"
     return (f"Command ``{record['command']}``; {record['machine']}, {record['date']}{busy}.")
 
 

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from _report import GENERATED, ROOT, provenance, rst_table
+from _report import GENERATED, PREVIOUS_STAGE_VARIABLE, ROOT, provenance, rst_table
 
 BENCHMARKS = Path(__file__).resolve().parent
 
@@ -156,14 +156,18 @@ def _quick_name(path):
     return path.name if path.stem.endswith("_quick") else f"{path.stem}_quick{path.suffix}"
 
 
-def _run_script(stage, quick):
-    """Run one stage in a fresh process; return the files it wrote to the results folder."""
+def _run_script(stage, quick, previous=None):
+    """Run one stage in a fresh process; return the files it wrote to the results folder.
+
+    ``previous`` names the stage that ran just before, for the footers' load averages.
+    """
     arguments = stage.arguments(quick)
+    env = {**os.environ, PREVIOUS_STAGE_VARIABLE: previous or ""}
     if quick and stage.redirect:
         with tempfile.TemporaryDirectory() as tmp:
             code = subprocess.call([sys.executable, "-c", _LAUNCH, str(BENCHMARKS),
                                     Path(stage.script).stem, tmp, str(ROOT / "docs"),
-                                    *arguments], cwd=ROOT)
+                                    *arguments], cwd=ROOT, env=env)
             written = []
             for path in sorted(Path(tmp).iterdir()):
                 if path.is_file():
@@ -173,7 +177,7 @@ def _run_script(stage, quick):
     else:
         before = _snapshot()
         code = subprocess.call([sys.executable, str(BENCHMARKS / stage.script), *arguments],
-                               cwd=ROOT)
+                               cwd=ROOT, env=env)
         after = _snapshot()
         written = sorted(p for p, stamp in after.items() if before.get(p) != stamp)
     return code, written
@@ -377,8 +381,8 @@ def selected(args):
     return [replace(s, extra=extra.get(s.name, ())) for s in STAGES if s.name in wanted]
 
 
-def run_stage(stage, quick):
-    """Run one stage; return (status, seconds, files, note)."""
+def run_stage(stage, quick, previous=None):
+    """Run one stage (after the stage named ``previous``); return (status, seconds, files, note)."""
     if not quick and stage.check:
         problems = stage.check(stage.arguments(False))
         if problems:
@@ -387,7 +391,7 @@ def run_stage(stage, quick):
     if stage.name == "losses":
         files, code = write_losses(quick), 0
     else:
-        code, files = _run_script(stage, quick)
+        code, files = _run_script(stage, quick, previous)
     seconds = time.perf_counter() - start
     if code:
         return "failed", seconds, files, f"exit status {code}; the output above says why"
@@ -424,10 +428,11 @@ def main(argv=None):
     load = os.getloadavg()[0]
     print(f"{len(stages)} stages, {'quick' if args.quick else 'full'} mode; "
           f"load average {load:.2f} on {os.cpu_count()} cores at the start", flush=True)
-    records, rows = {}, []
+    records, rows, previous = {}, [], None
     for stage in stages:
         print(f"\n=== {stage.name}: {stage.command(args.quick)}", flush=True)
-        status, seconds, files, note = run_stage(stage, args.quick)
+        status, seconds, files, note = run_stage(stage, args.quick, previous)
+        previous = stage.name
         records[stage.name] = {"status": status, "seconds": round(seconds, 1),
                                "command": stage.command(args.quick),
                                "files": [str(p.relative_to(ROOT)) for p in files],

@@ -93,3 +93,20 @@ def test_losses_compare_one_draw_with_the_blurred_decoders(run_all):
     assert "The mean of 4 draws reaches 4.5 with a power ratio of 0.20" in text
     rows[0]["median_chi2_red"] = 9.0
     assert run_all._tradeoff_point(rows) is None
+
+
+def test_footer_names_the_stage_before(run_all, monkeypatch):
+    import _report
+
+    monkeypatch.setenv(_report.PREVIOUS_STAGE_VARIABLE, "scale")
+    record = _report.new_record("bench_latents.py", [])
+    assert record["after_stage"] == "scale"
+    record["load_average"] = 2.0
+    text = _report.footer(record)
+    assert "still counts the stage ``scale``" in text
+    assert "other work shared" not in text
+    monkeypatch.setenv(_report.PREVIOUS_STAGE_VARIABLE, "")
+    record = _report.new_record("bench_latents.py", [])
+    assert "after_stage" not in record
+    record["load_average"] = 64.0
+    assert "other work shared the cores" in _report.footer(record)
