@@ -1,20 +1,15 @@
 import h5py
 import numpy as np
 import pytest
-import torch
 from astropy.io import fits
 from astropy.table import QTable, Table
 
-from minuet import Minuet
 from minuet.cli import main
-from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(2)
-    model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")), name="tiny")
-    return str(model.save(tmp_path_factory.mktemp("model") / "tiny"))
+def model_dir(saved_tiny_model):
+    return str(saved_tiny_model.path)
 
 
 @pytest.fixture

@@ -8,24 +8,18 @@ import time
 import h5py
 import numpy as np
 import pytest
-import torch
 from astropy.io import fits
 from astropy.table import QTable
 
 from minuet import Minuet
 from minuet.catalogue import encode_catalogue
-from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
 
 N_ROWS = 30
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(0)
-    net = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny"))
-    model = Minuet(net, name="tiny-stream")
-    model.save(tmp_path_factory.mktemp("model") / "tiny")
-    return model
+def model(saved_tiny_model):
+    return saved_tiny_model
 
 
 @pytest.fixture(scope="module")
