@@ -81,6 +81,40 @@ def latent_array(latents, *, n_features=None, name="latents", allow_nan=False):
     return array
 
 
+def refuse_nonfinite_latents(latents, cutouts, *, on_invalid="raise"):
+    """Mark rows whose latent came out NaN or infinite as refused, in place.
+
+    A cutout that passed every input check can still drive the network out of
+    range; its numbers must not be reported as valid. With
+    ``on_invalid='raise'`` a `ValueError` names the first such row; otherwise
+    ``cutouts.valid`` and ``cutouts.reason`` record it.
+    """
+    broken = cutouts.valid & ~np.isfinite(latents).all(axis=1)
+    if not broken.any():
+        return
+    why = "the encoder returned non-finite latents for this cutout (flux far out of range)"
+    if on_invalid == "raise":
+        first = int(np.flatnonzero(broken)[0])
+        msg = (
+            f"cutout {cutouts.ids[first]}: {why}; {int(broken.sum())} cutout(s) in all. Check "
+            "the images' unit and zero point, or pass on_invalid='flag' to keep them flagged."
+        )
+        raise ValueError(msg)
+    latents[broken] = np.nan
+    cutouts.valid = cutouts.valid & ~broken
+    cutouts.reason = np.where(broken, why, cutouts.reason).astype(object)
+
+
+def good_rows(good, *, what):
+    """Raise when every row of latents is NaN (all cutouts refused), saying so."""
+    if len(good) and not np.any(good):
+        msg = (
+            f"all {len(good)} rows of the latents are NaN: every cutout was refused when "
+            f"encoding (see the 'flag' column), so there is nothing to {what}."
+        )
+        raise ValueError(msg)
+
+
 def table_columns(table, names, *, kind="property", dtype=float):
     """Return the named table columns stacked as an ``(N, len(names))`` array."""
     if not isinstance(table, Table):

@@ -130,3 +130,110 @@ def as_state_dict(tensors):
     import torch
 
     return {key: torch.from_numpy(value) for key, value in tensors.items()}
+
+
+def contained_file(directory, name, *, what="file"):
+    """Return ``directory / name`` after checking that it stays inside ``directory``.
+
+    A model directory's manifest names its files; a name that is absolute,
+    climbs out with ``..`` or leads out through a symbolic link would make
+    minuet read (and hash, and load) a file the directory does not hold.
+
+    Parameters
+    ----------
+    directory : path-like
+        The model directory.
+    name : str
+        A file name from its manifest.
+    what : str, optional
+        What the name is, for the error message.
+
+    Returns
+    -------
+    path : `~pathlib.Path`
+
+    Raises
+    ------
+    ValueError
+        If the name is not a plain relative path inside the directory.
+
+    Examples
+    --------
+    >>> from minuet._weights import contained_file
+    >>> contained_file("model", "posterior.safetensors").as_posix()
+    'model/posterior.safetensors'
+    >>> contained_file("model", "../../etc/passwd")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the manifest of model names the file '../../etc/passwd', which lies outside ...
+    """
+    directory = Path(directory)
+    bad = not isinstance(name, str) or not name or "\0" in name
+    if not bad:
+        relative = Path(name)
+        root = directory.resolve()
+        bad = relative.is_absolute() or ".." in relative.parts
+        bad = bad or not (directory / relative).resolve().is_relative_to(root)
+    if bad:
+        msg = (
+            f"the manifest of {directory} names the {what} {name!r}, which lies outside the "
+            "model directory; a model directory holds its own files only. The directory is "
+            "damaged or was tampered with: save or copy the model again."
+        )
+        raise ValueError(msg)
+    return directory / relative
+
+
+def check_replaceable(path, *, marker, overwrite):
+    """Raise unless a model may be written at ``path`` (see `replace_directory`)."""
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        return
+    if path.is_symlink() or not path.is_dir():
+        msg = (
+            f"{path} exists and is not a directory; refusing to replace it with a model. "
+            "Choose another path."
+        )
+        raise FileExistsError(msg)
+    if not any(path.iterdir()):
+        return  # an empty directory: nothing to lose
+    if not (path / marker).is_file():
+        msg = (
+            f"{path} is a directory but not a minuet model (it has no {marker}); a model is "
+            "only ever written over another model directory, never over other data. Choose "
+            "another path, or remove the directory yourself."
+        )
+        raise FileExistsError(msg)
+    if not overwrite:
+        msg = f"{path} holds a minuet model; pass overwrite=True to replace it."
+        raise FileExistsError(msg)
+
+
+def replace_directory(new, path, *, marker):
+    """Move the finished directory ``new`` to ``path``, replacing a previous one atomically.
+
+    Only a directory holding ``marker`` (a minuet model's manifest) is ever
+    replaced: anything else at ``path`` is left alone and refused. The old
+    directory is first renamed aside, so that ``path`` always holds either the
+    old or the new model, and is deleted only once the new one is in place.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` is a file, or a directory that is not a minuet model.
+    """
+    new, path = Path(new), Path(path)
+    check_replaceable(path, marker=marker, overwrite=True)
+    if not path.exists():
+        os.replace(new, path)
+        return
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    os.replace(path, old)
+    try:
+        os.replace(new, path)
+    except OSError:
+        os.replace(old, path)
+        raise
+    import shutil
+
+    shutil.rmtree(old, ignore_errors=True)

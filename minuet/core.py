@@ -14,7 +14,9 @@ from astropy.table import QTable, Table
 from tqdm.auto import tqdm
 
 from . import __version__
-from ._latents import latent_array
+from ._latents import good_rows, latent_array, refuse_nonfinite_latents
+from ._validation import SEED_LIMIT, count, names
+from ._validation import seed as validate_seed
 from .cutouts import AsinhStretch, Cutouts, load_cutouts, nanomaggy
 
 __all__ = ["Minuet"]
@@ -23,6 +25,12 @@ _FORMAT = "minuet-model-1"
 _MANIFEST = "minuet.json"
 _AUTOENCODER = "autoencoder"
 DEFAULT_PRETRAINED = "minuet-sim"
+
+
+def _sha256(path):
+    from ._weights import sha256
+
+    return sha256(path)
 
 
 def _latent_names(dim):
@@ -34,15 +42,49 @@ def _show_progress(progress, n_batches):
     return n_batches > 4 if progress is None else bool(progress)
 
 
+_REQUIRED_KEYS = {"name": str, "stretch": dict, "files": dict}
+
+
+def _check_manifest(path, manifest):
+    """Refuse a manifest that lacks a key, has one of the wrong kind, or names outside files."""
+    from ._weights import contained_file
+
+    if not isinstance(manifest, dict):
+        msg = f"{path / _MANIFEST} holds a {type(manifest).__name__}, not a minuet manifest."
+        raise ValueError(msg)
+    for key, kind in _REQUIRED_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            msg = (
+                f"{path / _MANIFEST} has no valid {key!r} entry (expected a {kind.__name__}, "
+                f"found {manifest.get(key)!r}); the model directory is damaged. Save or copy "
+                "the model again."
+            )
+            raise ValueError(msg)
+    heads = manifest.get("heads", {})
+    if not isinstance(heads, dict):
+        msg = f"{path / _MANIFEST} has a 'heads' entry that is not a mapping; it is damaged."
+        raise ValueError(msg)
+    files = manifest["files"]
+    for name in [*files, *heads.values()]:
+        contained_file(path, name)
+    unhashed = sorted(set(heads.values()) - set(files))
+    for required in (_AUTOENCODER + ".safetensors", _AUTOENCODER + ".json"):
+        if required not in files:
+            unhashed.append(required)
+    if unhashed:
+        msg = (
+            f"{path / _MANIFEST} lists no SHA-256 for {unhashed}; every file of a model must "
+            "be hashed. The model directory is damaged: save or copy the model again."
+        )
+        raise ValueError(msg)
+
+
 def _verify_files(path, manifest):
     """Check every file the manifest lists against its SHA-256 before anything is read."""
     from ._weights import sha256
 
-    files = manifest.get("files")
-    if not isinstance(files, dict) or _AUTOENCODER + ".safetensors" not in files:
-        msg = f"{path / _MANIFEST} lists no model files; the model directory is damaged."
-        raise ValueError(msg)
-    for name, expected in files.items():
+    _check_manifest(path, manifest)
+    for name, expected in manifest["files"].items():
         file = path / name
         if not file.is_file():
             msg = f"{file} is missing from the model directory; save or copy the model again."
@@ -172,6 +214,8 @@ class Minuet:
         self.sha256 = getattr(autoencoder, "record", {}).get("sha256")
         #: Directory the model was loaded from or last saved to (None if neither).
         self.path = None
+        #: SHA-256 of that directory's manifest (its stretch, heads and file hashes).
+        self.manifest_sha256 = None
 
     # -- construction -------------------------------------------------------------------
 
@@ -270,20 +314,30 @@ class Minuet:
         except json.JSONDecodeError as exc:
             msg = f"{manifest_path} is not valid JSON ({exc}); the model directory is damaged."
             raise ValueError(msg) from None
-        if manifest.get("format") != _FORMAT:
+        if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
             msg = f"{manifest_path} is not a minuet model manifest (expected format {_FORMAT!r})."
             raise ValueError(msg)
         _verify_files(path, manifest)
+        manifest_sha256 = _sha256(manifest_path)
         autoencoder = load_model(path / _AUTOENCODER)
         heads = _load_heads(path, manifest)
+        try:
+            stretch = AsinhStretch.from_dict(manifest["stretch"])
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = (
+                f"{manifest_path} has an invalid 'stretch' entry ({type(exc).__name__}: {exc}); "
+                "the model directory is damaged. Save or copy the model again."
+            )
+            raise ValueError(msg) from None
         model = cls(
             autoencoder,
-            stretch=AsinhStretch.from_dict(manifest["stretch"]),
+            stretch=stretch,
             name=manifest["name"],
             info=manifest.get("info", {}),
             **heads,
         )
         model.path = path
+        model.manifest_sha256 = manifest_sha256
         return model
 
     def save(self, path, *, overwrite=False):
@@ -315,13 +369,11 @@ class Minuet:
         >>> len(model.sha256)
         64
         """
-        from ._weights import sha256
+        from ._weights import check_replaceable, replace_directory, sha256
         from .models import save_model
 
-        path = Path(path)
-        if path.exists() and not overwrite:
-            msg = f"{path} exists; pass overwrite=True to replace it."
-            raise FileExistsError(msg)
+        path = Path(os.path.abspath(path))  # so that "." has a name and a parent
+        check_replaceable(path, marker=_MANIFEST, overwrite=overwrite)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         tmp.chmod(0o755)  # mkdtemp makes it private; a saved model is meant to be shared
@@ -344,13 +396,13 @@ class Minuet:
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
             for entry in tmp.iterdir():
                 entry.chmod(0o644)
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
+            manifest_sha256 = sha256(tmp / _MANIFEST)
+            replace_directory(tmp, path, marker=_MANIFEST)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp)
         self.sha256 = digest
+        self.manifest_sha256 = manifest_sha256
         self.path = path
         return path
 
@@ -428,7 +480,12 @@ class Minuet:
         return "; " + "; ".join(parts) if parts else ""
 
     def provenance(self):
-        """Return what every output records: package version, model, weights' SHA-256, date.
+        """Return what every output records: package version, model, SHA-256s, date.
+
+        ``weights_sha256`` identifies the autoencoder's weights and
+        ``manifest_sha256`` the model directory's ``minuet.json``, which holds
+        the flux stretch and the SHA-256 of every other file: two outputs with
+        the same ``manifest_sha256`` came from the same model, heads included.
 
         Returns
         -------
@@ -442,7 +499,7 @@ class Minuet:
         >>> model = Minuet(DiffusionAutoencoder(config), name="untrained-tiny")
         >>> meta = model.provenance()
         >>> sorted(meta)
-        ['date', 'minuet_version', 'model', 'weights_sha256']
+        ['date', 'manifest_sha256', 'minuet_version', 'model', 'weights_sha256']
         >>> meta["model"], meta["weights_sha256"]  # unsaved, so no SHA-256 yet
         ('untrained-tiny', None)
         """
@@ -450,6 +507,7 @@ class Minuet:
             "minuet_version": __version__,
             "model": self.name,
             "weights_sha256": self.sha256,
+            "manifest_sha256": self.manifest_sha256,
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
 
@@ -486,7 +544,7 @@ class Minuet:
         >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
         >>> config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
         >>> model = Minuet(DiffusionAutoencoder(config), name="untrained-tiny")
-        >>> cutouts = load_cutouts(np.zeros((2, 3, 24, 24)), size=model.image_size)
+        >>> cutouts = load_cutouts(np.ones((2, 3, 24, 24)), size=model.image_size)
         >>> latents = model.encode_cutouts(cutouts)
         >>> latents.shape, latents.dtype
         ((2, 5), dtype('float32'))
@@ -502,6 +560,7 @@ class Minuet:
                 f"{cutouts.size}x{cutouts.size}. Load them with size={self.image_size}."
             )
             raise ValueError(msg)
+        batch_size = count(batch_size, "batch_size")
         latents = np.full((len(cutouts), self.latent_dim), np.nan, dtype=np.float32)
         rows = np.flatnonzero(cutouts.valid)
         starts = range(0, len(rows), batch_size)
@@ -556,7 +615,7 @@ class Minuet:
         >>> from minuet import Minuet
         >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
         >>> model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")))
-        >>> table = model.encode(np.zeros((2, 3, 80, 80)))
+        >>> table = model.encode(np.ones((2, 3, 80, 80)))
         >>> table.colnames  # doctest: +NORMALIZE_WHITESPACE
         ['id', 'latent_0', 'latent_1', 'latent_2', 'latent_3', 'latent_4',
          'valid', 'flag', 'masked_fraction']
@@ -566,6 +625,7 @@ class Minuet:
         latents = self.encode_cutouts(
             cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral
         )
+        refuse_nonfinite_latents(latents, cutouts, on_invalid=cutouts_options.get("on_invalid"))
         if isinstance(data, Table):
             table = QTable(data, copy=False)
             taken = [name for name in self.latent_names if name in table.colnames]
@@ -630,11 +690,12 @@ class Minuet:
         import torch
 
         z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
-        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            msg = f"n_samples must be a positive integer; got {n_samples!r}."
-            raise ValueError(msg)
-        seed = np.random.SeedSequence().entropy if seed is None else seed
-        generator = torch.Generator().manual_seed(int(seed) % 2**63)
+        n_samples = count(n_samples, "n_samples")
+        batch_size = count(batch_size, "batch_size")
+        steps = None if steps is None else count(steps, "steps")
+        seed = validate_seed(seed)
+        seed = np.random.SeedSequence().entropy % SEED_LIMIT if seed is None else seed
+        generator = torch.Generator().manual_seed(seed)
         good = np.flatnonzero(np.all(np.isfinite(z), axis=1))
         shape = (len(z), 3, self.image_size, self.image_size)
         mean = np.full(shape, np.nan, dtype=np.float32)
@@ -730,7 +791,7 @@ class Minuet:
         from .neighbours import LatentIndex
         from .posterior import PosteriorEstimator
 
-        z, good = self._rows(latents)
+        z, good = self._rows(latents, what="fit the heads on")
         if len(truth) != len(z):
             msg = (
                 f"latents has {len(z)} rows but truth has {len(truth)}; they must describe "
@@ -743,6 +804,9 @@ class Minuet:
         if labels is None:
             labels = [name for name in ("merger", "spiral_arms", "edge_on", "round")
                       if name in truth.colnames]
+        properties, labels = names(properties, "properties"), names(labels, "labels")
+        if catalogue_columns is not None:
+            catalogue_columns = names(catalogue_columns, "catalogue_columns")
         if properties:
             self.posterior_estimator = PosteriorEstimator(posterior_config).fit(
                 z, truth, properties=list(properties), seed=seed, progress=progress
@@ -768,9 +832,12 @@ class Minuet:
             raise ValueError(msg)
         return head
 
-    def _rows(self, latents):
+    def _rows(self, latents, what=None):
         z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
-        return z, np.all(np.isfinite(z), axis=1)
+        good = np.all(np.isfinite(z), axis=1)
+        if what is not None:
+            good_rows(good, what=what)
+        return z, good
 
     def posterior(self, latents, *, properties=None, n_samples=1000, seed=None, samples=False):
         """Posteriors of physical properties given the latents.
@@ -812,12 +879,12 @@ class Minuet:
         """
         estimator = self._head("posterior_estimator", "posterior()")
         known = list(estimator.config.properties)
-        wanted = known if properties is None else list(properties)
+        wanted = known if properties is None else names(properties, "properties")
         unknown = [name for name in wanted if name not in known]
         if unknown:
             msg = f"the posterior knows the properties {known}; {unknown} are not among them."
             raise ValueError(msg)
-        z, good = self._rows(latents)
+        z, good = self._rows(latents, what="sample posteriors for")
         summary = estimator.summary(z[good], n_samples=n_samples, seed=seed, samples=samples)
         keep = [name for name in summary.colnames if name.rsplit("_", 1)[0] in wanted]
         table = _expand_rows(summary[keep], good, len(z))
@@ -851,7 +918,7 @@ class Minuet:
         True
         """
         classifier = self._head("morphology_classifier", "classify()")
-        z, good = self._rows(latents)
+        z, good = self._rows(latents, what="classify")
         table = _expand_rows(QTable(classifier.predict_proba(z[good])), good, len(z))
         table.meta.update(self.provenance())
         return table
@@ -906,7 +973,7 @@ class Minuet:
         elif isinstance(catalogue, LatentIndex):
             index = catalogue
         else:
-            z_cat, good_cat = self._rows(catalogue)
+            z_cat, good_cat = self._rows(catalogue, what="search")
             rows = QTable(catalogue)[good_cat] if isinstance(catalogue, Table) else None
             index = LatentIndex(z_cat[good_cat], metric=metric, catalog=rows)
             kept = None if good_cat.all() else np.flatnonzero(good_cat)
@@ -957,10 +1024,10 @@ class Minuet:
         ['density_score', 'reconstruction_score', 'anomaly_score']
         """
         scorer = self._head("anomaly_scorer", "anomaly_score()")
-        z, good = self._rows(latents)
+        z, good = self._rows(latents, what="score")
         error = None
         if reconstruction_error is not None:
-            error = np.asarray(reconstruction_error, dtype=float)[good]
+            error = scorer._errors(reconstruction_error, len(z), allow_nan=~good)[good]
         scores = scorer.score(z[good], reconstruction_error=error, weight=weight)
         table = _expand_rows(QTable(scores), good, len(z))
         table.meta.update(self.provenance())

@@ -7,6 +7,7 @@ from astropy.table import Table
 from scipy.special import logsumexp
 
 from .._latents import latent_array
+from .._validation import real
 
 __all__ = ["AnomalyScorer"]
 
@@ -130,14 +131,29 @@ class AnomalyScorer:
             raise RuntimeError(msg)
 
     @staticmethod
-    def _errors(values, n):
-        values = np.asarray(getattr(values, "value", values), dtype=float).ravel()
+    def _errors(values, n, *, allow_nan=False):
+        """Check per-galaxy errors: one finite value >= 0 each (NaN allowed where ``allow_nan``)."""
+        try:
+            values = np.asarray(getattr(values, "value", values), dtype=float).ravel()
+        except (TypeError, ValueError):
+            msg = (f"reconstruction_error must be numbers, one per galaxy; received "
+                   f"{type(values).__name__} that does not convert to float.")
+            raise TypeError(msg) from None
         if values.size != n:
             msg = (f"reconstruction_error must have one value per galaxy ({n}); received "
                    f"{values.size}.")
             raise ValueError(msg)
-        if not np.isfinite(values).all():
-            msg = "reconstruction_error contains NaN or infinite values; remove those galaxies."
+        bad = ~np.isfinite(values) & ~np.broadcast_to(allow_nan, values.shape)
+        if bad.any():
+            msg = ("reconstruction_error contains NaN or infinite values (first at row "
+                   f"{int(np.flatnonzero(bad)[0])}); remove those galaxies.")
+            raise ValueError(msg)
+        with np.errstate(invalid="ignore"):
+            negative = values < 0
+        if negative.any():
+            msg = (f"reconstruction_error must be >= 0 (a reduced chi-squared or another "
+                   f"error measure); row {int(np.flatnonzero(negative)[0])} is "
+                   f"{values[negative][0]:g}.")
             raise ValueError(msg)
         return values
 
@@ -216,6 +232,7 @@ class AnomalyScorer:
         True
         """
         self._check_fitted()
+        weight = real(weight, "weight", minimum=0)
         p = self._params
         x = latent_array(latents, n_features=len(p["mean"]))
         median, scale = p["density_stats"]

@@ -375,7 +375,7 @@ def encode_catalogue(
     >>> model = Minuet(DiffusionAutoencoder(config))
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     with h5py.File(f"{tmp}/field.h5", "w") as f:
-    ...         f["images"] = np.zeros((10, 3, 24, 24), dtype=np.float32)
+    ...         f["images"] = np.ones((10, 3, 24, 24), dtype=np.float32)
     ...     table = encode_catalogue(f"{tmp}/field.h5", f"{tmp}/latents.ecsv", model=model,
     ...                              chunk_size=4)
     >>> len(table), table.colnames[:3]

@@ -56,7 +56,7 @@ class Cutouts:
     --------
     >>> import numpy as np
     >>> from minuet.cutouts import load_cutouts
-    >>> cutouts = load_cutouts(np.zeros((2, 3, 80, 80)))
+    >>> cutouts = load_cutouts(np.ones((2, 3, 80, 80)))
     >>> len(cutouts), cutouts.flux.shape
     (2, (2, 3, 72, 72))
     >>> cutouts[1:].ids
@@ -141,7 +141,7 @@ class Cutouts:
         --------
         >>> import numpy as np
         >>> from minuet.cutouts import load_cutouts
-        >>> load_cutouts(np.zeros((3, 80, 80))).size  # centre-cropped to 72 by default
+        >>> load_cutouts(np.ones((3, 80, 80))).size  # centre-cropped to 72 by default
         72
         """
         return self.flux.shape[-1]
@@ -192,8 +192,8 @@ class Cutouts:
         --------
         >>> import numpy as np
         >>> from minuet.cutouts import Cutouts, load_cutouts
-        >>> a = load_cutouts(np.zeros((2, 3, 24, 24)), size=24)
-        >>> b = load_cutouts(np.zeros((3, 3, 24, 24)), size=24)
+        >>> a = load_cutouts(np.ones((2, 3, 24, 24)), size=24)
+        >>> b = load_cutouts(np.ones((3, 3, 24, 24)), size=24)
         >>> len(Cutouts.concatenate([a, b]))
         5
         """
@@ -239,7 +239,7 @@ class Cutouts:
 
         >>> import numpy as np
         >>> from minuet.cutouts import load_cutouts
-        >>> flux = np.zeros((2, 3, 24, 24))
+        >>> flux = np.ones((2, 3, 24, 24))
         >>> flux[1] = np.nan
         >>> cutouts = load_cutouts(flux, size=24, on_invalid="flag")
         >>> cutouts.valid.tolist(), len(cutouts.valid_only())

@@ -10,7 +10,7 @@ from astropy.io import fits
 from astropy.nddata import InverseVariance, NDData
 
 from ._prepare import _check_options, _pixscale, _standardise, _window
-from ._units import CUTOUT_SIZE, _flux_factor, nanomaggy
+from ._units import CUTOUT_SIZE, _check_linear, _flux_factor, nanomaggy
 from ._warnings import CutoutWarning
 
 __all__ = ["iter_hdf5", "read_legacy_fits"]
@@ -121,8 +121,9 @@ def read_legacy_fits(path):
     unit = nanomaggy
     bunit = header.get("BUNIT")
     if bunit:
+        parsed = u.Unit(bunit, parse_strict="silent")
+        _check_linear(parsed, what=f"images of {path} (BUNIT {bunit!r})")
         try:
-            parsed = u.Unit(bunit, parse_strict="silent")
             _flux_factor(parsed, zeropoint=None, pixscale=0.262)
             unit = parsed
         except (ValueError, TypeError):
@@ -170,6 +171,21 @@ def _hdf5_attr(handle, images, name):
     return None
 
 
+def _hdf5_unit(handle, images):
+    """The ``unit`` attribute of an HDF5 image dataset (or file), parsed; None when absent."""
+    unit = _hdf5_attr(handle, images, "unit")
+    if unit is None:
+        return None
+    try:
+        return u.Unit(unit)
+    except (ValueError, TypeError):
+        msg = (
+            f"{handle.filename}: the unit attribute {unit!r} of {images.name!r} is not a unit "
+            "astropy understands; set it to a flux unit such as 'nanomaggy' or remove it."
+        )
+        raise ValueError(msg) from None
+
+
 def _read_hdf5_rows(handle, dataset, start, stop, *, size, pad, **options):
     """Read rows ``start:stop``, touching only the central ``size`` x ``size`` window."""
     images = handle[dataset]
@@ -184,11 +200,10 @@ def _read_hdf5_rows(handle, dataset, start, stop, *, size, pad, **options):
     footprint = None
     if "footprint" in handle and handle["footprint"].shape == (images.shape[0], height, width):
         footprint = handle["footprint"][rows, ysrc, xsrc]
-    unit = _hdf5_attr(handle, images, "unit")
+    unit = _hdf5_unit(handle, images)
     zeropoint = options.pop("zeropoint")
-    factor = _flux_factor(
-        None if unit is None else u.Unit(unit), zeropoint=zeropoint, pixscale=options["pixscale"]
-    )
+    factor = _flux_factor(unit, zeropoint=zeropoint, pixscale=options["pixscale"],
+                          what=f"images of {handle.filename}")
     flux = np.asarray(flux, dtype=np.float32) * np.float32(factor) if factor != 1 else flux
     if invvar is not None and factor != 1:
         invvar = np.asarray(invvar, dtype=np.float32) / np.float32(factor**2)

@@ -162,8 +162,7 @@ def load_cutouts(
         )
     unit = None
     if isinstance(data, (u.Quantity, Column)):
-        unit = data.unit
-        data = data.value if isinstance(data, u.Quantity) else data.data
+        unit, data = _column_values(data)
     if isinstance(data, np.ma.MaskedArray):
         data_mask = np.ma.getmaskarray(data)
         mask = data_mask if mask is None else (data_mask | np.asarray(mask, dtype=bool))
@@ -354,24 +353,19 @@ def _load_table(table, *, column, invvar, mask, bands, pixscale, ids, **options)
         if name not in table.colnames:
             msg = f"the table has no column {name!r}; its columns are {table.colnames}."
             raise ValueError(msg)
-        col = table[name]
-        return (
-            col
-            if isinstance(col, u.Quantity)
-            else u.Quantity(col.data, col.unit)
-            if col.unit is not None
-            else np.asarray(col)
-        )
+        return _column_values(table[name])
 
     images = get(column)
     if isinstance(invvar, str):
         invvar = get(invvar)
     if isinstance(mask, str):
-        mask = np.asarray(get(mask), dtype=bool)
+        mask = np.ma.getdata(get(mask)[1]).astype(bool)
     if isinstance(ids, str):
-        ids = np.asarray(get(ids))
-    unit = images.unit if isinstance(images, u.Quantity) else None
-    values = images.value if isinstance(images, u.Quantity) else images
+        ids = np.ma.getdata(get(ids)[1])
+    unit, values = images
+    if isinstance(invvar, tuple):
+        invvar_unit, invvar = invvar[0], np.ma.filled(invvar[1], 0.0)  # masked: no data
+        invvar = invvar if invvar_unit is None else u.Quantity(invvar, invvar_unit)
     if isinstance(values, np.ma.MaskedArray):
         data_mask = np.ma.getmaskarray(values)
         mask = data_mask if mask is None else data_mask | np.asarray(mask, dtype=bool)
@@ -386,6 +380,24 @@ def _load_table(table, *, column, invvar, mask, bands, pixscale, ids, **options)
         ids=ids,
         **options,
     )
+
+
+def _column_values(column):
+    """Return (unit or None, values) of a table column, keeping the mask of a masked one.
+
+    ``np.asarray`` on a `~astropy.table.MaskedColumn` or a masked Quantity
+    drops the mask, and the masked cells' sentinel values would be read as
+    flux; they come back as a `numpy.ma.MaskedArray` instead.
+    """
+    unit = getattr(column, "unit", None)
+    mask = getattr(column, "mask", None)
+    if isinstance(column, u.Quantity):
+        values = np.asarray(getattr(column, "unmasked", column).value)
+    else:
+        values = np.ma.getdata(getattr(column, "data", column))
+    if mask is not None and np.any(mask):
+        values = np.ma.MaskedArray(values, mask=np.broadcast_to(np.asarray(mask), values.shape))
+    return (None if unit is None else u.Unit(unit)), values
 
 
 def _load_path(path, *, bands, pixscale, dataset, ids, **options):

@@ -13,6 +13,20 @@ __all__ = []
 
 ON_INVALID = ("raise", "flag")
 
+#: A cutout is refused as implausible when more than this fraction of its valid pixels
+#: (all bands together) are negative. Sky-subtracted noise alone gives about one half and
+#: sources lower it; a sky subtracted twice or an image with its sign flipped exceeds it.
+MAX_NEGATIVE_FRACTION = 0.8
+
+#: A cutout is refused when any valid pixel is brighter than this surface brightness, in AB
+#: mag per square arcsecond (6.9e5 nanomaggies in a 0.262 arcsec pixel). It is about seven
+#: magnitudes brighter than the centres of bright galaxies at ground-based resolution, so only
+#: images in the wrong unit (counts taken as nanomaggies, magnitudes as flux) and sentinel
+#: values such as 1e30 reach it.
+MIN_SURFACE_BRIGHTNESS = 5.0
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def _check_options(*, size, min_valid_fraction, on_invalid):
     if not isinstance(size, (int, np.integer)) or size < 1:
@@ -212,7 +226,8 @@ def _standardise(
 
     # pick g, r, z in order, then crop or pad to size
     flux = flux[:, order]
-    bad = ~np.isfinite(flux)
+    overflow = _overflow(flux)
+    bad = ~np.isfinite(flux) | overflow
     if mask is not None:
         bad |= mask[:, order]
     has_invvar = None
@@ -241,15 +256,33 @@ def _standardise(
             f"only {fraction[row]:.0%} of the pixels are valid in band {worst} "
             f"(min_valid_fraction={min_valid_fraction})"
         )
+    implausible = _implausible(flux, bad, pixscale)
+    for row in np.flatnonzero(overflow.any(axis=(1, 2, 3))):
+        implausible[row] = (
+            f"{int(overflow[row].sum())} pixel(s) exceed the float32 range (|flux| > "
+            f"{_FLOAT32_MAX:.3g}): overflow"
+        )
+        valid[row] = True  # so that the overflow, not the pixels it masked, is the reason
+    for row, why in implausible.items():
+        if valid[row]:
+            valid[row] = False
+            reason[row] = why
     if on_invalid == "raise" and not valid.all():
         rows = np.flatnonzero(~valid)
         first = int(rows[0])
-        msg = (
-            f"cutout {first + index_offset} has too few valid pixels: {reason[first]}; "
-            f"{len(rows)} cutout(s) refused in all. NaN, inf, masked and zero-inverse-variance "
-            "pixels count as invalid. Pass on_invalid='flag' to keep them flagged in "
-            "Cutouts.valid, or lower min_valid_fraction."
-        )
+        if first in implausible:
+            msg = (
+                f"cutout {first + index_offset} has implausible flux for a Legacy Surveys "
+                f"cutout: {reason[first]}; {len(rows)} cutout(s) refused in all. Check the "
+                "images' unit and zero point, or pass on_invalid='flag' to keep them flagged."
+            )
+        else:
+            msg = (
+                f"cutout {first + index_offset} has too few valid pixels: {reason[first]}; "
+                f"{len(rows)} cutout(s) refused in all. NaN, inf, masked and "
+                "zero-inverse-variance pixels count as invalid. Pass on_invalid='flag' to keep "
+                "them flagged in Cutouts.valid, or lower min_valid_fraction."
+            )
         raise ValueError(msg)
 
     if ids is None:
@@ -266,3 +299,44 @@ def _standardise(
         pixscale=pixscale,
         meta=meta,
     )
+
+
+def _overflow(flux):
+    """Finite pixels that a float32 cannot hold (they would become inf)."""
+    if flux.dtype.itemsize <= 4:
+        return np.zeros(flux.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(flux) & (np.abs(flux) > _FLOAT32_MAX)
+
+
+def _implausible(flux, bad, pixscale):
+    """Rows whose valid pixels cannot be a sky-subtracted Legacy Surveys cutout, with why.
+
+    See `MAX_NEGATIVE_FRACTION` and `MIN_SURFACE_BRIGHTNESS` for the thresholds;
+    a cutout whose valid pixels are all exactly zero holds no data.
+    """
+    area = float(u.Quantity(pixscale, u.arcsec).value) ** 2
+    limit = area * 10.0 ** (-0.4 * (MIN_SURFACE_BRIGHTNESS - 22.5))  # nanomaggy per pixel
+    good = ~bad
+    n_good = good.sum(axis=(1, 2, 3))
+    with np.errstate(invalid="ignore"):
+        negative = ((flux < 0) & good).sum(axis=(1, 2, 3))
+        nonzero = ((flux != 0) & good).any(axis=(1, 2, 3))
+        peak = np.where(good, flux, 0.0).max(axis=(1, 2, 3))
+    found = {}
+    for row in np.flatnonzero(n_good > 0):
+        if not nonzero[row]:
+            found[row] = "every valid pixel is exactly 0: the cutout holds no data"
+        elif peak[row] > limit:
+            mu = 22.5 - 2.5 * np.log10(peak[row] / area)
+            found[row] = (
+                f"a pixel of {peak[row]:.3g} nanomaggies ({mu:.1f} mag/arcsec2) is brighter "
+                f"than any galaxy (limit {MIN_SURFACE_BRIGHTNESS} mag/arcsec2): wrong unit or "
+                "a sentinel value"
+            )
+        elif negative[row] > MAX_NEGATIVE_FRACTION * n_good[row]:
+            found[row] = (
+                f"{negative[row] / n_good[row]:.0%} of the valid pixels are negative (more than "
+                f"{MAX_NEGATIVE_FRACTION:.0%}): sky subtracted twice or the sign flipped"
+            )
+    return found

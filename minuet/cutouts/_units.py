@@ -32,8 +32,34 @@ CUTOUT_SIZE = 72
 _AB_MAGGIES = u.zero_point_flux(3631.0 * u.Jy)
 
 
+def _check_linear(unit, what="data"):
+    """Refuse a logarithmic unit (magnitudes, dex), which no factor turns into flux.
+
+    astropy converts a value in ``mag(AB)`` or ``dex(nanomaggy)`` to flux by
+    exponentiating it, so multiplying pixels by the "factor" of such a unit
+    (the flux of the value 1) gives fluxes off by orders of magnitude. Plain
+    ``mag`` and ``dex`` are refused too. Returns the unit otherwise.
+    """
+    if unit is None:
+        return None
+    unit = u.Unit(unit) if isinstance(unit, str) else unit
+    logarithmic = isinstance(unit, u.FunctionUnitBase) or any(
+        unit == base for base in (u.mag, u.dex, u.dB)
+    )
+    if logarithmic:
+        msg = (
+            f"the {what} are in {unit!s}, a logarithmic unit (magnitudes or dex); minuet takes "
+            "linear fluxes. Convert first, for example quantity.to(minuet.cutouts.nanomaggy) "
+            "for AB magnitudes (10**(-0.4 * (m - 22.5)) nanomaggies), or give the linear "
+            "unit (BUNIT 'nanomaggy')."
+        )
+        raise ValueError(msg)
+    return unit
+
+
 def _flux_factor(unit, *, zeropoint, pixscale, what="data"):
     """Return the factor that turns values in ``unit`` into nanomaggies."""
+    _check_linear(unit, what)
     if unit is None or unit == u.dimensionless_unscaled:
         if zeropoint is None:
             return 1.0

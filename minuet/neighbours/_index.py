@@ -6,6 +6,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from .._latents import latent_array
+from .._validation import count
 
 __all__ = ["LatentIndex"]
 
@@ -151,8 +152,8 @@ class LatentIndex:
         ([3, 4], [0.2, 0.8])
         """
         x = latent_array(latents, n_features=self.latents.shape[1], name="query latents")
-        k = int(k)
-        if not 1 <= k <= len(self):
+        k = count(k, "k")
+        if k > len(self):
             msg = f"k must be between 1 and the catalogue size {len(self)}; received {k}."
             raise ValueError(msg)
         dist, idx = self._tree.query(self._transform(x), k=k, workers=workers)

@@ -11,7 +11,18 @@ from astropy.table import QTable
 from astropy.utils.exceptions import AstropyUserWarning
 
 from .._latents import column_unit, latent_array, load_tensors, save_tensors, table_columns
+from .._validation import count
+from .._validation import seed as validate_seed
 from ._flow import build_flow, sample
+
+#: Latents more than this many training standard deviations from the training mean, in
+#: any dimension, get NaN posteriors: the flow has never seen anything like them and its
+#: output there is extrapolation (latents of 1e6 gave redshifts of 1e34).
+MAX_LATENT_ZSCORE = 10.0
+
+#: Fewest samples behind a summary: percentiles of fewer draws are meaningless (with one
+#: draw every interval has zero width), and the 2.5th and 97.5th need dozens.
+MIN_SUMMARY_SAMPLES = 20
 
 __all__ = ["PosteriorConfig", "PosteriorEstimator"]
 
@@ -320,6 +331,8 @@ class PosteriorEstimator:
         -------
         samples : `~numpy.ndarray`
             Shape ``(N, n_samples, P)`` in the properties' units (as plain numbers).
+            NaN, with a warning, for latents more than ``MAX_LATENT_ZSCORE``
+            (10) training standard deviations from the training mean.
 
         Examples
         --------
@@ -335,15 +348,29 @@ class PosteriorEstimator:
         >>> estimator.sample(latents[:4], n_samples=50, seed=1).shape
         (4, 50, 1)
         """
+        return self._draw(latents, n_samples, seed, minimum=1)
+
+    def _draw(self, latents, n_samples, seed, *, minimum):
         self._check_fitted()
         x_lat = latent_array(latents, n_features=self.config.n_latents)
-        if int(n_samples) < 1:
-            msg = f"n_samples must be a positive integer; received {n_samples}."
-            raise ValueError(msg)
-        generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+        n_samples = count(n_samples, "n_samples", minimum=minimum)
+        seed = validate_seed(seed)
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        context = self._context(x_lat)
+        outside = (context.abs() > MAX_LATENT_ZSCORE).any(dim=1).numpy()
+        if outside.any():
+            warnings.warn(
+                f"{int(outside.sum())} of {len(outside)} latents (first at row "
+                f"{int(np.flatnonzero(outside)[0])}) lie more than {MAX_LATENT_ZSCORE:g} standard "
+                "deviations from the latents the flow was trained on; their posteriors would be "
+                "extrapolation and are returned as NaN.",
+                AstropyUserWarning, stacklevel=3)
+            context[torch.from_numpy(outside)] = 0.0
         self._flow.eval()
-        draws = sample(self._flow, self._context(x_lat), int(n_samples), generator=generator)
-        return draws.numpy() * self._stats["target_std"] + self._stats["target_mean"]
+        draws = sample(self._flow, context, n_samples, generator=generator).numpy()
+        draws = draws * self._stats["target_std"] + self._stats["target_mean"]
+        draws[outside] = np.nan
+        return draws
 
     def summary(self, latents, *, n_samples=1000, seed=None, samples=False):
         """
@@ -358,7 +385,7 @@ class PosteriorEstimator:
         latents : array-like or `~astropy.table.Table`
             ``(N, D)`` latents.
         n_samples : int, optional
-            Samples per galaxy.
+            Samples per galaxy; at least ``MIN_SUMMARY_SAMPLES`` (20).
         seed : int, optional
             Seed for reproducible draws.
         samples : bool, optional
@@ -387,7 +414,7 @@ class PosteriorEstimator:
         >>> table["redshift_samples"].shape
         (4, 50)
         """
-        draws = self.sample(latents, n_samples=n_samples, seed=seed)
+        draws = self._draw(latents, n_samples, seed, minimum=MIN_SUMMARY_SAMPLES)
         table = QTable()
         levels = np.percentile(draws, list(SUMMARY_PERCENTILES.values()), axis=1)
         for j, (name, unit) in enumerate(zip(self.config.properties, self.config.units,

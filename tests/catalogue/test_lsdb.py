@@ -87,7 +87,7 @@ def test_bad_arguments_are_refused(model, positions):
 
 def test_a_cutout_function_must_keep_every_row(model, positions):
     lazy = encode_lsdb(_catalog(positions), model=model,
-                       cutouts=lambda table: load_cutouts(np.zeros((1, 3, 72, 72), "f4")))
+                       cutouts=lambda table: load_cutouts(np.ones((1, 3, 72, 72), "f4")))
     # LSDB re-raises a partition's error as a RuntimeError that quotes it
     with pytest.raises((ValueError, RuntimeError), match="one cutout per row"):
         lazy.compute()
