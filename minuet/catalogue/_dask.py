@@ -188,7 +188,7 @@ def encode_files_dask(
     ...     _ = model.save(f"{tmp}/model")  # workers read the weights from here
     ...     for name, n in [("a", 3), ("b", 5)]:
     ...         with h5py.File(f"{tmp}/{name}.h5", "w") as f:
-    ...             f["images"] = np.zeros((n, 3, 24, 24), dtype=np.float32)
+    ...             f["images"] = np.ones((n, 3, 24, 24), dtype=np.float32)
     ...     table = encode_files_dask([f"{tmp}/a.h5", f"{tmp}/b.h5"], f"{tmp}/latents.ecsv",
     ...                               model=model, chunk_size=4)
     >>> len(table), table["source_index"].tolist()

@@ -10,10 +10,10 @@ the output table, which is also written atomically. Memory stays bounded by
 one unit, whatever the size of the catalogue.
 """
 
-import hashlib
 import json
 import os
 import shutil
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +22,10 @@ import numpy as np
 from astropy.table import QTable, vstack
 from tqdm.auto import tqdm
 
+from .._latents import refuse_nonfinite_latents
+from .._validation import input_file
 from ..cutouts import iter_hdf5, load_cutouts
+from ._resume import check_parts, fingerprint, input_stamps, read_manifest, why_different
 
 __all__ = ["encode_catalogue"]
 
@@ -75,9 +78,7 @@ def make_plan(sources, *, chunk_size, dataset="images"):
         msg = f"chunk_size must be a positive integer; got {chunk_size!r}."
         raise ValueError(msg)
     for path in sources:
-        if not path.is_file():
-            msg = f"input file {path} does not exist."
-            raise FileNotFoundError(msg)
+        input_file(path)
     plan, fits_group = [], []
 
     def flush_fits():
@@ -88,14 +89,7 @@ def make_plan(sources, *, chunk_size, dataset="images"):
     for index, path in enumerate(sources):
         if _is_hdf5(path):
             flush_fits()
-            with h5py.File(path, "r") as handle:
-                if dataset not in handle:
-                    msg = (
-                        f"{path} has no dataset {dataset!r}; its top-level entries are "
-                        f"{sorted(handle)}. Pass dataset= naming the image dataset."
-                    )
-                    raise ValueError(msg)
-                n = handle[dataset].shape[0]
+            n = _hdf5_rows(path, dataset)
             plan.extend(
                 {"kind": "hdf5", "source": index, "start": start,
                  "stop": min(start + chunk_size, n)}
@@ -107,6 +101,31 @@ def make_plan(sources, *, chunk_size, dataset="images"):
                 flush_fits()
     flush_fits()
     return [str(p) for p in sources], plan
+
+
+def _hdf5_rows(path, dataset):
+    """Number of cutouts in an HDF5 input, with errors that name the file and the dataset."""
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        msg = f"could not open {path} as HDF5 ({exc}); check that the file is a complete HDF5 file."
+        raise ValueError(msg) from None
+    with handle:
+        if dataset not in handle:
+            msg = (
+                f"{path} has no dataset {dataset!r}; its top-level entries are "
+                f"{sorted(handle)}. Pass dataset= naming the image dataset."
+            )
+            raise ValueError(msg)
+        images = handle[dataset]
+        if not isinstance(images, h5py.Dataset) or images.ndim != 4:
+            kind = "a group" if isinstance(images, h5py.Group) else f"shape {images.shape}"
+            msg = (
+                f"{dataset!r} in {path} is {kind}, not an (N, bands, H, W) array of cutouts; "
+                "pass dataset= naming the image dataset."
+            )
+            raise ValueError(msg)
+        return images.shape[0]
 
 
 def _unit_rows(unit):
@@ -162,10 +181,10 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
     for cutouts, source_index, row in read_ahead(_read_unit(
         unit, sources, dataset=dataset, batch_size=batch_size, options=options
     )):
-        columns["latents"].append(
-            model.encode_cutouts(cutouts, batch_size=batch_size, progress=False,
-                                 average_dihedral=average_dihedral)
-        )
+        latents = model.encode_cutouts(cutouts, batch_size=batch_size, progress=False,
+                                       average_dihedral=average_dihedral)
+        refuse_nonfinite_latents(latents, cutouts, on_invalid=options.get("on_invalid"))
+        columns["latents"].append(latents)
         columns["source_index"].append(source_index)
         columns["row"].append(row)
         columns["valid"].append(cutouts.valid)
@@ -177,7 +196,15 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
 
 
 def write_part(path, columns):
-    """Write one unit's columns atomically (npz, no pickled objects)."""
+    """Write one unit's columns atomically (npz, no pickled objects).
+
+    The part also records its unit's number and the fingerprint of the run
+    (from the manifest beside it), so that a resumed run can tell a part of
+    its own from a copied or stale one.
+    """
+    manifest = json.loads((path.parent / "manifest.json").read_text())
+    columns = {**columns, "run": np.array(fingerprint(manifest)),
+               "unit": np.array(int(path.stem.rsplit("-", 1)[1]))}
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         np.savez(f, **columns)
@@ -188,8 +215,15 @@ def write_part(path, columns):
 
 def read_part(path):
     """Read one part file written by :func:`write_part`."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        msg = (
+            f"part file {path} cannot be read ({type(exc).__name__}: {exc}); it was damaged "
+            "after it was checked. Run the same command again to encode its unit anew."
+        )
+        raise ValueError(msg) from None
 
 
 def part_path(parts_dir, k):
@@ -197,9 +231,28 @@ def part_path(parts_dir, k):
     return parts_dir / f"part-{k:07d}.npz"
 
 
-def _fingerprint(manifest):
-    text = json.dumps(manifest, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+def _check_ours(parts_dir, manifest_path):
+    """Refuse to use ``<output>.parts`` when it is not a directory of minuet's own."""
+    if not parts_dir.exists():
+        return
+    if not parts_dir.is_dir():
+        msg = f"{parts_dir} exists and is not a directory; move it away or use another output."
+        raise FileExistsError(msg)
+    ours = manifest_path.exists()
+    if ours:
+        try:
+            ours = json.loads(manifest_path.read_text()).get("format") == _PLAN_FORMAT
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            ours = True  # damaged, but it is our manifest's name in our directory's name
+    others = [e.name for e in parts_dir.iterdir()
+              if not (e.name.startswith("part-") or e.name.startswith("manifest.json"))]
+    if others or (manifest_path.exists() and not ours):
+        msg = (
+            f"{parts_dir} holds files that minuet did not write ({sorted(others)[:3]}"
+            f"{' ...' if len(others) > 3 else ''}); it keeps the part files of an unfinished "
+            "run there. Move that directory away or use another output name."
+        )
+        raise FileExistsError(msg)
 
 
 def prepare_run(sources, output, *, model_id, chunk_size, dataset, options, overwrite):
@@ -218,6 +271,7 @@ def prepare_run(sources, output, *, model_id, chunk_size, dataset, options, over
     manifest = {
         "format": _PLAN_FORMAT,
         "sources": sources,
+        "inputs": input_stamps([Path(source) for source in sources]),
         "plan": plan,
         "dataset": dataset,
         "model": model_id,
@@ -225,21 +279,24 @@ def prepare_run(sources, output, *, model_id, chunk_size, dataset, options, over
     }
     parts_dir = output.with_name(output.name + ".parts")
     manifest_path = parts_dir / "manifest.json"
-    if manifest_path.exists():
-        previous = json.loads(manifest_path.read_text())
-        if _fingerprint(previous) != _fingerprint(manifest):
-            if not overwrite:
-                msg = (
-                    f"{parts_dir} holds an unfinished run with other inputs, options or model; "
-                    "pass overwrite=True (--overwrite) to discard it, or use another output name."
-                )
-                raise ValueError(msg)
-            shutil.rmtree(parts_dir)
+    _check_ours(parts_dir, manifest_path)
+    previous = read_manifest(manifest_path) if manifest_path.exists() else manifest
+    if previous is not None and fingerprint(previous) != fingerprint(manifest):
+        finished = list(parts_dir.glob("part-*.npz"))
+        if finished and not overwrite:
+            msg = (
+                f"{parts_dir} holds an unfinished run that cannot be resumed: "
+                f"{why_different(previous, manifest)}. Pass overwrite=True (--overwrite) to "
+                "discard it and start over, or use another output name."
+            )
+            raise ValueError(msg)
+        shutil.rmtree(parts_dir)  # ours; with no finished part nothing is lost
     parts_dir.mkdir(parents=True, exist_ok=True)
-    if not manifest_path.exists():
+    if previous is None or not manifest_path.exists():
         tmp = manifest_path.with_name("manifest.json.tmp")
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
         os.replace(tmp, manifest_path)
+    check_parts(parts_dir, plan, fingerprint(manifest), part_path)
     return parts_dir, sources, plan
 
 

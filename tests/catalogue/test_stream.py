@@ -126,7 +126,7 @@ def test_unfinished_run_with_other_options_is_refused(model, hdf5_file, tmp_path
     encode_catalogue(hdf5_file, output, model=model, chunk_size=5, keep_parts=True)
     output.unlink()
     (parts / "part-0000002.npz").unlink()
-    with pytest.raises(ValueError, match="unfinished run with other inputs"):
+    with pytest.raises(ValueError, match="cannot be resumed: it used another chunk size"):
         encode_catalogue(hdf5_file, output, model=model, chunk_size=6)
     table = encode_catalogue(hdf5_file, output, model=model, chunk_size=6, overwrite=True)
     assert len(table) == N_ROWS
