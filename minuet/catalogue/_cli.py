@@ -74,13 +74,77 @@ def _load_model(name):
 
 
 def _read_table(path):
+    from astropy.io.registry import IORegistryError
     from astropy.table import QTable
 
-    if not path.is_file():
-        msg = f"{path} does not exist."
-        raise FileNotFoundError(msg)
+    from .._validation import input_file
+
+    input_file(path, "table")
     kwargs = {"path": "latents"} if path.suffix.lower() in (".h5", ".hdf5") else {}
-    return QTable.read(path, **kwargs)
+    try:
+        return QTable.read(path, **kwargs)
+    except (IORegistryError, OSError, ValueError, KeyError, TypeError) as exc:
+        msg = (
+            f"could not read {path} as a table ({type(exc).__name__}: {exc}); give a .parquet, "
+            ".fits, .ecsv or .h5 (table at path 'latents') file as written by 'minuet encode'."
+        )
+        raise ValueError(msg) from None
+
+
+def _same_file(a, b):
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _holds_cutouts(path, *, dataset, column):
+    """What cutouts an existing file holds, in words, or None: such a file is an input."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        return None
+    try:
+        if suffix in (".h5", ".hdf5", ".hdf"):
+            import h5py
+
+            with h5py.File(path, "r") as handle:
+                entry = handle.get(dataset)
+                if isinstance(entry, h5py.Dataset) and entry.ndim in (3, 4):
+                    return f"an HDF5 dataset {dataset!r} of shape {entry.shape}"
+        elif suffix in (".fits", ".fit", ".fts"):
+            from astropy.io import fits
+
+            with fits.open(path, memmap=False) as hdul:
+                for hdu in hdul:
+                    if hdu.is_image and hdu.data is not None and hdu.data.ndim >= 2:
+                        return f"a FITS image of shape {hdu.data.shape}"
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            if column in pq.read_schema(path).names:
+                return f"a Parquet column {column!r}"
+    except Exception:  # noqa: BLE001 - an unreadable file is not known to hold cutouts
+        return None
+    return None
+
+
+def _check_output(inputs, output, *, dataset="images", column="cutout"):
+    """Refuse an OUT that is one of the inputs, or that already holds cutouts."""
+    for source in inputs:
+        if source == output or _same_file(source, output):
+            msg = (
+                f"the output {output} is also one of the inputs; minuet never writes over its "
+                "input. Give an output name after the inputs (for example latents.parquet)."
+            )
+            raise ValueError(msg)
+    holds = _holds_cutouts(output, dataset=dataset, column=column)
+    if holds is not None:
+        msg = (
+            f"the output {output} already holds cutouts ({holds}), so it looks like an input "
+            "file, not a table of latents; --overwrite does not replace it. If the output "
+            "name was forgotten, add one after the inputs (for example latents.parquet)."
+        )
+        raise ValueError(msg)
 
 
 def _cutout_table(path, column):
@@ -107,6 +171,7 @@ def _cutout_table(path, column):
 def _encode(args):
     from ._stream import encode_catalogue, write_table
 
+    _check_output(args.inputs, args.output, dataset=args.dataset, column=args.column)
     model = _load_model(args.model)
     tables = [p for p in args.inputs if p.suffix.lower() in _TABLE_SUFFIXES]
     if tables:
@@ -134,15 +199,32 @@ def _encode(args):
     return 0
 
 
+def _rows(text, n):
+    """The slice of a ``--rows START:STOP`` argument, checked against ``n`` rows."""
+    start, colon, stop = text.partition(":")
+    try:
+        first = int(start) if start.strip() else 0
+        last = int(stop) if stop.strip() else n
+    except ValueError:
+        first = last = None
+    if not colon or first is None or not 0 <= first < last <= n:
+        msg = (
+            f"--rows {text!r} is not START:STOP with 0 <= START < STOP <= {n}, the number of "
+            "rows of the latents table (for example --rows 0:10)."
+        )
+        raise ValueError(msg)
+    return slice(first, last)
+
+
 def _reconstruct(args):
     import numpy as np
     from astropy.io import fits
 
+    _check_output([args.latents], args.output)
     model = _load_model(args.model)
     table = _read_table(args.latents)
     if args.rows:
-        start, _, stop = args.rows.partition(":")
-        table = table[int(start or 0):int(stop) if stop else None]
+        table = table[_rows(args.rows, len(table))]
     if args.output.exists() and not args.overwrite:
         msg = f"{args.output} exists; pass --overwrite to replace it."
         raise FileExistsError(msg)

@@ -36,6 +36,15 @@ def _run(args):
     except json.JSONDecodeError as exc:
         msg = f"{args.config} is not valid JSON: {exc}."
         raise ValueError(msg) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"could not read the configuration {args.config} ({exc})."
+        raise ValueError(msg) from None
+    if not isinstance(config, dict):
+        msg = (
+            f"{args.config} holds a JSON {type(config).__name__}; a training configuration is "
+            'a JSON object of TrainingConfig fields, for example {"data": ..., "model": "tiny"}.'
+        )
+        raise ValueError(msg)
     if isinstance(config.get("model"), str):
         from minuet.models import DiffusionAutoencoderConfig
 
