@@ -9,6 +9,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import InverseVariance, NDData
 
+from .._validation import input_file
 from ._prepare import _check_options, _pixscale, _standardise, _window
 from ._units import CUTOUT_SIZE, _check_linear, _flux_factor, nanomaggy
 from ._warnings import CutoutWarning
@@ -77,7 +78,7 @@ def read_legacy_fits(path):
     >>> nd.data.shape, nd.meta["bands"]
     ((3, 72, 72), ('g', 'r', 'z'))
     """
-    path = Path(path)
+    path = input_file(path, "FITS file")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -8,6 +8,7 @@ from astropy import units as u
 from astropy.nddata import InverseVariance, NDData, StdDevUncertainty, VarianceUncertainty
 from astropy.table import Column, Table
 
+from .._validation import input_file
 from ._container import Cutouts
 from ._io import _hdf5_options, _open_hdf5, _read_hdf5_rows, read_legacy_fits
 from ._prepare import _check_options, _pixscale, _standardise
@@ -401,11 +402,8 @@ def _column_values(column):
 
 
 def _load_path(path, *, bands, pixscale, dataset, ids, **options):
-    path = Path(path)
+    path = input_file(path)
     name = path.name.lower()
-    if not path.exists():
-        msg = f"no such file: {path}."
-        raise ValueError(msg)
     if name.endswith(_FITS_SUFFIXES):
         return _load_list([path], bands=bands, pixscale=pixscale, ids=ids, **options)
     if name.endswith(_HDF5_SUFFIXES) or _looks_like_hdf5(path):

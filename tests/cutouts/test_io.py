@@ -101,7 +101,7 @@ def test_unknown_file_type_and_missing_file(tmp_path):
     (tmp_path / "x.txt").write_text("hello")
     with pytest.raises(ValueError, match=r"cannot tell the format of"):
         load_cutouts(tmp_path / "x.txt")
-    with pytest.raises(ValueError, match=r"no such file"):
+    with pytest.raises(FileNotFoundError, match=r"missing.fits does not exist"):
         load_cutouts(tmp_path / "missing.fits")
 
 

@@ -1,0 +1,10 @@
+"""Inputs a careless user or an attacker would give; each must fail clearly or fall back as documented."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def noise():
+    """Two sky-noise cutouts in nanomaggies: plausible, so every refusal comes from the change."""
+    return np.random.default_rng(3).normal(0, 0.01, (2, 3, 72, 72))
