@@ -625,7 +625,8 @@ class Minuet:
         latents = self.encode_cutouts(
             cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral
         )
-        refuse_nonfinite_latents(latents, cutouts, on_invalid=cutouts_options.get("on_invalid"))
+        refuse_nonfinite_latents(latents, cutouts,
+                                 on_invalid=cutouts_options.get("on_invalid", "raise"))
         if isinstance(data, Table):
             table = QTable(data, copy=False)
             taken = [name for name in self.latent_names if name in table.colnames]
