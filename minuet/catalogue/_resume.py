@@ -104,7 +104,7 @@ def _expected_rows(unit):
 def part_problem(path, k, unit, run):
     """Return why the part file of unit ``k`` cannot be reused, or None when it can."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             columns = {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         return f"it cannot be read ({type(exc).__name__}: {exc}); it is truncated or corrupt"

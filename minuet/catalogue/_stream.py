@@ -216,7 +216,7 @@ def write_part(path, columns):
 def read_part(path):
     """Read one part file written by :func:`write_part`."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         msg = (

@@ -12,7 +12,7 @@ from astropy.io import fits
 from astropy.table import QTable
 
 from minuet import Minuet
-from minuet.catalogue import encode_catalogue
+from minuet.catalogue import ResumeWarning, encode_catalogue
 
 N_ROWS = 30
 
@@ -86,10 +86,8 @@ def test_invalid_rows_are_flagged_not_dropped(model, images, tmp_path):
     assert np.all(np.isnan(_latents(table, model)[4]))
 
 
-def test_resume_after_sigkill_equals_uninterrupted_run(model, hdf5_file, tmp_path):
-    reference = encode_catalogue(hdf5_file, tmp_path / "reference.parquet", model=model,
-                                 chunk_size=3)
-    output = tmp_path / "killed.parquet"
+def _kill_part_way(model, hdf5_file, output):
+    """Start an encoding of 10 units in a child process and SIGKILL it after 3 or more."""
     script = textwrap.dedent(
         f"""
         import time
@@ -105,7 +103,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(model, hdf5_file, tmp_pat
         """
     )
     process = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())
-    parts = tmp_path / "killed.parquet.parts"
+    parts = output.with_name(output.name + ".parts")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(parts.glob("part-*.npz"))) < 3:
         time.sleep(0.05)
@@ -114,10 +112,47 @@ def test_resume_after_sigkill_equals_uninterrupted_run(model, hdf5_file, tmp_pat
     done = len(list(parts.glob("part-*.npz")))
     assert 3 <= done < 10, "the job was not interrupted part-way"
     assert not output.exists()
+    return parts
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(model, hdf5_file, tmp_path):
+    reference = encode_catalogue(hdf5_file, tmp_path / "reference.parquet", model=model,
+                                 chunk_size=3)
+    output = tmp_path / "killed.parquet"
+    _kill_part_way(model, hdf5_file, output)
     resumed = encode_catalogue(hdf5_file, output, model=Minuet.load(model.path),
                                chunk_size=3)
     assert resumed["row"].tolist() == reference["row"].tolist()
     np.testing.assert_array_equal(_latents(resumed, model), _latents(reference, model))
+
+
+def test_resume_after_sigkill_redoes_a_truncated_part(model, hdf5_file, tmp_path):
+    reference = encode_catalogue(hdf5_file, tmp_path / "reference.parquet", model=model,
+                                 chunk_size=3)
+    output = tmp_path / "killed.parquet"
+    parts = _kill_part_way(model, hdf5_file, output)
+    part = parts / "part-0000001.npz"
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    with pytest.warns(ResumeWarning, match="part-0000001.npz is not reused"):
+        resumed = encode_catalogue(hdf5_file, output, model=Minuet.load(model.path),
+                                   chunk_size=3)
+    assert resumed["row"].tolist() == reference["row"].tolist()
+    np.testing.assert_array_equal(_latents(resumed, model), _latents(reference, model))
+
+
+def test_resume_after_sigkill_refuses_a_changed_input(model, hdf5_file, images, tmp_path):
+    output = tmp_path / "killed.parquet"
+    _kill_part_way(model, hdf5_file, output)
+    with h5py.File(hdf5_file, "r+") as f:
+        f["images"][0] = images[0] + 0.01  # the input is regenerated in place
+    with pytest.raises(ValueError, match=r"set.h5.* changed \(size, modification time"):
+        encode_catalogue(hdf5_file, output, model=Minuet.load(model.path), chunk_size=3)
+    restarted = encode_catalogue(hdf5_file, output, model=Minuet.load(model.path),
+                                 chunk_size=3, overwrite=True)
+    reference = encode_catalogue(hdf5_file, tmp_path / "reference.parquet", model=model,
+                                 chunk_size=3)
+    assert restarted["row"].tolist() == reference["row"].tolist()
+    np.testing.assert_array_equal(_latents(restarted, model), _latents(reference, model))
 
 
 def test_unfinished_run_with_other_options_is_refused(model, hdf5_file, tmp_path):
