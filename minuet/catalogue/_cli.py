@@ -84,8 +84,9 @@ def _read_table(path):
     try:
         return QTable.read(path, **kwargs)
     except (IORegistryError, OSError, ValueError, KeyError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
         msg = (
-            f"could not read {path} as a table ({type(exc).__name__}: {exc}); give a .parquet, "
+            f"could not read {path} as a table ({type(exc).__name__}: {first}); give a .parquet, "
             ".fits, .ecsv or .h5 (table at path 'latents') file as written by 'minuet encode'."
         )
         raise ValueError(msg) from None

@@ -47,7 +47,13 @@ def _is_hdf5(path):
         return True
     if name.endswith(_FITS_SUFFIXES):
         return False
-    return h5py.is_hdf5(path)
+    if h5py.is_hdf5(path):
+        return True
+    msg = (
+        f"cannot tell the format of the input {path}: expected an HDF5 file "
+        f"({', '.join(_HDF5_SUFFIXES)}) or a FITS file ({', '.join(_FITS_SUFFIXES)})."
+    )
+    raise ValueError(msg)
 
 
 def make_plan(sources, *, chunk_size, dataset="images"):
