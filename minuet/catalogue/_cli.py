@@ -124,7 +124,7 @@ def _holds_cutouts(path, *, dataset, column):
 
             if column in pq.read_schema(path).names:
                 return f"a Parquet column {column!r}"
-    except Exception:  # noqa: BLE001 - an unreadable file is not known to hold cutouts
+    except Exception:  # an unreadable file is not known to hold cutouts
         return None
     return None
 

@@ -1,7 +1,6 @@
 """Readers for Legacy Surveys viewer FITS cubes and HDF5 cutout sets."""
 
 import warnings
-from pathlib import Path
 
 import h5py
 import numpy as np

@@ -63,8 +63,9 @@ def test_log_density_is_normalised():
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_save_load(tmp_path, covariance_type):
     latents = population(800, seed=10)
+    errors = np.abs(latents[:, 0])
     scorer = AnomalyScorer(covariance_type=covariance_type).fit(latents,
-                                                               reconstruction_error=np.abs(latents[:, 0]))
+                                                               reconstruction_error=errors)
     path = scorer.save(tmp_path / "scorer")
     loaded = AnomalyScorer.load(path)
     assert np.allclose(loaded.score(latents[:10])["anomaly_score"],

@@ -1,4 +1,4 @@
-"""Inputs a careless user or an attacker would give; each must fail clearly or fall back as documented."""
+"""Inputs a careless user or an attacker would give: each fails clearly or falls back as told."""
 
 import numpy as np
 import pytest

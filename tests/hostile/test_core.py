@@ -159,7 +159,8 @@ def test_anomaly_score_refuses_bad_errors_and_weights(bundled, kwargs, error, ma
 def test_anomaly_score_keeps_refused_rows_with_any_error(bundled):
     latents = np.array([[0.0] * 5, [np.nan] * 5])
     table = bundled.anomaly_score(latents, reconstruction_error=[1.0, np.nan])
-    assert np.isfinite(table["anomaly_score"][0]) and np.isnan(table["anomaly_score"][1])
+    assert np.isfinite(table["anomaly_score"][0])
+    assert np.isnan(table["anomaly_score"][1])
 
 
 @pytest.mark.parametrize(

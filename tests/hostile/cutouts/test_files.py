@@ -49,7 +49,7 @@ def test_a_truncated_fits_cube_is_named(noise, tmp_path):
     path = tmp_path / "cutout.fits"
     fits.PrimaryHDU(noise[0].astype("f4")).writeto(path)
     path.write_bytes(path.read_bytes()[:-20000])
-    with pytest.raises(ValueError, match="cutout.fits"):
+    with pytest.raises(ValueError, match=r"cutout\.fits"):
         load_cutouts(path)
 
 

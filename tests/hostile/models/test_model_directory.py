@@ -131,7 +131,8 @@ def test_an_edited_stretch_changes_the_recorded_manifest_digest(model, saved):
     assert edited.sha256 == original.sha256  # the weights are untouched ...
     before = original.encode(np.full((1, 3, 24, 24), 0.5))
     after = edited.encode(np.full((1, 3, 24, 24), 0.5))
-    assert before.meta["manifest_sha256"] != after.meta["manifest_sha256"]  # ... the record shows it
+    # ... but the outputs' record shows the change
+    assert before.meta["manifest_sha256"] != after.meta["manifest_sha256"]
     assert before.meta["manifest_sha256"] == model.manifest_sha256
 
 
