@@ -792,6 +792,7 @@ class Minuet:
         from .neighbours import LatentIndex
         from .posterior import PosteriorEstimator
 
+        seed = validate_seed(seed, allow_none=False)
         z, good = self._rows(latents, what="fit the heads on")
         if len(truth) != len(z):
             msg = (

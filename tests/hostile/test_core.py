@@ -190,3 +190,11 @@ def test_all_refused_rows_say_they_were_refused(bundled, method):
 def test_latents_of_the_wrong_shape_are_refused(bundled, latents, match):
     with pytest.raises(ValueError, match=match):
         bundled.classify(latents)
+
+
+@pytest.mark.parametrize(("seed", "error"), [(1.5, TypeError), (2**64 + 5, ValueError),
+                                             (None, TypeError)])
+def test_fit_heads_refuses_bad_seeds(tiny, seed, error):
+    with pytest.raises(error, match="seed must be a whole number"):
+        tiny.fit_heads(np.zeros((4, 5)), QTable({"redshift": [0.1, 0.2, 0.3, 0.4]}),
+                       seed=seed)
