@@ -27,12 +27,6 @@ _AUTOENCODER = "autoencoder"
 DEFAULT_PRETRAINED = "minuet-sim"
 
 
-def _sha256(path):
-    from ._weights import sha256
-
-    return sha256(path)
-
-
 def _latent_names(dim):
     return [f"latent_{i}" for i in range(dim)]
 
@@ -302,6 +296,7 @@ class Minuet:
         >>> again.name, again.sha256 == model.sha256
         ('untrained-tiny', True)
         """
+        from ._weights import sha256
         from .models import load_model
 
         path = Path(path)
@@ -318,7 +313,7 @@ class Minuet:
             msg = f"{manifest_path} is not a minuet model manifest (expected format {_FORMAT!r})."
             raise ValueError(msg)
         _verify_files(path, manifest)
-        manifest_sha256 = _sha256(manifest_path)
+        manifest_sha256 = sha256(manifest_path)
         autoencoder = load_model(path / _AUTOENCODER)
         heads = _load_heads(path, manifest)
         try:
