@@ -321,8 +321,9 @@ class Cutouts:
         --------
         >>> import numpy as np
         >>> from minuet.cutouts import load_cutouts
-        >>> cutouts = load_cutouts(np.zeros((1, 3, 24, 24)), size=24,
-        ...                        invvar=np.full((1, 3, 24, 24), 1e4))
+        >>> flux = np.zeros((1, 3, 24, 24))
+        >>> flux[..., 12, 12] = 1.0  # a blank sky is refused as holding no data
+        >>> cutouts = load_cutouts(flux, size=24, invvar=np.full((1, 3, 24, 24), 1e4))
         >>> cutouts.normalized_invvar()[0, :, 0, 0].astype(float).round(2).tolist()
         [0.64, 1.0, 10.24]
         """
