@@ -317,12 +317,12 @@ def _implausible(flux, bad, pixscale):
     """
     area = float(u.Quantity(pixscale, u.arcsec).value) ** 2
     limit = area * 10.0 ** (-0.4 * (MIN_SURFACE_BRIGHTNESS - 22.5))  # nanomaggy per pixel
-    good = ~bad
-    n_good = good.sum(axis=(1, 2, 3))
-    with np.errstate(invalid="ignore"):
-        negative = ((flux < 0) & good).sum(axis=(1, 2, 3))
-        nonzero = ((flux != 0) & good).any(axis=(1, 2, 3))
-        peak = np.where(good, flux, 0.0).max(axis=(1, 2, 3))
+    # bad pixels are already 0, so they count neither as negative, nor non-zero, nor bright
+    rows = flux.reshape(len(flux), -1)
+    n_good = bad.size // len(bad) - np.count_nonzero(bad.reshape(len(bad), -1), axis=1)
+    negative = np.count_nonzero(rows < 0, axis=1)
+    nonzero = np.count_nonzero(rows, axis=1) > 0
+    peak = rows.max(axis=1)
     found = {}
     for row in np.flatnonzero(n_good > 0):
         if not nonzero[row]:
