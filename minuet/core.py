@@ -343,11 +343,20 @@ class Minuet:
         path : str or path-like
             Directory to create.
         overwrite : bool, optional
-            Replace an existing directory.
+            Replace an existing model directory (one holding ``minuet.json``);
+            the old model is deleted only once the new one is in place. A file
+            or a directory that is not a minuet model is never replaced.
 
         Returns
         -------
         path : `~pathlib.Path`
+            The absolute path of the directory.
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` is a file, a directory that is not a minuet model, or
+            a model while ``overwrite`` is False.
 
         Examples
         --------

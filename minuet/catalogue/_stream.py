@@ -384,6 +384,10 @@ def encode_catalogue(
     manifest records the plan, so a run that is interrupted (even by
     ``SIGKILL``) resumes where it stopped when called again with the same
     arguments, and its output equals that of an uninterrupted run row for row.
+    Before a part is reused it is checked: a truncated, corrupt, copied or
+    foreign part is encoded again (with a `~minuet.catalogue.ResumeWarning`),
+    and an input file that changed since the run began (size, modification
+    time or first MiB) stops the run with a `ValueError` naming it.
 
     Parameters
     ----------

@@ -111,6 +111,11 @@ def load_cutouts(
     sky-subtracted Legacy Surveys coadds; their inverse variance is set to
     0 and ``Cutouts.mask`` records them. A cutout whose inverse variance is
     non-finite everywhere is taken to have none (``has_invvar`` False).
+    A cutout whose flux is implausible for a Legacy Surveys stamp is refused
+    with its reason: every valid pixel exactly 0, more than 80% of the valid
+    pixels negative, a pixel brighter than 5 mag/arcsec\ :sup:`2`, or values
+    beyond the float32 range (see :ref:`errors`). Logarithmic units
+    (magnitudes, dex) are refused: convert them to flux first.
     Negative inverse variance is an error. Integer images are refused:
     convert them to float and give the ``zeropoint`` or unit that
     calibrates them.
