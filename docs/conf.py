@@ -25,7 +25,7 @@ except metadata.PackageNotFoundError:  # building from a bare source tree
 version = release.split("+")[0]
 
 extensions = [ext for ext in extensions if ext != "sphinx.ext.intersphinx"]
-extensions += ["sphinx_gallery.gen_gallery", "sphinx-mathjax-offline"]
+extensions += ["sphinx_gallery.gen_gallery", "sphinx-mathjax-offline", "sphinxarg.ext"]
 intersphinx_mapping = {}
 
 # generated tables are pulled into pages with ``.. include::``, never built on their own
