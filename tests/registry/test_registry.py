@@ -266,3 +266,14 @@ def test_pack_model_refuses(saved_tiny_model, tmp_path):
     assert archive.read_bytes() == b"mine"
     with pytest.raises(FileNotFoundError, match=r"minuet\.json is missing"):
         pack_model(tmp_path, tmp_path / "b.zip", url="u", licence="l")
+
+
+def test_cli_download(cache, server, packed, registry, capsys):
+    base, state = server
+    body, entry = packed
+    state["files"]["/tiny.zip"] = body
+    registry({"tiny-remote": {**entry, "url": f"{base}/tiny.zip"}})
+    assert main(["models", "--download", "tiny-remote"]) == 0
+    assert "tiny-remote: verified, in" in capsys.readouterr().out
+    assert main(["models", "--download", "nope"]) == 2
+    assert "no model named 'nope'" in capsys.readouterr().err
