@@ -79,6 +79,8 @@ sphinx_gallery_conf = {
     "plot_gallery": os.environ.get("MINUET_PLOT_GALLERY", "True"),
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
+    # the execution-times page would load jQuery and DataTables from a CDN
+    "write_computation_times": False,
 }
 
 # Matplotlib's non-interactive backend during the build.

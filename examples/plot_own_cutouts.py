@@ -121,10 +121,11 @@ print(targets)
 # ``"ls-dr9"`` is DR9. ``on_invalid="flag"`` keeps going past a failed
 # download and flags its row instead of stopping.
 
-cutouts = fetch_legacy_cutouts(targets, layer="ls-dr10", invvar=True, on_invalid="flag",
-                               cache=False, show_progress=False)
+cutouts = fetch_legacy_cutouts(targets, layer="ls-dr10", invvar=True,
+                               on_invalid="flag", cache=False,
+                               show_progress=False)
 print(f"{len(cutouts)} rows, {int(np.sum(cutouts.valid))} with a cutout")
-print("reason for the failed row:", cutouts.reason[~cutouts.valid][0][:60], "...")
+print("failed:", cutouts.reason[~cutouts.valid][0][:50])
 
 # %%
 # Encode, with flags
@@ -136,7 +137,8 @@ print("reason for the failed row:", cutouts.reason[~cutouts.valid][0][:60], "...
 model = Minuet.pretrained()
 latents = model.encode(cutouts, on_invalid="flag")
 latents["latent_0"].info.format = ".3f"
-print(latents["id", "latent_0", "valid", "flag"][-3:])
+print(latents["id", "latent_0", "valid"][-3:])
+print("flag of the last row:", latents["flag"][-1][:50])
 
 # %%
 # The trust check
@@ -147,8 +149,8 @@ print(latents["id", "latent_0", "valid", "flag"][-3:])
 # the model never saw: a galaxy above their 99th percentile is one the
 # model should not be trusted on.
 
-reference_images, reference_invvar, _, _ = simulate(300, seed=2028)
-reference = model.anomaly_score(model.encode(reference_images, invvar=reference_invvar))
+ref_images, ref_invvar, _, _ = simulate(300, seed=2028)
+reference = model.anomaly_score(model.encode(ref_images, invvar=ref_invvar))
 limit = np.percentile(reference["anomaly_score"], 99)
 scores = model.anomaly_score(latents)
 trusted = latents["valid"] & (scores["anomaly_score"] < limit)
@@ -172,7 +174,8 @@ post = model.posterior(latents, n_samples=500, seed=0)
 in_range = np.asarray(targets["mag_r"]) < 21.5
 for name in post.colnames:
     post[name].info.format = ".2f"
-print(post["redshift_median", "redshift_lo68", "redshift_hi68", "log_mstar_median"][:4])
+print(post["redshift_median", "redshift_lo68", "redshift_hi68",
+           "log_mstar_median"][:4])
 
 # %%
 # Join back and save
@@ -181,18 +184,20 @@ print(post["redshift_median", "redshift_lo68", "redshift_hi68", "log_mstar_media
 # results sit beside your own columns. Write them to a folder of yours; the
 # ``meta`` records the model's name and SHA-256 and the package version.
 
-keep = ["latent_0", "latent_1", "latent_2", "latent_3", "latent_4", "valid", "flag"]
+keep = [*model.latent_names, "valid", "flag"]
+medians = ["redshift_median", "log_mstar_median", "log_sfr_median"]
 results = hstack([QTable(targets), latents[keep], scores["anomaly_score"],
-                  post["redshift_median", "log_mstar_median", "log_sfr_median"]],
-                 metadata_conflicts="silent")
+                  post[medians]], metadata_conflicts="silent")
 results.meta.update(latents.meta)
 results["trusted"] = trusted
 results["in_prior_range"] = in_range
 folder = Path(tempfile.mkdtemp())  # your own folder here
-results.write(folder / "my_galaxies_minuet.ecsv")  # or .fits, .parquet, .h5
-again = QTable.read(folder / "my_galaxies_minuet.ecsv")
-print(again["name", "valid", "trusted", "in_prior_range", "redshift_median"][-4:])
-print(sorted(again.meta))
+path = folder / "my_galaxies_minuet.ecsv"  # or .fits, .parquet, .h5
+results.write(path)
+again = QTable.read(path)
+print(again["name", "valid", "trusted", "in_prior_range",
+            "redshift_median"][-4:])
+print(again.meta["model"], again.meta["weights_sha256"][:16], "...")
 
 # %%
 # A last look
@@ -201,8 +206,9 @@ print(sorted(again.meta))
 # The failed row was all masked, and is left out.
 
 shown = np.flatnonzero(trusted)[:6]
+redshifts = results["redshift_median"][shown]
 plot_cutouts(cutouts.flux[shown], ncols=len(shown),
-             titles=[f"z={z:.2f}" for z in results["redshift_median"][shown]])
+             titles=[f"z={z:.2f}" for z in redshifts])
 plt.show()
 
 server.shutdown()
