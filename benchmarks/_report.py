@@ -78,17 +78,12 @@ def new_record(script, argv=None):
 
 
 def footer(record):
-    """One sentence naming the command, machine, date and load of a results record."""
-    load, previous = record.get("load_average"), record.get("after_stage")
-    busy = ""
-    if load is not None:
-        busy = f"; load average {load:.2f} at the start"
-        if previous:
-            busy += (f", which still counts the stage ``{previous}`` of ``run_all.py`` that "
-                     "had just ended (the stages run one after another)")
-        elif load > 0.5 * (os.cpu_count() or 1):
-            busy += " (other work shared the cores: timings are lower bounds on speed)"
-    return (f"Command ``{record['command']}``; {record['machine']}, {record['date']}{busy}.")
+    """One sentence naming the command, machine and date of a results record.
+
+    The load of the machine at the start (``load_average``, ``after_stage``)
+    stays in the JSON record beside the page, not in the page.
+    """
+    return f"Command ``{record['command']}``; {record['machine']}, {record['date']}."
 
 
 def write_results(stem, record, lines):

@@ -217,8 +217,7 @@ def write_rst(path, result, command):
         "",
         f"Command: ``{command}``",
         "",
-        f"minuet {result['minuet_version']}, {result['date']}, {result['machine']}; "
-        f"also running: {result['note'] or 'not recorded'}.",
+        f"minuet {result['minuet_version']}, {result['date']}, {result['machine']}.",
         f"Training: {result['n_train']} simulated galaxies, up to {result['minutes']} min per "
         f"network; evaluation: {result['n_test']} held-out galaxies.",
         "",

@@ -64,7 +64,8 @@ def bench_posterior(n_galaxies=10_000, n_samples=1_000):
     cases = [
         ("minuet context spline flow (default: 4 transforms, context net 3x256)",
          "context", 4, (256, 256, 256), n_galaxies, True),
-        ("same flow through zuko's generic inverse (before the layout fix)",
+        ("same flow sampled through zuko's generic path (parameters broadcast "
+         "over every sample)",
          "context", 4, (256, 256, 256), 2_000, False),
         ("zuko NSF, small (3 transforms, 2x64 hidden)", "nsf", 3, (64, 64), 200, True),
         ("zuko NSF, reference size (10 transforms, 6x512 hidden)",
@@ -161,9 +162,7 @@ def write_report(results):
         "",
         f"Measured {results['date']} on {results['machine']} with "
         f"{post['torch_threads']} torch threads; command: "
-        "``python benchmarks/bench_science.py``. "
-        "Other jobs may have shared the two cores: the 1, 5 and 15 "
-        f"minute load averages at the start were {results.get('load_average_at_start')}.",
+        "``python benchmarks/bench_science.py``.",
         "",
         f"Posterior sampling, {post['n_galaxies']:,} galaxies x {post['n_samples']:,} samples "
         "(3 properties, 5-D latent). Rows marked * were timed on a subset of galaxies and "

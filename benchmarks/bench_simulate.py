@@ -13,6 +13,7 @@ Writes ``docs/simulate/simulated_vs_real.png``,
 """
 
 import argparse
+import json
 import os
 import platform
 import tempfile
@@ -56,9 +57,12 @@ def time_run(n, processes, *, seed=0, output=None):
         f"({platform.processor() or 'cpu'})\n"
         f"- wall time: {elapsed:.1f} s ({elapsed / 60:.2f} min), "
         f"{1e3 * elapsed * processes / n:.1f} ms of CPU per galaxy per core\n"
-        f"- load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n"
     )
     (GENERATED / "simulate_timing.rst").write_text(text)
+    record = {"n": n, "processes": processes, "seed": seed, "cores": os.cpu_count(),
+              "seconds": round(elapsed, 1), "date": time.strftime("%Y-%m-%d"),
+              "load_average_at_end": [round(value, 2) for value in load]}
+    (GENERATED / "simulate_timing.json").write_text(json.dumps(record, indent=2) + "\n")
     print(text)
 
 

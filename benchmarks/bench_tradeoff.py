@@ -154,7 +154,7 @@ def main(argv=None):
              f"{r['median_abs_d_ellipticity']:.3f}", f"{r['high_frequency_power_ratio']:.2f}",
              f"{r['ms_per_galaxy']:.1f}") for r in results["rows"]]
     lines = rst_table(header, body)
-    lines += ["", f"Medians over {len(images)} held-out simulated galaxies ({source}); "
+    lines += ["", f"Medians over {len(images)} held-out simulated galaxies ({Path(source).name}); "
               "power: the stretched reconstructions' power spectrum over the inputs' at "
               "spatial frequencies of 0.25 cycles per pixel and above (1 = as sharp as the "
               f"data, noise included). Model ``{model.name}``; {results['machine']}, "

@@ -189,9 +189,31 @@ def _snapshot():
 
 # --- the losses summary ----------------------------------------------------------------------
 
-#: Reconstruction targets of a converged model (the model card's).
+#: Reconstruction targets of a converged model (the model card's). The reduced
+#: chi-squared target is relative: a factor over the noise floor of one draw (a
+#: perfect draw carries its own noise, so it reaches about 2, not 1).
 TARGETS = {"median_chi2_red": 1.3, "median_abs_dmag_r": 0.03, "median_abs_dcolor_gr": 0.03,
            "median_abs_frac_r_half_err": 0.05}
+
+
+def _missed_targets(rows):
+    """The targets that the first (default) row of a reconstruction run misses.
+
+    The reduced chi-squared target scales the noise floor of the run (its row
+    whose sampler starts with ``noise``; 2 where there is none).
+    """
+    first, last = rows[0], rows[-1]
+    floor = last["median_chi2_red"] if last["sampler"].startswith("noise") else 2.0
+    missed = []
+    for key, target in TARGETS.items():
+        limit, why = target, ""
+        if key == "median_chi2_red":
+            limit = target * floor
+            why = f" ({target:g} times the {floor:.2f} of a perfect draw)"
+        if first[key] > limit:
+            missed.append(f"{key.removeprefix('median_')} {first[key]:.3g} against at most "
+                          f"{limit:.3g}{why}")
+    return missed
 
 
 def _first(*names):
@@ -256,9 +278,8 @@ def losses_lines(quick=False):
 
     rec, rec_name = _first(f"reconstruction{q}.json")
     if rec:
-        first, last = rec["rows"][0], rec["rows"][-1]
-        missed = [f"{key.removeprefix('median_')} {first[key]:.3g} against at most {target:g}"
-                  for key, target in TARGETS.items() if first[key] > target]
+        last = rec["rows"][-1]
+        missed = _missed_targets(rec["rows"])
         if missed:
             point(f"Reconstructions with the default sampler miss {len(missed)} of the "
                   f"{len(TARGETS)} targets of a converged model on held-out simulations: "

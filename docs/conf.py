@@ -2,7 +2,9 @@
 #
 # The build is fully offline: no intersphinx inventory is downloaded, and
 # references to other packages' objects are listed in ``nitpick_ignore_regex``
-# instead of being resolved remotely.
+# instead of being resolved remotely. The pages load nothing from the network
+# either: MathJax is copied into the build (sphinx-mathjax-offline), and
+# ``docs/check_offline.py`` checks the built HTML for remote references.
 
 import datetime
 import os
@@ -23,7 +25,7 @@ except metadata.PackageNotFoundError:  # building from a bare source tree
 version = release.split("+")[0]
 
 extensions = [ext for ext in extensions if ext != "sphinx.ext.intersphinx"]
-extensions += ["sphinx_gallery.gen_gallery"]
+extensions += ["sphinx_gallery.gen_gallery", "sphinx-mathjax-offline", "sphinxarg.ext"]
 intersphinx_mapping = {}
 
 # generated tables are pulled into pages with ``.. include::``, never built on their own
@@ -38,6 +40,9 @@ html_theme_options = {
 }
 html_title = f"minuet {version}"
 html_static_path = ["_static"]
+html_css_files = ["minuet.css"]
+# Quotes and ellipses only: "--" stays two hyphens, so commands in tables read as typed.
+smartquotes_action = "qe"
 templates_path = ["_templates"]
 
 # numpydoc: describe parameters, do not build an autosummary table of methods
@@ -74,6 +79,8 @@ sphinx_gallery_conf = {
     "plot_gallery": os.environ.get("MINUET_PLOT_GALLERY", "True"),
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
+    # the execution-times page would load jQuery and DataTables from a CDN
+    "write_computation_times": False,
 }
 
 # Matplotlib's non-interactive backend during the build.

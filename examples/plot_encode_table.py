@@ -92,6 +92,7 @@ for i, row in enumerate(names):
         elif j > 0:
             ax.set_yticklabels([])
 fig.colorbar(points, ax=axes, shrink=0.6, label="true redshift")
+plt.show()
 
 # %%
 # A simple number to watch: how strongly each latent dimension ranks with

@@ -107,11 +107,14 @@ plt.show()
 print(sorted(path.name for path in (run_dir / "run").iterdir()))
 
 # %%
-# Each training point is one batch of eight galaxies at randomly drawn
-# noise levels, so it scatters by tens of per cent from step to step; the
-# held-out loss is computed with fixed noise and is the one to watch. Six
-# steps cannot improve the model, and the curves only show that the run
-# works: a real fine-tuning run takes thousands of steps.
+# In this run the six training points rise, from about 0.11 to 0.30,
+# while the held-out loss stays level between steps 3 and 6. Each training
+# point is one batch of eight galaxies at randomly drawn noise levels: six
+# of them are too few to tell a trend of the model from the luck of the
+# draw. The held-out loss is computed with fixed noise on fixed galaxies and
+# is the one to watch. Six steps cannot improve the model, and the curves
+# only show that the run works: a real fine-tuning run takes thousands of
+# steps.
 #
 # Loading the result
 # ------------------

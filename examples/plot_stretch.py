@@ -25,6 +25,7 @@ ax.set_xscale("log")
 ax.set_xlabel("pixel flux [nanomaggy]")
 ax.set_ylabel("network input")
 ax.legend()
+plt.show()
 
 # %%
 # The round trip back to flux is exact to float precision:

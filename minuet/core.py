@@ -215,12 +215,17 @@ class Minuet:
 
     @classmethod
     def pretrained(cls, name=DEFAULT_PRETRAINED):
-        """Load a model bundled with the package; no network is used.
+        """Load a model bundled with the package or listed in the model registry.
+
+        A bundled model needs no network. A registered model (see
+        `minuet.registry`) is downloaded the first time, checked against the
+        SHA-256 of the registry and kept in the cache.
 
         Parameters
         ----------
         name : str, optional
-            Name of the bundled model. :meth:`available` lists them.
+            Name of the model. :meth:`available` lists the bundled ones,
+            ``minuet models`` both kinds.
 
         Returns
         -------
@@ -229,8 +234,10 @@ class Minuet:
         Raises
         ------
         ValueError
-            If no bundled model has that name, or its weights fail their
-            SHA-256 check.
+            If no model has that name, or its weights fail their SHA-256
+            check.
+        ConnectionError
+            If a registered model is not cached and cannot be downloaded.
 
         Examples
         --------
@@ -239,13 +246,10 @@ class Minuet:
         >>> model.name, model.latent_dim, model.image_size
         ('minuet-sim', 5, 72)
         """
-        names = cls.available()
-        if name not in names:
-            msg = (
-                f"no bundled model named {name!r}; the bundled models are {names or 'none'}. "
-                "Load your own with Minuet.load(directory)."
-            )
-            raise ValueError(msg)
+        if name not in cls.available():
+            from .registry import download_model
+
+            return cls.load(download_model(name))
         with resources.as_file(resources.files("minuet.data") / name) as path:
             return cls.load(path)
 

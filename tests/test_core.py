@@ -152,5 +152,5 @@ def test_manifest_checks(model, tmp_path):
 
 
 def test_pretrained_unknown_name():
-    with pytest.raises(ValueError, match="no bundled model named 'nope'"):
+    with pytest.raises(ValueError, match="no model named 'nope'; the bundled models are"):
         Minuet.pretrained("nope")

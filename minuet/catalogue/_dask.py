@@ -92,7 +92,10 @@ def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False):
     >>> from minuet import Minuet
     >>> from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
     >>> model = Minuet(DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")))
-    >>> _ = model.save(getfixture("tmp_path") / "tiny")
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())  # any folder of yours
+    >>> _ = model.save(folder / "tiny")
     >>> cutouts = da.zeros((10, 3, 72, 72), chunks=(4, 3, 72, 72))
     >>> encode_dask_array(cutouts, model=model).compute().shape
     (10, 5)

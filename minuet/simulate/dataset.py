@@ -187,7 +187,10 @@ def read_dataset(path, *, start=0, stop=None):
     Examples
     --------
     >>> from minuet.simulate import read_dataset, write_dataset
-    >>> path = write_dataset(getfixture("tmp_path") / "sim.h5", 4, seed=3)
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())  # any folder of yours
+    >>> path = write_dataset(folder / "sim.h5", 4, seed=3)
     >>> images, invvar, footprint, truth = read_dataset(path, start=1, stop=3)
     >>> images.shape, truth["index"].tolist()
     ((2, 3, 72, 72), [1, 2])

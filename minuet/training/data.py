@@ -124,7 +124,10 @@ class CutoutFile:
     >>> import h5py
     >>> import numpy as np
     >>> from minuet.training import CutoutFile
-    >>> path = getfixture("tmp_path") / "research.h5"
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())  # any folder of yours
+    >>> path = folder / "research.h5"
     >>> rng = np.random.default_rng(0)
     >>> with h5py.File(path, "w") as f:
     ...     _ = f.create_dataset("images", data=rng.normal(0, 0.003, (4, 3, 152, 152)))

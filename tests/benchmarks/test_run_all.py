@@ -95,18 +95,28 @@ def test_losses_compare_one_draw_with_the_blurred_decoders(run_all):
     assert run_all._tradeoff_point(rows) is None
 
 
-def test_footer_names_the_stage_before(run_all, monkeypatch):
+def test_load_goes_to_the_record_not_the_footer(run_all, monkeypatch):
     import _report
 
     monkeypatch.setenv(_report.PREVIOUS_STAGE_VARIABLE, "scale")
     record = _report.new_record("bench_latents.py", [])
     assert record["after_stage"] == "scale"
-    record["load_average"] = 2.0
+    assert isinstance(record["load_average"], float)
+    record["load_average"] = 64.0
     text = _report.footer(record)
-    assert "still counts the stage ``scale``" in text
-    assert "other work shared" not in text
+    assert text == (f"Command ``python benchmarks/bench_latents.py``; {record['machine']}, "
+                    f"{record['date']}.")
     monkeypatch.setenv(_report.PREVIOUS_STAGE_VARIABLE, "")
     record = _report.new_record("bench_latents.py", [])
     assert "after_stage" not in record
-    record["load_average"] = 64.0
-    assert "other work shared the cores" in _report.footer(record)
+
+
+def test_chi2_target_scales_the_noise_floor(run_all):
+    def row(sampler, chi2):
+        return {"sampler": sampler, "median_chi2_red": chi2, "median_abs_dmag_r": 0.01,
+                "median_abs_dcolor_gr": 0.01, "median_abs_frac_r_half_err": 0.01}
+
+    floor = row("noise alone: a perfect single sample", 2.0)
+    assert run_all._missed_targets([row("default", 2.5), floor]) == []
+    assert run_all._missed_targets([row("default", 2.7), floor]) == [
+        "chi2_red 2.7 against at most 2.6 (1.3 times the 2.00 of a perfect draw)"]
