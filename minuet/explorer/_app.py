@@ -232,15 +232,17 @@ class _Session:
         self.message.text = ""
         details = data.details(row)
         self._place_marker()
-        values = ", ".join(f"{k} = {v:.3g}" for k, v in list(details["values"].items())[:6])
+        values = ", ".join(f"{k} = {v:.3g}" for k, v in details["values"].items()
+                           if k != "id")
         self.title.text = (f"<b>Galaxy {details['id']}</b> (row {row})<br>latents "
                            f"{np.array2string(details['latents'], precision=3)}<br>{values}")
         size = data.model.image_size
-        first = (_rgba(details["cutout"]) if details["cutout"] is not None else _blank(size))
-        first_label = "cutout (g,r,z)" if details["cutout"] is not None else _PLACEHOLDER
-        self.images.data = _tiles(
-            [first] + [_blank(size)] * self.n_draws,
-            [first_label] + [_PLACEHOLDER] * self.n_draws)
+        if details["cutout"] is not None:
+            self.images.data = _tiles([_rgba(details["cutout"])] + [_blank(size)] * self.n_draws,
+                                      ["cutout (g,r,z)"] + [_PLACEHOLDER] * self.n_draws)
+        else:
+            self.images.data = _tiles([_blank(size)] * self.n_draws,
+                                      [_PLACEHOLDER] * self.n_draws)
         for name, post in details["posterior"].items():
             source, figure_ = self.posteriors[name]
             source.data = {"left": post["edges"][:-1], "right": post["edges"][1:],
@@ -298,17 +300,18 @@ class _Session:
         if generation != self.generation:
             return
         try:
-            row, draws, neighbours = future.result()
-        except Exception as exc:  # shown on the page, not lost in a thread  # noqa: BLE001
+            _row, draws, neighbours = future.result()
+        except Exception as exc:  # shown on the page, not lost in a thread
             self.state.text = f"panel: reconstruction failed: {exc}"
             return
         images = [_rgba(d) for d in draws]
-        tiles = list(self.images.data["image"][:1])
-        labels = list(self.images.data["label"][:1])
+        labels = [f"draw {i + 1}" for i in range(len(images))]
         if self.data.cutouts is None:
-            tiles, labels = [images[0]], ["no cutout: draw 1"]
-        self.images.data = _tiles(tiles + images,
-                                  labels + [f"draw {i + 1}" for i in range(len(images))])
+            labels[0] += " (no cutout)"
+            self.images.data = _tiles(images, labels)
+        else:
+            self.images.data = _tiles(self.images.data["image"][:1] + images,
+                                      ["cutout (g,r,z)", *labels])
         if neighbours is not None:
             rows = self.neighbour_rows
             self.neighbour_tiles.data = _tiles(
@@ -343,7 +346,7 @@ class _Session:
         self.message.text = f"wrote {len(self.selected_rows):,} rows to {path.name}"
 
 
-def build_layout(data, doc=None, *, max_points=20_000, k=8, n_draws=3):
+def build_layout(data, doc=None, *, max_points=20_000, k=6, n_draws=3):
     """Build the explorer's page for a catalogue.
 
     With ``doc`` (a Bokeh server document) the page is live: every widget
@@ -466,8 +469,10 @@ def _build(data, doc, *, max_points, k, n_draws):
     # the panel of the selected galaxy
     s.title = Div(text="Click a galaxy, or find one by id.", name="panel_title", width=520)
     s.state = Div(text="panel: empty", name="panel_state")
-    images_fig, s.images = _tile_figure("panel_images", 1 + n_draws,
-                                        title="image and reconstruction draws")
+    images_fig, s.images = _tile_figure(
+        "panel_images", n_draws + (data.cutouts is not None),
+        title="cutout and reconstruction draws" if data.cutouts is not None else
+        "reconstruction draws (no cutouts given)")
     s.posteriors, s.intervals, post_figs = {}, {}, []
     properties = ([] if data.model.posterior_estimator is None
                   else data.model.posterior_estimator.config.properties)

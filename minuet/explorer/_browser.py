@@ -91,7 +91,7 @@ class Browser:
             try:
                 if self.js(f"try {{ return Boolean({script}); }} catch (e) {{ return false; }}"):
                     return time.perf_counter() - start
-            except Exception:  # noqa: BLE001 - page still loading
+            except Exception:
                 pass
             if time.perf_counter() - start > timeout:
                 msg = f"timed out after {timeout} s waiting for {what}: {script}"
@@ -127,7 +127,16 @@ class Browser:
             const r = el.getBoundingClientRect();
             return [el, px - r.width / 2, py - r.height / 2];""", x, y)
         ActionChains(self.driver).move_to_element_with_offset(
-            canvas, int(round(px)), int(round(py))).click().perform()
+            canvas, round(px), round(py)).click().perform()
+
+    def move_away(self):
+        """Move the mouse to the page's top-left corner, closing any tooltip."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.by import By
+
+        body = self.driver.find_element(By.TAG_NAME, "body")
+        ActionChains(self.driver).move_to_element_with_offset(
+            body, -body.rect["width"] // 2 + 2, -body.rect["height"] // 2 + 2).perform()
 
     def screenshot(self, path):
         """Save a PNG of the window."""

@@ -118,7 +118,7 @@ class ExplorerServer:
                 allow_websocket_origin=self._origins,
             )
             self._server.start()
-        except Exception as exc:  # handed to the caller's thread  # noqa: BLE001
+        except Exception as exc:  # handed to the caller's thread
             self._error = exc
             self._ready.set()
             return
@@ -182,7 +182,7 @@ def _read_cutouts(cutouts, model):
 
 
 def explore(table=None, *, model=None, cutouts=None, export_dir=None, host="127.0.0.1",
-            port=0, allow_remote=False, show=True, block=False, max_points=20_000, k=8,
+            port=0, allow_remote=False, show=True, block=False, max_points=20_000, k=6,
             n_draws=3):
     """Open the latent-space explorer in a web browser.
 

@@ -148,7 +148,7 @@ def test_find_by_id_and_position(data, latent_table):
     assert data.find(f"{ra + 1 / 3600 / np.cos(np.radians(dec))},{dec}") == 42
     with pytest.raises(ValueError, match="no galaxy '5' in the id column"):
         data.find("5")
-    with pytest.raises(ValueError, match="no galaxy within 5.0 arcsec"):
+    with pytest.raises(ValueError, match=r"no galaxy within 5\.0 arcsec"):
         data.find("10 -80")
     with pytest.raises(ValueError, match="type an id"):
         data.find("  ")
