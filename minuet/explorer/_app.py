@@ -74,6 +74,8 @@ class _Session:
         self.max_points, self.k, self.n_draws = int(max_points), int(k), int(n_draws)
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.generation = 0  # drops results of galaxies selected since
+        self._submitted = 0  # the last generation whose draws were started
+        self._pending = None  # starts the draws of the current galaxy
         self.selected_rows = np.array([], dtype=int)
         self.selection_text = ""
         self.row = None
@@ -87,6 +89,7 @@ class _Session:
             {"image": [], "x": [], "y": [], "dw": [], "dh": []}, name="density")
         self.marker = ColumnDataSource({"x": [], "y": []}, name="marker")
         self.hover = ColumnDataSource({"row": [-1]}, name="hover_row")
+        self.painted = ColumnDataSource({"when": [0.0]}, name="painted")
 
     def _default_colour(self):
         columns = self.data.colour_columns()
@@ -251,7 +254,7 @@ class _Session:
             band.update(left=post["lo68"], right=post["hi68"])
             figure_.title.text = (f"{name} {post['median']:.3g} [{post['lo68']:.3g}, "
                                   f"{post['hi68']:.3g}] (68%)")
-            figure_.xaxis.axis_label = post["unit"] or None
+            figure_.xaxis.axis_label = post["unit"]
         labels = list(details["classes"])
         self.classes.data = {"label": labels, "p": [details["classes"][n] for n in labels]}
         rows, _ = data.neighbours(row, k=self.k) if data.good[row] else (np.array([], int), 0)
@@ -263,23 +266,30 @@ class _Session:
             self.neighbour_tiles.data = _tiles([_blank(size)] * len(rows),
                                                [_PLACEHOLDER] * len(rows))
         for slider, value in zip(self.sliders, details["latents"], strict=True):
-            start, end = self.slider_limits[slider.title]
-            slider.update(start=min(start, float(value)), end=max(end, float(value)),
-                          value=float(value))
+            if np.isfinite(value):
+                slider.value = float(np.clip(value, slider.start, slider.end))
         self.state.text = "panel: details shown; drawing reconstructions"
         if data.good[row]:
             submit = partial(self._submit_draw, generation, row, rows)
+            self._pending = submit
             if self.doc is None:
                 submit()
             else:
-                # let the details reach the browser before the draws take the CPU
-                self.doc.add_timeout_callback(submit, 150)
+                # The draws take the CPU for a while: start them once the browser says it
+                # has painted the details (on_painted), or after two seconds at the latest.
+                self.doc.add_timeout_callback(submit, 2000)
         else:
             self.state.text = "panel: this row has no latents, so no reconstructions"
 
+    def on_painted(self, attr, old, new):
+        if self._pending is not None:
+            self._pending()
+
     def _submit_draw(self, generation, row, neighbour_rows):
-        if generation != self.generation:
+        if generation != self.generation or self._submitted == generation:
             return None
+        self._submitted = generation
+        self._pending = None
         future = self.executor.submit(self._draw, row, neighbour_rows)
         future.add_done_callback(partial(self._drawn, generation))
         return future
@@ -452,8 +462,8 @@ def _build(data, doc, *, max_points, k, n_draws):
     s.search = TextInput(title="Find a galaxy", name="search",
                          placeholder="id or 'ra dec'" if has_sky else "id")
     s.search_button = Button(label="Find", name="search_button")
-    s.status = Div(name="status", width=260)
-    s.message = Div(name="message", width=260)
+    s.status = Div(name="status", width=260, height=70)
+    s.message = Div(name="message", width=260, height=50)
     s.export_name = TextInput(title="Export the box or lasso selection as", value="selection",
                               name="export_name")
     s.export_format = Select(value="ecsv", options=["ecsv", "fits", "parquet"],
@@ -467,8 +477,10 @@ def _build(data, doc, *, max_points, k, n_draws):
                       s.export_format, s.export_button, export_note, width=270)
 
     # the panel of the selected galaxy
-    s.title = Div(text="Click a galaxy, or find one by id.", name="panel_title", width=520)
-    s.state = Div(text="panel: empty", name="panel_state")
+    # fixed sizes: new text must not change the page's layout (a relayout redraws everything)
+    s.title = Div(text="Click a galaxy, or find one by id.", name="panel_title", width=560,
+                  height=72)
+    s.state = Div(text="panel: empty", name="panel_state", width=560, height=20)
     images_fig, s.images = _tile_figure(
         "panel_images", n_draws + (data.cutouts is not None),
         title="cutout and reconstruction draws" if data.cutouts is not None else
@@ -481,9 +493,10 @@ def _build(data, doc, *, max_points, k, n_draws):
         fig = figure(width=200, height=160, tools="", toolbar_location=None, title=name)
         fig.quad(left="left", right="right", top="top", bottom=0, source=source,
                  fill_color="steelblue", line_color=None)
-        band = BoxAnnotation(fill_alpha=0.2, fill_color="orange")
+        band = BoxAnnotation(left=0.0, right=0.0, fill_alpha=0.2, fill_color="orange")
         fig.add_layout(band)
         fig.yaxis.visible = False
+        fig.xaxis.axis_label = ""
         fig.title.text_font_size = "8pt"
         s.posteriors[name] = (source, fig)
         s.intervals[name] = band
@@ -497,13 +510,11 @@ def _build(data, doc, *, max_points, k, n_draws):
     neighbour_fig, s.neighbour_tiles = _tile_figure(
         "neighbours", k, title="nearest neighbours in latent space (click one)", tools="tap")
     s.neighbour_rows = np.array([], dtype=int)
-    s.slider_limits = {}
     s.sliders = []
     for i, name in enumerate(data.latent_names):
         values = data.latents[data.good, i]
-        lo, hi = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+        lo, hi = float(values.min()), float(values.max())  # every galaxy fits
         hi = hi if hi > lo else lo + 1.0
-        s.slider_limits[name] = (lo, hi)
         slider = Slider(title=name, start=lo, end=hi, value=float(np.median(values)),
                         step=(hi - lo) / 200, width=240, name=f"slider_{name}")
         s.sliders.append(slider)
@@ -527,6 +538,11 @@ def _build(data, doc, *, max_points, k, n_draws):
         s.search_button.on_click(s.on_search)
         s.export_button.on_click(s.on_export)
         s.hover.on_change("data", s.on_hover)
+        s.painted.on_change("data", s.on_painted)
+        s.title.js_on_change("text", CustomJS(args={"painted": s.painted}, code="""
+            requestAnimationFrame(() => setTimeout(() => {
+                painted.data = {when: [Date.now()]};
+            }, 0));"""))
         s.neighbour_tiles.selected.on_change("indices", s.on_neighbour)
         for slider in s.sliders:
             slider.on_change("value_throttled", s.on_slider)
