@@ -33,6 +33,12 @@ def _rgba(flux):
     return np.ascontiguousarray(rgba).view(np.uint32)[:, :, 0]
 
 
+def _small_integers(values):
+    info = np.iinfo(np.int32)
+    return (values.dtype.kind in "iu" and
+            (values.size == 0 or (values.min() >= info.min and values.max() <= info.max)))
+
+
 def _blank(size):
     grey = np.full((size, size, 4), 200, dtype=np.uint8)
     grey[..., 3] = 255
@@ -105,14 +111,18 @@ class _Session:
         rows, n_view = self.data.decimate(self.xy, x_range=self.x_range, y_range=self.y_range,
                                           max_points=self.max_points)
         colour = self.data.column(self.colour)
+        ids = self.data.ids[rows]
+        # compact binary arrays: numbers travel to the browser as raw buffers, strings as JSON
         self.points.data = {
-            "x": self.xy[rows, 0], "y": self.xy[rows, 1], "c": colour[rows],
-            "row": rows, "id": self.data.ids[rows].astype(str),
+            "x": self.xy[rows, 0], "y": self.xy[rows, 1], "c": colour[rows].astype(np.float32),
+            "row": rows.astype(np.int32),
+            "id": ids.astype(np.int32) if _small_integers(ids) else ids.astype(str),
         }
         self.shown = rows
         counts = self.data.density(self.xy, x_range=self.x_range, y_range=self.y_range)
         self.density.data = {
-            "image": [np.log1p(counts)], "x": [self.x_range[0]], "y": [self.y_range[0]],
+            "image": [np.log1p(counts).astype(np.float32)], "x": [self.x_range[0]],
+            "y": [self.y_range[0]],
             "dw": [self.x_range[1] - self.x_range[0]], "dh": [self.y_range[1] - self.y_range[0]],
         }
         hidden = f"; {self.data.n_hidden:,} rows without latents are not shown" \
@@ -135,7 +145,10 @@ class _Session:
             self.points.selected.indices = []
 
     def on_ranges(self, event):
-        self.x_range, self.y_range = (event.x0, event.x1), (event.y0, event.y1)
+        view = (event.x0, event.x1), (event.y0, event.y1)
+        if view == (self.x_range, self.y_range):
+            return  # the view the browser already has
+        self.x_range, self.y_range = view
         self.refresh_points()
 
     def on_projection(self, attr, old, new):
@@ -164,8 +177,25 @@ class _Session:
         self._place_marker()
 
     def on_colour(self, attr, old, new):
-        self.colour = new
-        self.colorbar.title = new
+        if new in self.data._virtual and self.doc is not None:
+            # computed from the heads for every row: can take a while, off the page's thread
+            self.message.text = f"computing {new} for {len(self.data):,} galaxies..."
+            future = self.executor.submit(self.data.column, new)
+            future.add_done_callback(lambda f: self.doc.add_next_tick_callback(
+                partial(self._set_colour, new, f)))
+            return
+        self._set_colour(new)
+
+    def _set_colour(self, name, future=None):
+        if future is not None:
+            try:
+                future.result()
+            except Exception as exc:  # shown on the page, not lost in a thread
+                self.message.text = f"could not compute {name}: {exc}"
+                return
+            self.message.text = ""
+        self.colour = name
+        self.colorbar.title = name
         self.refresh_points()
 
     # -- selection ----------------------------------------------------------------------
@@ -447,7 +477,8 @@ def _build(data, doc, *, max_points, k, n_draws):
                 const row = points.data.row[inds[0]];
                 if (target.data.row[0] !== row) { target.data = {row: [row]}; }
             }""")
-    s.scatter.add_tools(hover, TapTool(renderers=[dots]))
+    # a click selects one galaxy (the Tap event), not a subset of the drawn points
+    s.scatter.add_tools(hover, TapTool(renderers=[dots], behavior="inspect"))
 
     # the controls
     options = ["pca", *(["umap"] if "umap" in data.projections() else []), "two latents"]

@@ -75,8 +75,9 @@ class ExplorerData:
         The only directory selections may be written into. Without it,
         export is disabled.
     scores : bool, optional
-        Add the model's class probabilities (``p_<label>``) and
-        ``anomaly_score`` as colour columns when the table lacks them.
+        Offer the model's class probabilities (``p_<label>``) and
+        ``anomaly_score`` as colour columns when the table lacks them,
+        computed for every row when first used.
     seed : int, optional
         Seed of the decimation order and of the reconstruction draws.
 
@@ -146,6 +147,7 @@ class ExplorerData:
             raise ValueError(msg)
         self._projections = {}
         self._index = None
+        self._virtual = {}  # colour columns computed from the heads when first asked for
         if scores:
             self._add_scores()
 
@@ -173,18 +175,31 @@ class ExplorerData:
         return flux
 
     def _add_scores(self):
-        z = self.latents
-        if self.model.morphology_classifier is not None:
-            labels = [f"p_{label}" for label in self.model.morphology_classifier.labels]
-            if not all(name in self.table.colnames for name in labels):
-                probabilities = self.model.classify(z)
-                for name in labels:
-                    if name not in self.table.colnames:
-                        self.table[name] = np.asarray(probabilities[name], dtype=np.float32)
-        if (self.model.anomaly_scorer is not None
-                and "anomaly_score" not in self.table.colnames):
-            score = self.model.anomaly_score(z)["anomaly_score"]
-            self.table["anomaly_score"] = np.asarray(score, dtype=np.float32)
+        """Offer the heads' class probabilities and anomaly score as colour columns.
+
+        They are computed for every row the first time they are asked for
+        (:meth:`column`): for a million rows that takes the classifiers tens of
+        seconds on a CPU, which the explorer should not spend before it opens.
+        """
+        model = self.model
+        if model.morphology_classifier is not None:
+            for label in model.morphology_classifier.labels:
+                if f"p_{label}" not in self.table.colnames:
+                    self._virtual[f"p_{label}"] = self._class_probabilities
+        if model.anomaly_scorer is not None and "anomaly_score" not in self.table.colnames:
+            self._virtual["anomaly_score"] = self._anomaly_score
+
+    def _class_probabilities(self):
+        table = self.model.classify(self.latents)
+        for name in table.colnames:
+            if name not in self.table.colnames:
+                self.table[name] = np.asarray(table[name], dtype=np.float32)
+                self._virtual.pop(name, None)
+
+    def _anomaly_score(self):
+        score = self.model.anomaly_score(self.latents)["anomaly_score"]
+        self.table["anomaly_score"] = np.asarray(score, dtype=np.float32)
+        self._virtual.pop("anomaly_score", None)
 
     def colour_columns(self):
         """Names of the numeric one-dimensional columns a scatter can be coloured by.
@@ -193,8 +208,9 @@ class ExplorerData:
         -------
         names : list of str
         """
-        return [name for name in self.table.colnames
-                if _numeric_1d(self.table[name]) and self.table[name].dtype.kind != "b"]
+        own = [name for name in self.table.colnames
+               if _numeric_1d(self.table[name]) and self.table[name].dtype.kind != "b"]
+        return own + list(self._virtual)
 
     def column(self, name):
         """Values of a column as a float array (NaN where masked).
@@ -207,6 +223,8 @@ class ExplorerData:
         -------
         values : `~numpy.ndarray`
         """
+        if name in self._virtual:
+            self._virtual[name]()
         if name not in self.table.colnames:
             msg = f"no column {name!r}; the numeric columns are {self.colour_columns()}."
             raise ValueError(msg)
@@ -543,7 +561,7 @@ class ExplorerData:
             "id": self.ids[row].item() if hasattr(self.ids[row], "item") else self.ids[row],
             "latents": z[0].astype(float),
             "values": {name: float(self.column(name)[row]) for name in self.colour_columns()
-                       if name not in self.latent_names},
+                       if name not in self.latent_names and name not in self._virtual},
             "posterior": {},
             "classes": {},
             "cutout": None if self.cutouts is None else self.cutouts[row],

@@ -101,6 +101,12 @@ def test_projection_and_colour_change(session):
     x = session.points.data["x"]
     np.testing.assert_array_equal(x, session.data.latents[session.points.data["row"], 0])
     session.on_colour("value", "redshift", "anomaly_score")
+    # a score of every row is computed off the page's thread, then applied
+    assert session.message.text == "computing anomaly_score for 300 galaxies..."
+    session.executor.submit(lambda: None).result()
+    assert "anomaly_score" in session.data.table.colnames
+    session._set_colour("anomaly_score")
+    assert session.colorbar.title == "anomaly_score"
     np.testing.assert_array_equal(
         session.points.data["c"], session.data.column("anomaly_score")[session.points.data["row"]])
 

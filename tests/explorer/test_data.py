@@ -37,7 +37,13 @@ def test_scores_are_added_as_colour_columns(data):
     columns = data.colour_columns()
     assert {"p_round", "p_merger", "anomaly_score", "redshift"} <= set(columns)
     assert "flag" not in columns
+    # computed for every row only when first asked for
+    assert "p_round" not in data.table.colnames
+    assert "p_round" not in data.details(3)["values"]
     p = data.column("p_round")
+    assert {"p_round", "p_merger"} <= set(data.table.colnames)
+    assert "anomaly_score" not in data.table.colnames
+    assert np.isfinite(data.column("anomaly_score")[data.good]).all()
     assert np.all((p[data.good] >= 0) & (p[data.good] <= 1))
     with pytest.raises(ValueError, match="no column 'nope'"):
         data.column("nope")
