@@ -1,4 +1,4 @@
-"""The explorer's page: Bokeh figures and widgets wired to `ExplorerData`.
+"""The explorer's page: Bokeh figures and widgets wired to the data layer.
 
 Bokeh is imported only here, so that the data layer and the command line's
 help work without it.
@@ -396,7 +396,7 @@ def build_layout(data, doc=None, *, max_points=20_000, k=6, n_draws=3):
 
     Parameters
     ----------
-    data : `ExplorerData`
+    data : `~minuet.explorer.ExplorerData`
         The catalogue and model.
     doc : `bokeh.document.Document`, optional
         The server document to add the page to.

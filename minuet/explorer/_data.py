@@ -525,7 +525,7 @@ class ExplorerData:
 
         Returns
         -------
-        self : `ExplorerData`
+        self : `~minuet.explorer.ExplorerData`
         """
         row = int(self._rows[0])
         self.neighbours(row, k=1)

@@ -33,10 +33,10 @@ def make_application(data, **layout_options):
 
     Parameters
     ----------
-    data : `ExplorerData`
+    data : `~minuet.explorer.ExplorerData`
         The catalogue and model, shared by every tab.
     **layout_options
-        Passed to `build_layout` (``max_points``, ``k``, ``n_draws``).
+        Passed to `~minuet.explorer.build_layout` (``max_points``, ``k``, ``n_draws``).
 
     Returns
     -------
@@ -70,14 +70,14 @@ def make_application(data, **layout_options):
 class ExplorerServer:
     """A running explorer: its address, and how to stop it.
 
-    Returned by `explore`; the server runs in a background thread until
+    Returned by `~minuet.explorer.explore`; the server runs in a background thread until
     :meth:`stop` (or the end of the Python process).
 
     Attributes
     ----------
     url : str
         The page's address.
-    data : `ExplorerData`
+    data : `~minuet.explorer.ExplorerData`
         The catalogue being explored.
     """
 
@@ -223,7 +223,7 @@ def explore(table=None, *, model=None, cutouts=None, export_dir=None, host="127.
 
     Returns
     -------
-    server : `ExplorerServer`
+    server : `~minuet.explorer.ExplorerServer`
         With ``url`` and ``stop()``.
 
     Raises

@@ -27,7 +27,7 @@ def colourful_pixels(png):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = explore(show=False, export_dir=tmp_path_factory.mktemp("exports"))
+    server = explore(show=False, export_dir=tmp_path_factory.mktemp("selections"))
     yield server
     server.stop()
 
@@ -37,7 +37,7 @@ def test_explorer_in_headless_chromium(server, tmp_path):
     if problem:
         pytest.fail(f"the browser test cannot run: {problem}")
     shots = Path(os.environ.get("MINUET_SCREENSHOT_DIR", tmp_path))
-    with Browser(width=1750, height=980) as browser:
+    with Browser(width=1750, height=1150) as browser:
         browser.driver.get(server.url)
         browser.wait_for(Browser.RENDERED, timeout=120, what="the scatter")
         status = browser.js(f"return {browser.model('status')}.text")
