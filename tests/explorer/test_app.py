@@ -163,3 +163,42 @@ def test_command_line_errors(tmp_path, saved_tiny_model, capsys):
         warnings.simplefilter("error")
         assert main(["explore", str(table), "--model", model, "--host", "0.0.0.0"]) == 2
     assert "--allow-remote" in capsys.readouterr().err
+
+
+def test_cutouts_from_a_file(latent_table, tiny_model, tmp_path):
+    import h5py
+
+    flux = np.random.default_rng(2).uniform(0, 1, (300, 3, 24, 24)).astype(np.float32)
+    with h5py.File(tmp_path / "cutouts.h5", "w") as f:
+        f["images"] = flux
+    server = explore(latent_table, model=tiny_model, cutouts=tmp_path / "cutouts.h5",
+                     show=False)
+    try:
+        np.testing.assert_allclose(server.data.cutouts, flux, rtol=1e-6)
+    finally:
+        server.stop()
+
+
+def test_command_line_serves_until_interrupted(tmp_path, latent_table, saved_tiny_model):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    latent_table.write(tmp_path / "latents.ecsv")
+    command = [sys.executable, "-m", "minuet.cli", "explore", str(tmp_path / "latents.ecsv"),
+               "--model", str(saved_tiny_model.path), "--no-browser"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=os.environ | {"PYTHONWARNINGS": "ignore"}) as process:
+        try:
+            line = process.stdout.readline()
+            assert "300 galaxies at http://127.0.0.1:" in line
+            url = line.split(" at ")[1].split()[0]
+            with urllib.request.urlopen(url, timeout=60) as response:
+                assert response.status == 200
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()

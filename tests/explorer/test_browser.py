@@ -81,4 +81,10 @@ def test_explorer_in_headless_chromium(server, tmp_path):
                          "'from the sliders'", timeout=120, what="the slider reconstruction")
         browser.move_away()
         browser.screenshot(shots / "explorer_galaxy.png")
+
+        # clicking a neighbour in the mosaic selects it
+        second = neighbours[1].split()[1]
+        browser.click_point("neighbours_figure", 1.08 + 0.5, 0.5)
+        browser.wait_for(f"{title}.includes('Galaxy {second}<')", timeout=60,
+                         what="the clicked neighbour's panel")
     assert row >= 0
