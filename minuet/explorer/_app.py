@@ -132,10 +132,9 @@ class _Session:
             f"table{hidden}); the grey density counts them all"
         )
         self._mark_selection()
-        finite = colour[np.isfinite(colour)]
-        if finite.size:
-            lo, hi = np.percentile(finite, [1, 99])
-            self.mapper.update(low=float(lo), high=float(hi if hi > lo else lo + 1))
+        lo, hi = self.data.percentiles(self.colour, (1, 99))
+        if np.isfinite(lo):
+            self.mapper.update(low=lo, high=hi if hi > lo else lo + 1)
 
     def _mark_selection(self):
         if len(self.selected_rows):
@@ -542,11 +541,10 @@ def _build(data, doc, *, max_points, k, n_draws):
         "neighbours", k, title="nearest neighbours in latent space (click one)", tools="tap")
     s.neighbour_rows = np.array([], dtype=int)
     s.sliders = []
-    for i, name in enumerate(data.latent_names):
-        values = data.latents[data.good, i]
-        lo, hi = float(values.min()), float(values.max())  # every galaxy fits
+    for name in data.latent_names:
+        lo, median, hi = data.percentiles(name, (0, 50, 100))  # every galaxy fits
         hi = hi if hi > lo else lo + 1.0
-        slider = Slider(title=name, start=lo, end=hi, value=float(np.median(values)),
+        slider = Slider(title=name, start=lo, end=hi, value=median,
                         step=(hi - lo) / 200, width=240, name=f"slider_{name}")
         s.sliders.append(slider)
     slider_fig, s.slider_image = _tile_figure("slider_image", 1, title="move a latent")

@@ -149,6 +149,7 @@ class ExplorerData:
         self._index = None
         self._virtual = {}  # colour columns computed from the heads when first asked for
         self._columns = {}  # float copies of columns, made once
+        self._stats = {}  # percentiles of columns, computed once
         self._views = {}  # recent views' decimations and densities (every new tab's first)
         if scores:
             self._add_scores()
@@ -239,6 +240,30 @@ class ExplorerData:
         values.flags.writeable = False  # kept for the next call: nobody may change it
         self._columns[name] = values
         return values
+
+    def percentiles(self, name, q):
+        """Percentiles of a column (or latent) over the rows shown, computed once.
+
+        Parameters
+        ----------
+        name : str
+            A column, or a latent name.
+        q : tuple of float
+            Percentiles, between 0 and 100.
+
+        Returns
+        -------
+        values : tuple of float
+            NaN where the column has no finite value.
+        """
+        key = (name, tuple(q))
+        if key not in self._stats:
+            values = self.column(name)[self.good]
+            values = values[np.isfinite(values)]
+            result = (tuple(float(v) for v in np.percentile(values, q)) if values.size
+                      else (np.nan,) * len(q))
+            self._stats[key] = result
+        return self._stats[key]
 
     # -- projections --------------------------------------------------------------------
 
@@ -390,11 +415,14 @@ class ExplorerData:
         -------
         x_range, y_range : tuple of float
         """
-        good = xy[np.all(np.isfinite(xy), axis=1)]
-        lo, hi = good.min(axis=0), good.max(axis=0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        lo, hi = lo - pad * span, hi + pad * span
-        return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
+        key = ("limits", id(xy), pad)
+        if key not in self._stats:
+            good = xy[np.all(np.isfinite(xy), axis=1)]
+            lo, hi = good.min(axis=0), good.max(axis=0)
+            span = np.where(hi > lo, hi - lo, 1.0)
+            lo, hi = lo - pad * span, hi + pad * span
+            self._stats[key] = (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
+        return self._stats[key]
 
     # -- selection ----------------------------------------------------------------------
 

@@ -252,3 +252,17 @@ def test_export_errors(data, latent_table, tiny_model, tmp_path):
         off.export([1], "x")
     with pytest.raises(ValueError, match="does not exist"):
         ExplorerData(latent_table, model=tiny_model, export_dir=tmp_path / "missing")
+
+
+def test_percentiles_and_limits(data):
+    lo, median, hi = data.percentiles("latent_2", (0, 50, 100))
+    z = data.latents[data.good, 2]
+    assert (lo, hi) == (pytest.approx(z.min()), pytest.approx(z.max()))
+    assert median == pytest.approx(np.median(z))
+    xy = data.project("pca")
+    (x0, x1), (y0, y1) = data.limits(xy)
+    good = xy[data.good]
+    assert x0 < good[:, 0].min()
+    assert x1 > good[:, 0].max()
+    assert y0 < good[:, 1].min()
+    assert y1 > good[:, 1].max()
