@@ -66,6 +66,13 @@ def _check_baselines(arguments):
             "(or point to your own files: --extra baselines \"--train A.h5 --test B.h5\")"]
 
 
+def _check_explore(arguments):
+    from minuet.explorer._browser import missing
+
+    problem = missing()
+    return [problem] if problem else []
+
+
 def _check_scale(arguments):
     n = int(_option(arguments, "--n", 1_000_000))
     folder = Path(_option(arguments, "--workdir", tempfile.gettempdir()))
@@ -126,6 +133,8 @@ STAGES = (
           quick=("--quick",)),
     Stage("scaling", "bench_scaling.py", "time and memory against the number of galaxies",
           quick=("--quick",)),
+    Stage("explore", "bench_explore.py", "the explorer in headless Chromium: render, selection",
+          quick=("--quick",), check=_check_explore),
     Stage("losses", "run_all.py", "the 'where minuet loses' summary from the results above",
           full=("--only", "losses"), quick=("--quick", "--only", "losses")),
 )

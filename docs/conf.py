@@ -57,6 +57,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|astropy|scipy|torch|matplotlib|h5py|sklearn|zuko|galsim|dask|"
                r"distributed|lsdb|hats|photutils|speclite|tqdm|safetensors|pathlib|os|collections|"
+               r"bokeh|tornado|selenium|"
                r"typing|dataclasses|argparse|builtins|io)(\..*)?"),
     (r"py:class", r"(array-like|array_like|optional|callable|path-like|file-like|iterable|"
                   r"sequence|mapping|generator|iterator|scalar|None|int|float|str|bool|dict|"

@@ -11,5 +11,6 @@ except ImportError:  # pragma: no cover - only when run from a bare source tree
     __version__ = "0.0.0"
 
 from .core import Minuet
+from .explorer import explore
 
-__all__ = ["Minuet", "__version__"]
+__all__ = ["Minuet", "__version__", "explore"]

@@ -14,6 +14,7 @@ __all__ = ["main"]
 _COMMAND_MODULES = (
     "minuet._demo",
     "minuet.catalogue._cli",
+    "minuet.explorer._cli",
     "minuet.registry._cli",
     "minuet.simulate._cli",
     "minuet.training._cli",
