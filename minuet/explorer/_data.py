@@ -580,7 +580,7 @@ class ExplorerData:
         """
         row = int(self._rows[0])
         self.neighbours(row, k=1)
-        self.details(row, n_samples=10)
+        self.details(row, n_samples=20)
         return self
 
     def details(self, row, *, n_samples=1000, bins=30):
