@@ -2,13 +2,14 @@
 
 from ._quality import reconstruction_quality
 from .config import TrainingConfig
-from .data import CutoutFile, loss_weights, split_indices
+from .data import CutoutFile, compact_cutouts, loss_weights, split_indices
 from .engine import augment, decorrelation_penalty, learning_rate, train
 
 __all__ = [
     "CutoutFile",
     "TrainingConfig",
     "augment",
+    "compact_cutouts",
     "decorrelation_penalty",
     "learning_rate",
     "loss_weights",
