@@ -112,7 +112,10 @@ def test_compact_research_set_keeps_size_and_footprint(tmp_path, make_cutouts):
     x0, w0 = CutoutFile(source, size=72).read([2, 0])
     assert x.shape == (2, 3, 72, 72)
     np.testing.assert_allclose(x, x0, atol=2e-3, rtol=1e-3)
-    np.testing.assert_array_equal(w, w0)
+    # segmented on the whole 80-pixel cutout rather than the 72-pixel crop: the
+    # footprints agree but for a few pixels at their edges
+    assert np.mean(w == w0) > 0.98
+    assert np.all(w[:, :, 36, 36] == pytest.approx(0.9))
 
 
 def test_compact_refusals(cutout_file, tmp_path):
