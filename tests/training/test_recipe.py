@@ -123,3 +123,21 @@ def test_resume_with_workers_from_disk_is_exact(cutout_file, tmp_path):
         load_model(tmp_path / "ref" / "model").record["sha256"]
         == load_model(tmp_path / "bg" / "model").record["sha256"]
     )
+
+
+def test_callback_rows_join_the_history(cutout_file, tmp_path):
+    calls = []
+
+    def callback(step, ema):
+        calls.append(step)
+        assert not any(p.requires_grad for p in ema.parameters())
+        return {"probe": float(step) * 2} if step == 3 else None
+
+    config = config_for(cutout_file, tmp_path / "run")
+    _, history = train(config, max_steps=4, progress=False, callback=callback)
+    # validations at step 3, and the last step of this call
+    assert calls == [3, 4]
+    assert history[2]["probe"] == 6.0
+    assert "probe" not in history[3]
+    rows = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
+    assert '"probe": 6.0' in rows[2]
