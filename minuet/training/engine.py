@@ -499,13 +499,10 @@ def train(
                 "images_per_s": rate,
                 "lr": lr,
             }
-            if (
-                rank == 0
-                and len(val_idx)
-                and (step % config.validate_every == 0 or step == config.steps)
-            ):
+            validating = step % config.validate_every == 0 or step == config.steps
+            if rank == 0 and len(val_idx) and validating:
                 row["val_loss"] = _validate(ema, data, val_idx, config, device, autocast)
-            if rank == 0 and callback is not None and (row["val_loss"] is not None or last):
+            if rank == 0 and callback is not None and (validating or last):
                 row.update(callback(step, ema) or {})
             bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{rate:.0f}")
             history.append(row)
