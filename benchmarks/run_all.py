@@ -126,6 +126,12 @@ STAGES = (
           quick=("--quick",)),
     Stage("scaling", "bench_scaling.py", "time and memory against the number of galaxies",
           quick=("--quick",)),
+    Stage("learning_curves", "bench_learning_curves.py",
+          "held-out quality against CPU time and images seen, per recipe",
+          quick=("--quick",)),
+    Stage("sampler_steps", "bench_sampler_steps.py",
+          "reconstruction quality against the number of sampler steps",
+          quick=("--quick",)),
     Stage("losses", "run_all.py", "the 'where minuet loses' summary from the results above",
           full=("--only", "losses"), quick=("--quick", "--only", "losses")),
 )
