@@ -18,6 +18,18 @@ __all__ = ["CutoutFile", "compact_cutouts", "loss_weights", "split_indices"]
 COMPACT_LAYOUT = "minuet-stretched-float16-1"
 
 
+def _take(dataset, key):
+    """Rows ``key`` (a slice or sorted indices) of an HDF5 dataset.
+
+    Row by row for indices: h5py's fancy selection across many chunks is
+    some 30 times slower than reading the rows one at a time.
+    """
+    if isinstance(key, slice):
+        return dataset[key]
+    rows = [dataset[int(i)] for i in key]
+    return np.stack(rows) if rows else np.empty((0, *dataset.shape[1:]), dataset.dtype)
+
+
 def split_indices(n, *, validation_fraction=0.05, seed=0):
     """Split ``range(n)`` into reproducible training and validation indices.
 
@@ -199,22 +211,22 @@ class CutoutFile:
         if not self.compact:
             return self._prepare(*self._read_raw(key))
         with h5py.File(self.path, "r") as f:
-            x = self._crop(np.asarray(f["stretched"][key], dtype=np.float32))
-            footprint = self._crop(np.asarray(f["footprint"][key], dtype=bool))
+            x = self._crop(np.asarray(_take(f["stretched"], key), dtype=np.float32))
+            footprint = self._crop(np.asarray(_take(f["footprint"], key), dtype=bool))
         valid = np.isfinite(x)
         weight = loss_weights(footprint, valid, inside=self.inside, outside=self.outside)
         return np.where(valid, x, 0.0).astype(np.float32), weight
 
     def _read_raw(self, key):
         with h5py.File(self.path, "r") as f:
-            images = self._crop(np.asarray(f["images"][key], dtype=np.float32))
+            images = self._crop(np.asarray(_take(f["images"], key), dtype=np.float32))
             invvar = (
-                self._crop(np.asarray(f["invvar"][key], dtype=np.float32))
+                self._crop(np.asarray(_take(f["invvar"], key), dtype=np.float32))
                 if self.has_invvar
                 else np.ones_like(images)
             )
             footprint = (
-                self._crop(np.asarray(f["footprint"][key], dtype=bool))
+                self._crop(np.asarray(_take(f["footprint"], key), dtype=bool))
                 if self.has_footprint
                 else None
             )
