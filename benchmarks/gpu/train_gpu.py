@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 #: Seed of the simulated training set; no benchmark's held-out set uses it.
@@ -105,6 +106,12 @@ def _simulate(path, n, *, seed, processes, config):
     return path
 
 
+def _count(files):
+    from minuet.training import CutoutFile
+
+    return sum(len(CutoutFile(f)) for f in files)
+
+
 def _device_info(device):
     import torch
 
@@ -151,7 +158,7 @@ def main(argv=None):
     from minuet import __version__
     from minuet.models import DiffusionAutoencoderConfig, save_model
     from minuet.simulate import SimulationConfig, read_dataset
-    from minuet.training import TrainingConfig, reconstruction_quality, train
+    from minuet.training import CutoutFile, TrainingConfig, reconstruction_quality, train
     from minuet.training.engine import _setup_distributed
 
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -193,13 +200,13 @@ def main(argv=None):
             batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
             lr_schedule=args.lr_schedule, decorrelation_weight=args.decorrelation_weight,
             seed=args.seed, validation_fraction=0.02, validation_size=256,
-            validate_every=args.calibration_steps, checkpoint_every=10**9,
-            log_every=max(1, min(50, args.calibration_steps)), precision=args.precision,
+            validate_every=10**9, checkpoint_every=10**9, log_every=100,
+            precision=args.precision,
             device=args.device, workers=args.workers, in_memory=True,
         )
         _, _, device, _ = _setup_distributed(config)
         curve = {"n": min(args.n_curve, len(images))}
-        train_start = time.perf_counter()
+        t_train = train_start = time.perf_counter()
 
         def on_validation(step, ema):
             n = curve["n"]
@@ -212,27 +219,35 @@ def main(argv=None):
             return {**quality, "images_seen": step * config.batch_size,
                     "train_seconds": seconds}
 
-        left = deadline - time.perf_counter() - 60 * args.eval_minutes
-        _log(start, f"training on {device} ({model.encoder.kind} encoder, batch "
-                    f"{config.batch_size}); {left:.0f} s left for training")
-        ema, history = train(config, max_steps=args.calibration_steps, max_seconds=max(left, 0),
-                             progress=False, callback=on_validation)
-        step = history[-1]["step"] if history else 0
-        rates = [r["images_per_s"] for r in history[1:]] or [r["images_per_s"] for r in history]
-        rate = statistics.median(rates) if rates else 0.0
-        left = deadline - time.perf_counter() - 60 * args.eval_minutes
+        # time a few steps of a throwaway run on data already at hand (the held-out
+        # galaxies when there are enough; its weights are discarded), to plan the cosine
+        # schedule for the time left; the main run then prepares its data only once
+        enough = len(images) >= 4 * config.batch_size
+        t0 = time.perf_counter()
+        CutoutFile(test_path, in_memory=True)
+        prepare_s = (time.perf_counter() - t0) / len(images) * (n_train or _count(files))
+        rate = None
         if args.steps is None:
-            # plan the cosine schedule for the time left, at the measured rate
-            planned = step + max(1, int(0.95 * left * rate / config.batch_size))
-        config.steps = planned
-        config.validate_every = max(1, (planned - step) // max(args.curve_points, 1))
-        config.checkpoint_every = max(config.validate_every, 1)
+            half = max(1, args.calibration_steps // 2)
+            calibration = replace(
+                config, data=(str(test_path),) if enough else config.data,
+                output=str(work / "calibration"), steps=2 * half, log_every=half,
+                validate_every=10**9, validation_fraction=0.0, workers=0)
+            _log(start, f"timing {2 * half} steps on {device}")
+            _, timed = train(calibration, progress=False)
+            rate = timed[-1]["images_per_s"]
+            left = deadline - time.perf_counter() - 60 * args.eval_minutes - prepare_s
+            config.steps = max(1, int(0.95 * left * rate / config.batch_size))
+            _log(start, f"{rate:.0f} images/s measured; planning {config.steps} steps")
+        config.validate_every = max(1, config.steps // max(args.curve_points, 1))
         config.log_every = max(1, min(100, config.validate_every))
-        if step < planned and left > 0:
-            _log(start, f"{rate:.0f} images/s measured; planning {planned} steps")
-            ema, history = train(config, max_seconds=left, progress=False,
-                                 callback=on_validation)
-        timings["train_s"] = time.perf_counter() - train_start
+        left = deadline - time.perf_counter() - 60 * args.eval_minutes - prepare_s
+        _log(start, f"training on {device} ({model.encoder.kind} encoder, batch "
+                    f"{config.batch_size}); {max(left, 0):.0f} s left for training")
+        train_start = time.perf_counter()
+        ema, history = train(config, max_seconds=max(left, 0), progress=False,
+                             callback=on_validation)
+        timings["train_s"] = time.perf_counter() - t_train
         step = history[-1]["step"] if history else 0
 
         # --- results ---------------------------------------------------------------------
@@ -257,7 +272,7 @@ def main(argv=None):
         (out / "config.json").write_text(config.to_json())
         _plot(history, out / "learning_curve.png")
         timings["total_s"] = time.perf_counter() - start
-        steady = [r["images_per_s"] for r in history if r["step"] > args.calibration_steps]
+        steady = [r["images_per_s"] for r in history[1:]]
         summary = {
             "command": " ".join(["python", "benchmarks/gpu/train_gpu.py", *sys.argv[1:]])
             if argv is None else " ".join(["python", "benchmarks/gpu/train_gpu.py", *argv]),
@@ -265,6 +280,7 @@ def main(argv=None):
                                                          timings.items()},
             "steps": step, "images_seen": step * config.batch_size,
             "train_images_per_s": statistics.median(steady) if steady else rate,
+            "calibration_images_per_s": rate, "prepare_estimate_s": round(prepare_s, 1),
             "weights_mb": round(weights_mb, 2), "weights_under_limit":
             weights_mb < WEIGHTS_LIMIT_MB, "n_train": n_train, "data": files,
             "load_average": list(np.round(os.getloadavg(), 2)),

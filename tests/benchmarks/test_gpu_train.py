@@ -40,10 +40,10 @@ def test_tiny_run_writes_one_complete_folder(train_gpu, tmp_path):
     assert evaluation["n_draws"] == 4
     assert evaluation["weights_sha256"] == model.record["sha256"]
     rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
-    # the calibration step and the points of the curve carry held-out quality
-    assert [r["step"] for r in rows] == [2, 4, 6]
+    # the points of the curve carry held-out quality
+    assert [r["step"] for r in rows] == [3, 6]
     curve = [r for r in rows if "chi2_mean" in r]
-    assert [r["step"] for r in curve] == [2, 4, 6]
+    assert [r["step"] for r in curve] == [3, 6]
     assert curve[-1]["images_seen"] == 6 * 8
     # simulated data stays in the work folder, out of the result folder
     assert (work / "train.h5").exists()
@@ -63,8 +63,13 @@ def test_time_limit_plans_the_steps(train_gpu, tmp_path):
     config = json.loads((out / "config.json").read_text())
     # a planned horizon, not the open-ended placeholder, and the run stopped within it
     assert 2 < config["steps"] < 10**6
-    assert 2 <= summary["steps"] <= config["steps"]
-    assert summary["timings_s"]["total_s"] < 0.6 * 60 + 20
+    assert 1 <= summary["steps"] <= config["steps"]
+    assert summary["calibration_images_per_s"] > 0
+    # training (timing run included) ends inside the limit; evaluating and writing the
+    # results after it take the few seconds kept for them, more on a busy machine
+    timings = summary["timings_s"]
+    assert timings["simulate_test_s"] + timings["train_s"] < 0.6 * 60
+    assert timings["total_s"] < 0.6 * 60 + 60
 
 
 def test_shell_entry_point_is_valid_bash():
