@@ -120,7 +120,7 @@ class CutoutFile:
       photutils segmentation (`~minuet.evaluation.central_segmentation`);
     * compact files written by `compact_cutouts`: the network input itself,
       stretched and stored as float16 (NaN = masked), with the footprint,
-      about 36 kB per 72-pixel galaxy instead of 130 kB.
+      about 36 kB per 72-pixel galaxy instead of 125 kB.
 
     Parameters
     ----------
@@ -285,7 +285,7 @@ def compact_cutouts(source, destination, *, stretch=None, chunk_size=1024, overw
     as float16 (masked or non-finite pixels as NaN) and the central
     galaxy's footprint, with the stretch in the file's attributes. Training
     reads it without stretching or segmenting again, and a 72-pixel galaxy
-    takes about 36 kB instead of the 130 kB of a simulated file (fluxes and
+    takes about 36 kB instead of the 125 kB of a simulated file (fluxes and
     inverse variances in float32); float16 keeps three significant digits,
     far below the noise of stretched sky pixels (about 0.1). Cutouts larger
     than ``size`` are kept whole: `CutoutFile` centre-crops on reading.
