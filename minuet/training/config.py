@@ -27,6 +27,12 @@ class TrainingConfig(JSONConfig):
         Global batch size, split evenly over the processes of a distributed run.
     lr, weight_decay, warmup_steps, grad_clip : float, float, int, float
         AdamW learning rate (linear warm-up), weight decay and gradient-norm clip.
+    lr_schedule : {'constant', 'cosine'}
+        After the warm-up, keep ``lr`` or follow a half cosine from ``lr`` at
+        the end of the warm-up down to ``min_lr_fraction * lr`` at ``steps``
+        (Loshchilov & Hutter 2017, ICLR, arXiv:1608.03983, without restarts).
+    min_lr_fraction : float
+        Final learning rate of the cosine schedule, as a fraction of ``lr``.
     ema_decay : float
         Decay of the exponential moving average of the weights.
     seed : int
@@ -51,6 +57,19 @@ class TrainingConfig(JSONConfig):
         galaxy for the same latent (0 disables the second view).
     footprint_weight : float
         Loss weight of footprint pixels; background pixels weigh ``1 - footprint_weight``.
+    decorrelation_weight : float
+        Weight of a penalty on the squared correlation coefficients between
+        different latent dimensions within each batch, which discourages two
+        of the few dimensions from carrying the same information (the
+        redundancy-reduction term of Zbontar et al. 2021, ICML,
+        arXiv:2103.03230, applied to one view); 0 disables it.
+    workers : int
+        Background processes that read, stretch and weight upcoming batches
+        while the model trains (a `torch.utils.data.DataLoader`); 0 reads
+        each batch in the training process. The batches do not depend on it,
+        so a run resumes exactly with any number of workers.
+    prefetch : int
+        Batches each worker prepares ahead.
     in_memory : bool
         Read the data files into memory once.
     init : str
@@ -84,6 +103,8 @@ class TrainingConfig(JSONConfig):
     lr: float = 3e-4
     weight_decay: float = 0.0
     warmup_steps: int = 500
+    lr_schedule: str = "constant"
+    min_lr_fraction: float = 0.1
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     seed: int = 0
@@ -98,7 +119,10 @@ class TrainingConfig(JSONConfig):
     rotation_probability: float = 0.5
     consistency_weight: float = 0.1
     footprint_weight: float = 0.9
+    decorrelation_weight: float = 0.0
     in_memory: bool = True
+    workers: int = 0
+    prefetch: int = 2
     init: str = ""
 
     def __post_init__(self):
@@ -111,6 +135,19 @@ class TrainingConfig(JSONConfig):
             if int(getattr(self, name)) < 1:
                 msg = f"{name} must be a positive integer; got {getattr(self, name)!r}."
                 raise ValueError(msg)
+        if self.lr_schedule not in ("constant", "cosine"):
+            msg = f"lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}."
+            raise ValueError(msg)
+        if not 0 <= self.min_lr_fraction <= 1:
+            msg = f"min_lr_fraction must lie in [0, 1]; got {self.min_lr_fraction!r}."
+            raise ValueError(msg)
+        for name in ("workers", "decorrelation_weight"):
+            if getattr(self, name) < 0:
+                msg = f"{name} must not be negative; got {getattr(self, name)!r}."
+                raise ValueError(msg)
+        if int(self.prefetch) < 1:
+            msg = f"prefetch must be a positive integer; got {self.prefetch!r}."
+            raise ValueError(msg)
         if not 0 <= self.footprint_weight <= 1:
             msg = f"footprint_weight must lie in [0, 1]; got {self.footprint_weight!r}."
             raise ValueError(msg)

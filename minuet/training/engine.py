@@ -20,7 +20,7 @@ from ._checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainingConfig
 from .data import CutoutFile, split_indices
 
-__all__ = ["augment", "train"]
+__all__ = ["augment", "decorrelation_penalty", "learning_rate", "train"]
 
 
 def augment(x, weight, *, generator, rotation_probability=0.5):
@@ -72,25 +72,105 @@ def augment(x, weight, *, generator, rotation_probability=0.5):
     return x, weight
 
 
+def decorrelation_penalty(latent):
+    """Mean squared correlation between different latent dimensions of a batch.
+
+    Zero when the dimensions are uncorrelated across the batch, one when
+    every pair is perfectly (anti-)correlated; the redundancy-reduction term
+    of Zbontar et al. (2021, ICML, arXiv:2103.03230) computed on one view.
+
+    Parameters
+    ----------
+    latent : `torch.Tensor`
+        Latents of a batch, ``(B, D)`` with ``B >= 2`` and ``D >= 2``.
+
+    Returns
+    -------
+    penalty : `torch.Tensor`
+        A scalar in [0, 1].
+
+    Examples
+    --------
+    >>> import torch
+    >>> from minuet.training import decorrelation_penalty
+    >>> a = torch.randn(256, 1, generator=torch.Generator().manual_seed(0))
+    >>> round(float(decorrelation_penalty(torch.cat([a, 2 * a], 1))), 3)
+    1.0
+    >>> b = torch.randn(256, 1, generator=torch.Generator().manual_seed(1))
+    >>> float(decorrelation_penalty(torch.cat([a, b], 1))) < 0.05
+    True
+    """
+    if latent.ndim != 2 or latent.shape[0] < 2 or latent.shape[1] < 2:
+        msg = (
+            "decorrelation_penalty needs latents shaped (batch >= 2, dimensions >= 2); "
+            f"got {tuple(latent.shape)}."
+        )
+        raise ValueError(msg)
+    z = latent.float()
+    z = (z - z.mean(0)) / (z.std(0) + 1e-6)
+    corr = z.T @ z / (len(z) - 1)
+    d = corr.shape[0]
+    off = corr - torch.diag(torch.diagonal(corr))
+    return (off**2).sum() / (d * (d - 1))
+
+
+def learning_rate(config, step):
+    """Learning rate of optimiser step ``step`` (counted from 0).
+
+    A linear warm-up over ``warmup_steps``, then ``lr`` (``'constant'``) or
+    a half cosine down to ``min_lr_fraction * lr`` at ``steps``
+    (``'cosine'``, Loshchilov & Hutter 2017, arXiv:1608.03983).
+
+    Parameters
+    ----------
+    config : `TrainingConfig`
+        The run's schedule options.
+    step : int
+        The step.
+
+    Returns
+    -------
+    lr : float
+
+    Examples
+    --------
+    >>> from minuet.training import TrainingConfig, learning_rate
+    >>> config = TrainingConfig(lr=1e-3, warmup_steps=10, steps=110,
+    ...                         lr_schedule="cosine", min_lr_fraction=0.1)
+    >>> [round(learning_rate(config, s), 6) for s in (0, 9, 60, 110)]
+    [0.0001, 0.001, 0.00055, 0.0001]
+    """
+    warm = max(config.warmup_steps, 1)
+    if config.lr_schedule == "constant" or step < warm:
+        return config.lr * min(1.0, (step + 1) / warm)
+    progress = min(1.0, (step - warm) / max(config.steps - warm, 1))
+    floor = config.min_lr_fraction
+    return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
 class _TrainStep(nn.Module):
     """The loss of one batch as a module, so DistributedDataParallel can wrap it."""
 
-    def __init__(self, model, consistency_weight):
+    def __init__(self, model, consistency_weight, decorrelation_weight=0.0):
         super().__init__()
         self.model = model
         self.consistency_weight = consistency_weight
+        self.decorrelation_weight = decorrelation_weight
 
     def forward(self, x, weight, generator, second_view=None):
         latent = self.model.encoder(x)
         loss = self.model.loss(x, weight=weight, generator=generator, latent=latent).mean()
+        diffusion_loss = loss.detach()
+        if self.decorrelation_weight > 0:
+            loss = loss + self.decorrelation_weight * decorrelation_penalty(latent)
         if second_view is None:
-            return loss, loss.detach()
+            return loss, diffusion_loss
         other = self.model.encoder(second_view)
         a, b = latent.float(), other.float()
         # scale-free: squared difference relative to the latent's spread in the batch
         spread = 0.5 * (a.var(0) + b.var(0)) + 1e-6
         consistency = (((a - b) ** 2).mean(0) / spread).mean()
-        return loss + self.consistency_weight * consistency, loss.detach()
+        return loss + self.consistency_weight * consistency, diffusion_loss
 
 
 class _Data:
@@ -134,6 +214,45 @@ def _batch(train_idx, step, batch_size, seed):
     epoch, offset = divmod(step, per_epoch)
     order = np.random.default_rng([seed, 1, epoch]).permutation(train_idx)
     return order[offset * batch_size : (offset + 1) * batch_size]
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Item ``i``: this process's share of the batch of step ``first + i``.
+
+    A batch depends only on its step, so reading them in background worker
+    processes, in any number, gives the same batches as reading them here.
+    """
+
+    def __init__(self, data, train_idx, config, *, rank, world, first, stop):
+        self.data, self.train_idx = data, train_idx
+        self.batch_size, self.seed = config.batch_size, config.seed
+        self.rank, self.world = rank, world
+        self.first, self.stop = first, stop
+
+    def __len__(self):
+        return max(self.stop - self.first, 0)
+
+    def __getitem__(self, i):
+        step = self.first + i
+        batch = _batch(self.train_idx, step, self.batch_size, self.seed)[self.rank :: self.world]
+        x, w = self.data.read(batch)
+        return step, torch.from_numpy(x), torch.from_numpy(w)
+
+
+def _batch_stream(batches, config, device):
+    """Yield ``(step, x, weight)``; read ahead by ``config.workers`` processes."""
+    if config.workers == 0:
+        return (batches[i] for i in range(len(batches)))
+    return iter(
+        torch.utils.data.DataLoader(
+            batches,
+            batch_size=None,
+            shuffle=False,
+            num_workers=config.workers,
+            prefetch_factor=config.prefetch,
+            pin_memory=device.type == "cuda",
+        )
+    )
 
 
 def _setup_distributed(config):
@@ -196,7 +315,9 @@ def _read_history(path, until):
     return [row for row in rows if row["step"] <= until]
 
 
-def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=True):
+def train(
+    config, *, resume=True, max_steps=None, max_seconds=None, progress=True, callback=None
+):
     """Train a diffusion autoencoder; resume from the run folder's checkpoint.
 
     Runs as a single process or, under ``torchrun``, as one process per
@@ -222,6 +343,12 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
         seconds after the loop started.
     progress : bool
         Show a tqdm progress bar with the loss and the throughput.
+    callback : callable, optional
+        ``callback(step, ema)``, called by the first process at every
+        validation and at the last step of the call, returns a dict (or
+        ``None``) whose entries join that step's history row: for example
+        the held-out quality of `reconstruction_quality`. Its time counts
+        towards ``max_seconds`` but not towards the logged throughput.
 
     Returns
     -------
@@ -303,7 +430,7 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
             f"{config.batch_size}; lower batch_size or add data."
         )
         raise ValueError(msg)
-    runner = _TrainStep(model, config.consistency_weight)
+    runner = _TrainStep(model, config.consistency_weight, config.decorrelation_weight)
     if world > 1:
         runner = nn.parallel.DistributedDataParallel(
             runner, device_ids=[device.index] if device.type == "cuda" else None
@@ -319,10 +446,18 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
     )
     losses, seen, tick = [], 0, time.perf_counter()
     deadline = None if max_seconds is None else tick + max_seconds
+    stream = _batch_stream(
+        _Batches(data, train_idx, config, rank=rank, world=world, first=step, stop=stop),
+        config,
+        device,
+    )
     while step < stop:
         model.train()
-        batch = _batch(train_idx, step, config.batch_size, config.seed)[rank::world]
-        x, w = (torch.from_numpy(a).to(device) for a in data.read(batch))
+        batch_step, x, w = next(stream)
+        if batch_step != step:  # pragma: no cover - a broken reader, never expected
+            msg = f"the data pipeline delivered the batch of step {batch_step} at step {step}."
+            raise RuntimeError(msg)
+        x, w = x.to(device, non_blocking=True), w.to(device, non_blocking=True)
         gen = torch.Generator(device).manual_seed(
             int(np.random.default_rng([config.seed, 2, step, rank]).integers(2**62))
         )
@@ -334,7 +469,7 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
             second, _ = augment(
                 x, w, generator=gen, rotation_probability=config.rotation_probability
             )
-        lr = config.lr * min(1.0, (step + 1) / max(config.warmup_steps, 1))
+        lr = learning_rate(config, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         with autocast:
@@ -352,7 +487,7 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
         if deadline is not None and time.perf_counter() > deadline:
             stop = step
         losses.append(float(diffusion_loss))
-        seen += len(batch) * world
+        seen += len(x) * world
         bar.update(1)
         last = step == stop
         if step % config.log_every == 0 or last:
@@ -364,12 +499,11 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
                 "images_per_s": rate,
                 "lr": lr,
             }
-            if (
-                rank == 0
-                and len(val_idx)
-                and (step % config.validate_every == 0 or step == config.steps)
-            ):
+            validating = step % config.validate_every == 0 or step == config.steps
+            if rank == 0 and len(val_idx) and validating:
                 row["val_loss"] = _validate(ema, data, val_idx, config, device, autocast)
+            if rank == 0 and callback is not None and (validating or last):
+                row.update(callback(step, ema) or {})
             bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{rate:.0f}")
             history.append(row)
             if rank == 0:
@@ -388,6 +522,7 @@ def train(config, *, resume=True, max_steps=None, max_seconds=None, progress=Tru
                 )
             if world > 1:
                 dist.barrier()
+    del stream  # stops the reader processes of a run cut short
     bar.close()
     if step == config.steps and rank == 0:
         save_model(ema, output / "model", metadata={"steps": step, "training": config.to_dict()})

@@ -1,0 +1,249 @@
+"""Learning curves: held-out quality against CPU time and images seen, per recipe.
+
+Trains several model shapes and training recipes for the same CPU-time budget
+each on the same simulated training set, one after another in this process
+(``--threads`` threads each), and measures held-out quality at intervals
+with `minuet.training.reconstruction_quality`: reduced chi-squared over the
+true footprint of the mean of draws, median |delta r| and |delta (g-r)|, and
+the largest |Spearman rho| between two latent dimensions (duplicated
+dimensions show as values near 1). Only the training calls count towards the
+budget; the evaluations do not. The candidates are
+
+* ``default``: the bundled model's architecture and recipe (constant
+  learning rate after a warm-up, batch 64);
+* ``default + cosine + decorrelation``: the same network with a cosine
+  learning-rate schedule to the planned end and the latent decorrelation
+  penalty;
+* ``narrow``: encoder and denoiser of width 64, about four times cheaper per
+  image, so more images for the same CPU time;
+* ``noise at ln sigma -1.2``: the default network trained with EDM's own
+  noise-level distribution (Karras et al. 2022) instead of the one centred
+  on the stretched sky noise (in ``--quick`` mode, whose tiny preset uses
+  EDM's, the other way round).
+
+Writes ``docs/validation/generated/learning_curves.{json,rst,png}``
+(``learning_curves_quick.*`` with ``--quick``)::
+
+    python benchmarks/bench_learning_curves.py --quick                  # seconds
+    nice -n 5 python benchmarks/bench_learning_curves.py --cpu-minutes 2.5
+    python benchmarks/bench_learning_curves.py --train sim.h5 --cpu-minutes 20
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from _report import GENERATED, figure, new_record, rst_table, write_results
+from bench_reconstruction import HELD_OUT_SEED
+
+#: Seed of the simulated training set of these curves.
+TRAIN_SEED = 20_261_118
+METRICS = (
+    ("chi2_mean", "reduced chi2, mean of draws"),
+    ("abs_dmag_r", "median |delta r| [mag]"),
+    ("abs_dcolor_gr", "median |delta (g-r)| [mag]"),
+    ("max_abs_spearman", "max |Spearman rho| between latents"),
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny models, seconds in all")
+    parser.add_argument("--train", type=Path, default=None,
+                        help="simulated HDF5 training file (default: simulate --n-train)")
+    parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--n-eval", type=int, default=64, help="held-out galaxies")
+    parser.add_argument("--draws", type=int, default=2, help="draws averaged per galaxy")
+    parser.add_argument("--cpu-minutes", type=float, default=20.0,
+                        help="training CPU time of each candidate")
+    parser.add_argument("--points", type=int, default=5, help="evaluations per candidate")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=2, help="simulation processes")
+    parser.add_argument("--only", nargs="+", default=None, help="candidates to run, by key")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_train, args.n_eval, args.draws = 24, 6, 1
+        args.cpu_minutes, args.points, args.batch_size = 0.05, 2, 8
+        args.processes = 1
+    return args
+
+
+def candidates(quick):
+    """``key -> (label, model configuration, TrainingConfig options)``."""
+    from minuet.models import DiffusionAutoencoderConfig
+
+    preset = "tiny" if quick else "default"
+    narrow_width = 8 if quick else 64
+
+    def model(**changes):
+        config = DiffusionAutoencoderConfig.preset(preset)
+        for path, value in changes.items():
+            part, name = path.split("__")
+            setattr(getattr(config, part), name, value)
+        return config
+
+    # EDM's own centre of the noise levels, unless the preset already uses it (tiny)
+    noise = -1.2 if model().diffusion.p_mean != -1.2 else -0.6
+    return {
+        "default": ("default", model(), {}),
+        "cosine_decorrelation": ("default + cosine + decorrelation", model(),
+                                 {"lr_schedule": "cosine", "decorrelation_weight": 0.1}),
+        "narrow": (f"narrow (width {narrow_width})",
+                   model(encoder__width=narrow_width, denoiser__width=narrow_width), {}),
+        "noise_edm": (f"noise at ln sigma {noise:g}", model(diffusion__p_mean=noise), {}),
+    }
+
+
+def _data(args, work):
+    from minuet.simulate import read_dataset, write_dataset
+
+    train = args.train
+    if train is None:
+        train = write_dataset(work / "train.h5", args.n_train, seed=TRAIN_SEED,
+                              processes=args.processes)
+    held = write_dataset(work / "held_out.h5", args.n_eval, seed=HELD_OUT_SEED,
+                         processes=args.processes)
+    images, invvar, footprint, _ = read_dataset(held)
+    return train, (images, invvar, footprint)
+
+
+def _warm_up(model_config, train_file, args, work):
+    """One uncounted step, so that one-time costs of the process fall on no candidate."""
+    from minuet.training import TrainingConfig, train
+
+    config = TrainingConfig(data=(str(train_file),), output=str(work / "warm-up"),
+                            model=model_config, steps=1, batch_size=args.batch_size,
+                            validation_fraction=0.0, threads=args.threads, precision="fp32")
+    train(config, progress=False)
+
+
+def run_candidate(key, model_config, options, train_file, held, args, work):
+    """Train for the CPU budget, evaluating at intervals; return the curve's points."""
+    import torch
+
+    from minuet.training import TrainingConfig, reconstruction_quality, train
+
+    budget = 60 * args.cpu_minutes
+    config = TrainingConfig(
+        data=(str(train_file),), output=str(work / key), model=model_config, steps=10**9,
+        batch_size=args.batch_size, lr=3e-4, warmup_steps=2 if args.quick else 100,
+        ema_decay=0.998, seed=1, validation_fraction=0.0, validate_every=10**9,
+        checkpoint_every=10**9, log_every=10**9, threads=args.threads, precision="fp32",
+        **options,
+    )
+    torch.set_num_threads(args.threads)
+    cpu, step, points = 0.0, 0, []
+    chunk = 2 if args.quick else 10
+    while cpu < budget and step < config.steps:
+        t0, before = time.process_time(), step
+        ema, history = train(config, max_steps=chunk, progress=False)
+        spent = time.process_time() - t0
+        cpu += spent
+        step = history[-1]["step"]
+        if len(points) == 1:
+            # plan the whole budget from the second chunk (the first carries one-time
+            # costs): the cosine schedule ends where the budget does, and the
+            # evaluations are spread evenly over it
+            per_step = spent / max(step - before, 1)
+            config.steps = max(step + 1, step + int((budget - cpu) / per_step))
+            chunk = max(1, (config.steps - step) // max(args.points - 2, 1))
+        quality = reconstruction_quality(ema, *held, n_draws=args.draws, seed=3)
+        points.append({"step": step, "images_seen": step * config.batch_size,
+                       "cpu_minutes": cpu / 60, **quality})
+        print(f"{key:>22s} step {step:6d}  cpu {cpu / 60:6.2f} min  "
+              f"chi2 {quality['chi2_mean']:8.2f}  |dr| {quality['abs_dmag_r']:.3f}  "
+              f"|d(g-r)| {quality['abs_dcolor_gr']:.3f}  "
+              f"max|rho| {quality['max_abs_spearman']:.2f}", flush=True)
+    parameters = sum(p.numel() for p in ema.parameters())
+    return {"points": points, "planned_steps": config.steps, "parameters": parameters,
+            "training": {k: getattr(config, k) for k in ("batch_size", "lr", "lr_schedule",
+                                                         "decorrelation_weight", "ema_decay")}}
+
+
+def write_figure(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(METRICS), figsize=(3.4 * len(METRICS), 6.2),
+                             constrained_layout=True)
+    for result in results.values():
+        pts = result["points"]
+        for j, (key, label) in enumerate(METRICS):
+            for i, x in enumerate(("cpu_minutes", "images_seen")):
+                axes[i, j].plot([p[x] for p in pts], [p[key] for p in pts], "o-",
+                                label=result["label"])
+                axes[i, j].set_xlabel("training CPU-minutes" if i == 0 else "images seen")
+                axes[i, j].set_ylabel(label)
+    for ax in axes[:, 0]:
+        ax.set_yscale("log")
+    axes[0, 0].legend(fontsize=7)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    record = new_record("bench_learning_curves.py", argv)
+    stem = "learning_curves_quick" if args.quick else "learning_curves"
+    chosen = candidates(args.quick)
+    if args.only:
+        unknown = sorted(set(args.only) - set(chosen))
+        if unknown:
+            msg = f"unknown candidates {unknown}; choose from {sorted(chosen)}."
+            raise SystemExit(msg)
+        chosen = {k: v for k, v in chosen.items() if k in args.only}
+    results = {}
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="minuet-curves-") as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        train_file, held = _data(args, work)
+        record["simulation_seconds"] = round(time.perf_counter() - t0, 1)
+        _warm_up(next(iter(chosen.values()))[1], train_file, args, work)
+        for key, (label, model_config, options) in chosen.items():
+            result = run_candidate(key, model_config, options, train_file, held, args, work)
+            results[key] = {"label": label, **result}
+    record.update({
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
+        "cpu_minutes_each": args.cpu_minutes, "threads": args.threads,
+        "n_train": None if args.train else args.n_train,
+        "train_file": str(args.train) if args.train else None, "train_seed": TRAIN_SEED,
+        "n_eval": args.n_eval, "held_out_seed": HELD_OUT_SEED, "draws": args.draws,
+        "candidates": results,
+    })
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    png = GENERATED / f"{stem}.png"
+    write_figure(results, png)
+    finals = {k: r["points"][-1] for k, r in results.items() if r["points"]}
+    best = min(finals, key=lambda k: finals[k]["chi2_mean"]) if finals else None
+    record["best_at_budget"] = best
+    body = []
+    for result in results.values():
+        p = result["points"][-1]
+        body.append((result["label"], f"{result['parameters'] / 1e6:.2f}",
+                     f"{p['cpu_minutes']:.1f}", str(p["images_seen"]),
+                     f"{p['chi2_mean']:.2f}", f"{p['abs_dmag_r']:.3f}",
+                     f"{p['abs_dcolor_gr']:.3f}", f"{p['max_abs_spearman']:.2f}"))
+    lines = rst_table(("candidate", "M params", "CPU-min", "images", "chi2_red (mean)",
+                       "abs dm_r", "abs d(g-r)", "max abs rho"), body)
+    lines += ["", f"Each candidate trained for {args.cpu_minutes:g} CPU-minutes "
+              f"({args.threads} thread{'s' if args.threads > 1 else ''}, batch "
+              f"{args.batch_size}) on the same "
+              + (f"file {args.train}" if args.train else
+                 f"{args.n_train} simulated galaxies (seed {TRAIN_SEED})")
+              + f"; quality on {args.n_eval} held-out galaxies (seed {HELD_OUT_SEED}), mean of "
+              f"{args.draws} draw{'s' if args.draws > 1 else ''}, at the last point of each "
+              f"curve. Lowest chi-squared at this budget: ``{results[best]['label']}``"
+              if best else ""]
+    lines += figure(png, "held-out quality against CPU time and images seen")
+    write_results(stem, record, lines)
+    print(f"wrote {png}")
+    return record
+
+
+if __name__ == "__main__":
+    main()

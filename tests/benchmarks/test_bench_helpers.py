@@ -1,0 +1,45 @@
+"""Pure helpers of the learning-curve and sampler-step benchmarks; nothing is measured."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module
+
+
+def row(steps, chi2, one, dr, dc):
+    return {"steps": steps, "chi2_mean": chi2, "chi2_one": one, "abs_dmag_r": dr,
+            "abs_dcolor_gr": dc}
+
+
+def test_sampler_recommendation_needs_every_measurement_within_tolerance(bench):
+    recommend = bench("bench_sampler_steps").recommend
+    rows = [row(2, 3.0, 3.0, 0.10, 0.05),    # smoother: chi2 far lower, not "better"
+            row(4, 4.1, 6.3, 0.13, 0.05),    # |delta r| 30% off
+            row(8, 4.1, 6.4, 0.102, 0.051),  # all within 5%
+            row(30, 4.0, 6.5, 0.10, 0.05)]
+    assert recommend(rows, 0.05) == 8
+    assert recommend(rows, 0.01) == 30
+    assert recommend(rows, 0.5) == 4
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_learning_curve_candidates_differ_as_labelled(bench, quick):
+    candidates = bench("bench_learning_curves").candidates(quick=quick)
+    assert set(candidates) == {"default", "cosine_decorrelation", "narrow", "noise_edm"}
+    base = candidates["default"][1]
+    assert candidates["cosine_decorrelation"][1] == base
+    assert candidates["cosine_decorrelation"][2] == {"lr_schedule": "cosine",
+                                                     "decorrelation_weight": 0.1}
+    assert candidates["narrow"][1].encoder.width < base.encoder.width
+    assert candidates["narrow"][1].denoiser.width < base.denoiser.width
+    noise = candidates["noise_edm"][1].diffusion.p_mean
+    assert noise != base.diffusion.p_mean
+    assert candidates["noise_edm"][0] == f"noise at ln sigma {noise:g}"
