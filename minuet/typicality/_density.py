@@ -18,10 +18,10 @@ def fit_mixture(x, *, candidates=(1, 2, 4, 8, 16), seed=0):
     std = np.where(std > 0, std, 1.0)
     xs = (x - mean) / std
     n_params = 1 + x.shape[1] + x.shape[1] * (x.shape[1] + 1) / 2
-    usable = [int(k) for k in candidates if k * n_params * 2 <= len(x)]
+    usable = [int(k) for k in candidates if k * n_params <= len(x)]
     if not usable:
         msg = (f"too few galaxies ({len(x)}) to fit a density in {x.shape[1]} dimensions; "
-               f"pass at least {int(2 * n_params)} reference galaxies.")
+               f"pass at least {int(n_params)} reference galaxies.")
         raise ValueError(msg)
     best = None
     for k in usable:
