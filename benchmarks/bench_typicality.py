@@ -103,7 +103,12 @@ def main(argv=None):
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(GENERATED), help="folder of the results files")
+    parser.add_argument("--rewrite", default=None, metavar="JSON",
+                        help="only write the table again from this results file")
     args = parser.parse_args(argv)
+    if args.rewrite:
+        rewrite(args.rewrite)
+        return
     if args.quick:
         args.n_test, args.n_held_out, args.n_recalibrate, args.draws = 300, 400, 100, 3
         args.samples = 200
@@ -192,6 +197,12 @@ def main(argv=None):
     write(res, Path(args.out), quick=args.quick)
 
 
+def rewrite(path):
+    """Write the table again from a results file, without measuring anything."""
+    path = Path(path)
+    write(json.loads(path.read_text()), path.parent, quick=path.stem.endswith("_quick"))
+
+
 def _pct(value):
     return f"{100 * value:.1f}%"
 
@@ -218,9 +229,16 @@ def write(res, out, *, quick):
               f"recalibrated on {res['n_recalibrate']}",
               f"mean ± sd of {res['draws']} recalibrations"]
     lines = ["Coverage of the 68% / 95% intervals", "", *rst_table(header, body), ""]
-    ratio = None
-    if held["miss95_flagged_raw"] is not None and held["miss95_unflagged_raw"]:
-        ratio = held["miss95_flagged_raw"] / held["miss95_unflagged_raw"]
+    ratio, spread = None, ""
+    n_flag = round(held["flagged"] * res["n_fresh"])
+    if held["miss95_flagged_raw"] and held["miss95_unflagged_raw"]:
+        p1, p2 = held["miss95_flagged_raw"], held["miss95_unflagged_raw"]
+        ratio = p1 / p2
+        # binomial errors of both miss rates, propagated to the log of their ratio
+        log_se = np.sqrt((1 - p1) / (n_flag * p1) + (1 - p2) / ((res["n_fresh"] - n_flag) * p2))
+        spread = (f", 68% range {ratio * np.exp(-log_se):.2f} to {ratio * np.exp(log_se):.2f} "
+                  f"from the binomial errors of {n_flag} flagged and "
+                  f"{res['n_fresh'] - n_flag} unflagged galaxies")
     lines += [
         f"TARP in distribution: area between curve and diagonal {ind['tarp_atc']:+.3f}, "
         f"largest deviation {ind['tarp_max_deviation']:.3f}.",
@@ -231,7 +249,7 @@ def write(res, out, *, quick):
         + (f"{_pct(held['miss95_flagged_raw'])} of flagged and " if held["miss95_flagged_raw"]
            is not None else "(none flagged) and ")
         + f"{_pct(held['miss95_unflagged_raw'])} of unflagged galaxies"
-        + (f" (ratio {ratio:.2f})" if ratio is not None else "") + "; with the shipped "
+        + (f" (ratio {ratio:.2f}{spread})" if ratio is not None else "") + "; with the shipped "
         "intervals "
         + (f"{_pct(held['miss95_flagged_shipped'])} and " if held["miss95_flagged_shipped"]
            is not None else "- and ")

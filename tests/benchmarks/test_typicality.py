@@ -54,3 +54,7 @@ def test_refit_then_benchmark(scripts, saved_tiny_model, tmp_path, monkeypatch):
     assert 0 <= res["auc"]["typicality"] <= 1
     assert np.isfinite(res["in_distribution"]["tarp_atc"])
     assert "Coverage of the 68% / 95% intervals" in (results / "typicality.rst").read_text()
+    (results / "typicality.rst").unlink()
+    bench.main(["--rewrite", str(results / "typicality.json")])
+    assert "Coverage of the 68% / 95% intervals" in (results / "typicality.rst").read_text()
+
