@@ -46,7 +46,8 @@ print(f"flagged: {np.mean(latents['atypical']):.0%} of this population")
 # The first 200 galaxies play the labelled subset; the other 200 are the
 # galaxies we want redshifts for. Conformalised intervals (Romano et al.
 # 2019) cover the truth as often as they claim for galaxies of the labelled
-# population, up to the binomial scatter of the subset's size.
+# population, up to the binomial scatter of the subset's size (and, here, of
+# the 200 galaxies they are checked on: about 3 points at 68% each).
 
 labelled, rest = slice(0, 200), slice(200, None)
 warnings.simplefilter("ignore", AtypicalWarning)
