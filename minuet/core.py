@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -112,6 +113,12 @@ def _save_heads(model, directory):
     if model.anomaly_scorer is not None:
         model.anomaly_scorer.save(directory / "anomaly.npz")
         heads["anomaly"] = "anomaly.npz"
+    if model.typicality_scorer is not None:
+        model.typicality_scorer.save(directory / "typicality.safetensors")
+        heads["typicality"] = "typicality.safetensors"
+    if model.posterior_calibration is not None:
+        model.posterior_calibration.save(directory / "posterior_calibration.safetensors")
+        heads["posterior_calibration"] = "posterior_calibration.safetensors"
     return heads
 
 
@@ -137,7 +144,38 @@ def _load_heads(path, manifest):
         from .anomaly import AnomalyScorer
 
         out["anomaly_scorer"] = AnomalyScorer.load(path / heads["anomaly"])
+    if "typicality" in heads:
+        from .typicality import TypicalityScorer
+
+        out["typicality_scorer"] = TypicalityScorer.load(path / heads["typicality"])
+    if "posterior_calibration" in heads:
+        from .posterior import IntervalCalibration
+
+        out["posterior_calibration"] = IntervalCalibration.load(
+            path / heads["posterior_calibration"])
     return out
+
+
+def _carry_flag(latents, table, *, rows=None, name="atypical"):
+    """Copy the ``atypical`` flag of an :meth:`Minuet.encode` table onto an output table.
+
+    ``rows`` maps output rows to latent rows (the query of each neighbour);
+    the column is called ``name``. Warns once per call when galaxies are flagged.
+    """
+    from .typicality import AtypicalWarning
+
+    if not isinstance(latents, Table) or "atypical" not in latents.colnames:
+        return table
+    flag = np.asarray(latents["atypical"], dtype=bool)
+    table[name] = flag if rows is None else flag[np.asarray(rows, dtype=int)]
+    if flag.any():
+        msg = (
+            f"{int(flag.sum())} of {len(flag)} galaxies are flagged atypical of the training "
+            "set (column 'atypical'): their answers are less reliable than the validation "
+            "figures say. See the typicality section of the documentation."
+        )
+        warnings.warn(msg, AtypicalWarning, stacklevel=3)
+    return table
 
 
 def _expand_rows(table, good, n):
@@ -179,6 +217,11 @@ class Minuet:
         Index of a reference catalogue for :meth:`neighbours`.
     anomaly_scorer : `~minuet.anomaly.AnomalyScorer`, optional
         Fitted density of latents for :meth:`anomaly_score`.
+    typicality_scorer : `~minuet.typicality.TypicalityScorer`, optional
+        Typicality under the training set, added to :meth:`encode`'s table.
+    posterior_calibration : `~minuet.posterior.IntervalCalibration`, optional
+        Conformal adjustment of :meth:`posterior`'s intervals (see
+        :meth:`recalibrate`).
 
     Examples
     --------
@@ -192,7 +235,7 @@ class Minuet:
 
     def __init__(self, autoencoder, *, stretch=None, name="custom", info=None,
                  posterior_estimator=None, morphology_classifier=None, latent_index=None,
-                 anomaly_scorer=None):
+                 anomaly_scorer=None, typicality_scorer=None, posterior_calibration=None):
         self.autoencoder = autoencoder.eval()
         #: `~minuet.posterior.PosteriorEstimator` behind :meth:`posterior`, or None.
         self.posterior_estimator = posterior_estimator
@@ -202,6 +245,10 @@ class Minuet:
         self.latent_index = latent_index
         #: `~minuet.anomaly.AnomalyScorer` behind :meth:`anomaly_score`, or None.
         self.anomaly_scorer = anomaly_scorer
+        #: `~minuet.typicality.TypicalityScorer` behind :meth:`encode`'s typicality, or None.
+        self.typicality_scorer = typicality_scorer
+        #: `~minuet.posterior.IntervalCalibration` of :meth:`posterior`'s intervals, or None.
+        self.posterior_calibration = posterior_calibration
         self.stretch = AsinhStretch() if stretch is None else stretch
         self.name = str(name)
         self.info = dict(info or {})
@@ -485,6 +532,10 @@ class Minuet:
             parts.append(f"reference catalogue of {len(self.latent_index)} galaxies")
         if self.anomaly_scorer is not None:
             parts.append("anomaly scores")
+        if self.typicality_scorer is not None:
+            parts.append("typicality")
+        if self.posterior_calibration is not None:
+            parts.append("conformalised intervals")
         return "; " + "; ".join(parts) if parts else ""
 
     def provenance(self):
@@ -613,9 +664,16 @@ class Minuet:
         table : `~astropy.table.QTable`
             One row per input cutout, in input order: ``id``, the latent
             columns ``latent_0`` ... , ``valid``, ``flag`` and
-            ``masked_fraction``. When ``data`` is a Table, its own columns
-            come first. ``meta`` records the package version, the model name,
-            the weights' SHA-256 and the date.
+            ``masked_fraction``. When the model has a typicality head (the
+            bundled one does), also ``typicality``, ``typicality_latent``,
+            ``typicality_image`` (conformal p-values in (0, 1]: the
+            fraction of training-like galaxies less typical than this one)
+            and the boolean ``atypical`` (``typicality`` below the head's
+            threshold, 0.05: at most 5% of galaxies like the training set
+            are flagged); see `~minuet.typicality.TypicalityScorer`. When
+            ``data`` is a Table, its own columns come first. ``meta``
+            records the package version, the model name, the weights'
+            SHA-256 and the date, and says when typicality is unavailable.
 
         Examples
         --------
@@ -652,8 +710,28 @@ class Minuet:
         table["valid"] = cutouts.valid
         table["flag"] = np.asarray(cutouts.reason, dtype=str)
         table["masked_fraction"] = cutouts.mask.reshape(len(cutouts), -1).mean(axis=1)
+        self._add_typicality(table, latents, cutouts)
         table.meta.update(self.provenance())
         return table
+
+    def _add_typicality(self, table, latents, cutouts):
+        if self.typicality_scorer is None:
+            table.meta["typicality"] = (
+                f"not available: the model {self.name!r} has no typicality head, so nothing "
+                "says which galaxies are unlike its training set. Fit one with "
+                "fit_heads(..., statistics=cutout_statistics(...)) or use Minuet.pretrained()."
+            )
+            return
+        from .typicality import cutout_statistics
+
+        stats = np.full((len(cutouts), 7), np.nan)
+        rows = cutouts.valid
+        if rows.any():
+            stats[rows] = cutout_statistics(cutouts.flux[rows], cutouts.mask[rows])
+        scores = self.typicality_scorer.score(latents, stats)
+        for name in scores.colnames:
+            table[name] = scores[name]
+        table.meta["typicality_threshold"] = self.typicality_scorer.threshold
 
     # -- reconstruction -----------------------------------------------------------------
 
@@ -737,7 +815,7 @@ class Minuet:
     # -- science from the latent ------------------------------------------------------
 
     def fit_heads(self, latents, truth, *, properties=None, labels=None, catalogue_columns=None,
-                  posterior_config=None, seed=0, progress=False):
+                  posterior_config=None, statistics=None, seed=0, progress=False):
         """Fit every science head on latents with known truth; return ``self``.
 
         This is how the bundled heads were made from the simulator's truth
@@ -764,6 +842,10 @@ class Minuet:
             :meth:`neighbours` returns; default the properties and labels.
         posterior_config : `~minuet.posterior.PosteriorConfig`, optional
             Settings of the flow.
+        statistics : array-like, optional
+            `~minuet.typicality.cutout_statistics` of the same cutouts, one
+            row per latent; with it a `~minuet.typicality.TypicalityScorer`
+            is fitted too, so that :meth:`encode` reports typicality.
         seed : int, optional
             Seed of every fit.
         progress : bool, optional
@@ -808,6 +890,15 @@ class Minuet:
                 "the same galaxies, row by row."
             )
             raise ValueError(msg)
+        if statistics is not None:
+            statistics = np.asarray(statistics, dtype=float)
+            if len(statistics) != len(z):
+                msg = (
+                    f"statistics has {len(statistics)} rows but latents has {len(z)}; pass "
+                    "cutout_statistics of the same cutouts, row by row."
+                )
+                raise ValueError(msg)
+            statistics = statistics[good]
         z, truth = z[good], truth[good]
         if properties is None:
             properties = [p for p in ("redshift", "log_mstar", "log_sfr") if p in truth.colnames]
@@ -821,6 +912,7 @@ class Minuet:
             self.posterior_estimator = PosteriorEstimator(posterior_config).fit(
                 z, truth, properties=list(properties), seed=seed, progress=progress
             )
+            self.posterior_calibration = None  # made for the flow it replaces
         if labels:
             self.morphology_classifier = MorphologyClassifier().fit(
                 z, truth, labels=list(labels), seed=seed
@@ -829,6 +921,10 @@ class Minuet:
                    else list(catalogue_columns))
         self.latent_index = LatentIndex(z, catalog=QTable(truth)[columns] if columns else None)
         self.anomaly_scorer = AnomalyScorer().fit(z, seed=seed)
+        if statistics is not None:
+            from .typicality import TypicalityScorer
+
+            self.typicality_scorer = TypicalityScorer().fit(z, statistics, seed=seed)
         return self
 
     def _head(self, attribute, method):
@@ -849,7 +945,8 @@ class Minuet:
             good_rows(good, what=what)
         return z, good
 
-    def posterior(self, latents, *, properties=None, n_samples=1000, seed=None, samples=False):
+    def posterior(self, latents, *, properties=None, n_samples=1000, seed=None, samples=False,
+                  calibrated=True):
         """Posteriors of physical properties given the latents.
 
         Parameters
@@ -866,14 +963,23 @@ class Minuet:
         samples : bool, optional
             Also return the samples as ``<property>_samples`` columns of shape
             ``(N, n_samples)``; wrap one in `astropy.uncertainty.Distribution`
-            to propagate it.
+            to propagate it. They are the flow's own draws: the conformal
+            adjustment below changes the intervals only.
+        calibrated : bool, optional
+            Apply the model's `~minuet.posterior.IntervalCalibration` (from
+            :meth:`recalibrate`, or bundled), if it has one, to the 68% and
+            95% intervals. A calibration grouped by typicality reads the
+            ``typicality`` column of ``latents`` (an :meth:`encode` table);
+            without it the pooled adjustment is used.
 
         Returns
         -------
         table : `~astropy.table.QTable`
             Per property the median and the 68% and 95% central intervals
             (``_median``, ``_lo68``, ``_hi68``, ``_lo95``, ``_hi95``) with
-            units; NaN rows for refused cutouts.
+            units; NaN rows for refused cutouts. With the ``atypical`` column
+            of an :meth:`encode` table that flags any galaxy, the column is
+            carried over and an `~minuet.typicality.AtypicalWarning` is issued.
 
         Examples
         --------
@@ -898,8 +1004,99 @@ class Minuet:
         summary = estimator.summary(z[good], n_samples=n_samples, seed=seed, samples=samples)
         keep = [name for name in summary.colnames if name.rsplit("_", 1)[0] in wanted]
         table = _expand_rows(summary[keep], good, len(z))
+        calibration = self.posterior_calibration if calibrated else None
+        if calibration is not None:
+            groups = None
+            if (calibration.grouped and isinstance(latents, Table)
+                    and calibration.group_by in latents.colnames):
+                groups = np.asarray(latents[calibration.group_by], dtype=float)
+            table = calibration.apply(table, groups=groups)
         table.meta.update(self.provenance() | {"n_samples": int(n_samples)})
-        return table
+        return _carry_flag(latents, table)
+
+    def recalibrate(self, latents, truth, *, n_samples=1000, seed=0, by_typicality=False,
+                    edges=(0.05, 0.3)):
+        """Return a copy of the model whose intervals are calibrated on a labelled population.
+
+        A user's own labelled subset (for example spectroscopic redshifts
+        for a few hundred galaxies of a survey) calibrates the 68% and 95%
+        intervals of :meth:`posterior` for galaxies of that population, by
+        conformalised quantile regression on the flow's intervals
+        (`~minuet.posterior.IntervalCalibration`; Romano, Patterson & Candes
+        2019). For new galaxies drawn like the labelled ones the intervals
+        then cover the truth with the nominal probability, whatever the
+        flow's calibration was; the coverage achieved with one set of ``n``
+        labelled galaxies scatters about nominal by about
+        ``sqrt(level (1 - level) / n)`` (2 points at 68% for 500 galaxies).
+        The copy shares the networks and heads; its calibration is saved
+        with it by :meth:`save`. Medians and samples are unchanged.
+
+        Parameters
+        ----------
+        latents : `~astropy.table.Table` or array-like
+            :meth:`encode` output (or latents) of the labelled galaxies.
+        truth : `~astropy.table.Table`
+            Their true properties, row by row; every property of the flow
+            that it has is calibrated (NaN entries are left out).
+        n_samples : int, optional
+            Posterior samples per galaxy behind the intervals.
+        seed : int, optional
+            Seed of the samples.
+        by_typicality : bool, optional
+            Calibrate separately in groups of the ``typicality`` column of
+            ``latents`` (a Mondrian conformal predictor), so that less
+            typical galaxies get their own, usually wider, intervals. Needs a
+            few hundred labelled galaxies per group.
+        edges : sequence of float, optional
+            Inner group edges in typicality when ``by_typicality``.
+
+        Returns
+        -------
+        model : `Minuet`
+            A shallow copy with ``posterior_calibration`` set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropy.table import Table
+        >>> from minuet import Minuet
+        >>> model = Minuet.pretrained()
+        >>> rng = np.random.default_rng(0)
+        >>> latents = rng.normal(size=(200, 5))
+        >>> truth = Table({"redshift": rng.uniform(0.05, 0.6, 200)})
+        >>> recalibrated = model.recalibrate(latents, truth, n_samples=200)
+        >>> recalibrated.posterior_calibration.properties
+        ['redshift']
+        """
+        import copy
+
+        from .posterior import IntervalCalibration
+
+        estimator = self._head("posterior_estimator", "recalibrate()")
+        z, good = self._rows(latents)
+        if not isinstance(truth, Table) or len(truth) != len(z):
+            got = len(truth) if isinstance(truth, Table) else type(truth).__name__
+            msg = (
+                f"truth must be a Table with one row per latent ({len(z)}); got {got}. "
+                "Pass the labelled galaxies' true properties, row by row."
+            )
+            raise ValueError(msg)
+        groups = None
+        if by_typicality:
+            if not isinstance(latents, Table) or "typicality" not in latents.colnames:
+                msg = (
+                    "by_typicality=True needs the 'typicality' column of an encode() table "
+                    "made by a model with a typicality head; pass that table as latents."
+                )
+                raise ValueError(msg)
+            groups = np.asarray(latents["typicality"], dtype=float)[good]
+        summary = estimator.summary(z[good], n_samples=n_samples, seed=seed)
+        calibration = IntervalCalibration(edges=edges if by_typicality else None)
+        calibration.fit(summary, Table(truth)[good], groups=groups)
+        model = copy.copy(self)
+        model.posterior_calibration = calibration
+        model.path = None
+        return model
 
     def classify(self, latents):
         """Probabilities of the morphology labels given the latents.
@@ -914,7 +1111,8 @@ class Minuet:
         table : `~astropy.table.QTable`
             One ``p_<label>`` column per label (for the bundled model
             ``merger``, ``spiral_arms``, ``edge_on`` and ``round``); NaN rows
-            for refused cutouts.
+            for refused cutouts; ``atypical`` and a warning as in
+            :meth:`posterior`.
 
         Examples
         --------
@@ -931,7 +1129,7 @@ class Minuet:
         z, good = self._rows(latents, what="classify")
         table = _expand_rows(QTable(classifier.predict_proba(z[good])), good, len(z))
         table.meta.update(self.provenance())
-        return table
+        return _carry_flag(latents, table)
 
     def neighbours(self, query, k=10, *, catalogue=None, metric="euclidean"):
         """Nearest neighbours of galaxies in latent space.
@@ -954,7 +1152,9 @@ class Minuet:
         -------
         table : `~astropy.table.QTable`
             ``M * k`` rows: ``query_index``, ``rank``, ``catalog_index``,
-            ``distance`` and the catalogue's own columns.
+            ``distance`` and the catalogue's own columns; with an
+            :meth:`encode` table as ``query``, its ``atypical`` flag as
+            ``query_atypical`` and a warning as in :meth:`posterior`.
 
         Examples
         --------
@@ -999,7 +1199,7 @@ class Minuet:
             # refused catalogue rows never enter the index; report rows of the given table
             table["catalog_index"] = kept[np.asarray(table["catalog_index"])]
         table.meta.update(self.provenance())
-        return table
+        return _carry_flag(query, table, rows=table["query_index"], name="query_atypical")
 
     def anomaly_score(self, latents, *, reconstruction_error=None, weight=1.0):
         """How unusual each galaxy is, from its latent density and reconstruction error.

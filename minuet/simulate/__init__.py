@@ -4,3 +4,4 @@ from .config import *  # noqa: F403
 from .core import *  # noqa: F403
 from .dataset import *  # noqa: F403
 from .relations import *  # noqa: F403
+from .variants import *  # noqa: F403

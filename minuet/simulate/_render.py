@@ -7,6 +7,8 @@ lopsidedness) is painted on the same grid with numpy. Each band is then
 convolved with its own Moffat PSF by FFT and binned to the survey pixels.
 """
 
+import functools
+
 import numpy as np
 import scipy.fft
 from scipy import ndimage
@@ -66,9 +68,13 @@ class Canvas:
         image = self.draw(prof, x0, y0)
         half = 0.5 * self.nfine * self.scale
         inside = gammainc(2.0 * n, _sersic_b(n) * (half / re) ** (1.0 / n))
-        deficit = inside - image.sum()
-        if deficit > 0:
-            self.deposit(image, np.array([x0]), np.array([y0]), np.array([deficit]))
+        total = image.sum()
+        if total > inside:
+            # A profile much smaller than a fine pixel can be sampled right at
+            # its cusp, which over-counts: scale back to the analytic flux.
+            image *= inside / total
+        else:
+            self.deposit(image, np.array([x0]), np.array([y0]), np.array([inside - total]))
         return image
 
     def deposit(self, image, x, y, flux):
@@ -99,9 +105,8 @@ class Canvas:
         v = (-dx * s + dy * c) / q
         return np.hypot(u, v), np.arctan2(v, u)
 
-    def psf_transform(self, fwhm, beta):
-        """Real FFT of a unit-flux Moffat PSF centred on the grid origin."""
-        prof = self.galsim.Moffat(beta=beta, fwhm=fwhm)
+    def psf_transform(self, prof):
+        """Real FFT of a unit-flux GalSim PSF profile centred on the grid origin."""
         half = 0.5 * (self.nfine - 1)
         image = prof.drawImage(
             nx=self.nfine,
@@ -118,6 +123,69 @@ class Canvas:
         m = self.nfine // OVERSAMPLE
         binned = conv.reshape(m, OVERSAMPLE, m, OVERSAMPLE).sum(axis=(1, 3))
         return binned[PAD : PAD + self.size, PAD : PAD + self.size]
+
+
+PSF_FAMILIES = ("moffat", "kolmogorov", "vonkarman")
+
+# Von Karman turbulence with a 25 m outer scale (Tokovinin 2002, PASP 114,
+# 1156; Ziad et al. 2000 measure median outer scales of 20-30 m) and a
+# Fried parameter giving about 1 arcsec at 650 nm; rescaled to the drawn FWHM.
+_VK_LAM_NM = 650.0
+_VK_R0_M = 0.13
+_VK_L0_M = 25.0
+
+
+@functools.cache
+def _vonkarman_base(galsim):
+    prof = galsim.VonKarman(lam=_VK_LAM_NM, r0=_VK_R0_M, L0=_VK_L0_M)
+    image = prof.drawImage(nx=256, ny=256, scale=0.02, method="no_pixel")
+    return prof, image.calculateFWHM()
+
+
+def psf_profile(galsim, family, fwhm, beta, wing):
+    """Unit-flux PSF: a core of the given family and FWHM plus scattered-light wings.
+
+    The core is a Moffat (index ``beta``; Moffat 1969, A&A 3, 455; a pure
+    Kolmogorov atmosphere corresponds to beta = 4.765, Trujillo et al. 2001,
+    MNRAS 328, 977, telescope aberrations and guiding lower it), a
+    Kolmogorov profile (Fried 1966, JOSA 56, 1372) or a von Karman profile
+    with a finite outer scale (Tokovinin 2002). A fraction ``wing`` of the
+    light is in a broad halo falling as r**-3, a Moffat of index 1.5 and
+    five times the core's FWHM, truncated at 40 FWHM (Racine 1996, PASP 108,
+    699: ground-based PSFs carry a few per cent of their light in such an
+    aureole).
+    """
+    if family == "moffat":
+        core = galsim.Moffat(beta=beta, fwhm=fwhm)
+    elif family == "kolmogorov":
+        core = galsim.Kolmogorov(fwhm=fwhm)
+    elif family == "vonkarman":
+        base, base_fwhm = _vonkarman_base(galsim)
+        core = base.dilate(fwhm / base_fwhm)
+    else:
+        msg = f"unknown PSF family {family!r}; expected one of {PSF_FAMILIES}."
+        raise ValueError(msg)
+    if wing <= 0:
+        return core
+    halo = galsim.Moffat(beta=1.5, fwhm=5.0 * fwhm, trunc=40.0 * fwhm)
+    return galsim.Add([core.withFlux(1.0 - wing), halo.withFlux(wing)])
+
+
+def sky_residual(coeffs, sky_sigma, size):
+    """Residual sky of a cutout: a constant plus a gradient per band.
+
+    ``coeffs`` (3 bands x 3: constant, x slope, y slope) are in units of the
+    band's sky noise; the slopes are per half stamp. Legacy Surveys coadds
+    carry such residuals at the per-cent level of the noise after their sky
+    fits (Dey et al. 2019, AJ 157, 168, Section 8).
+    """
+    ramp = (np.arange(size) - 0.5 * (size - 1)) / (0.5 * size)
+    plane = (
+        coeffs[:, 0, None, None]
+        + coeffs[:, 1, None, None] * ramp[None, None, :]
+        + coeffs[:, 2, None, None] * ramp[None, :, None]
+    )
+    return plane * np.asarray(sky_sigma)[:, None, None]
 
 
 def _jacobian(q, pa):
@@ -165,6 +233,7 @@ def central_components(canvas, gal, rng):
         jac = _jacobian(gal["q_disk"], pa) @ _jacobian(0.3, gal["bar_angle"])
         prof = canvas.galsim.Sersic(n=0.5, half_light_radius=gal["bar_length"])
         bar = canvas.draw(prof.transform(*jac.ravel()).withFlux(1.0), x0, y0)
+        bar /= max(bar.sum(), 1e-30)  # a thin bar seen edge-on is undersampled
 
     tail = zeros
     if gal["tail"]:

@@ -7,7 +7,8 @@ from astropy.table import QTable
 from . import _photometry as phot
 from . import _population as pop
 from . import _render as render
-from .config import SimulationConfig
+from .config import SURVEYS, SimulationConfig
+from .variants import variant_choices
 
 __all__ = ["LABELS", "TRUTH_UNITS", "simulate"]
 
@@ -40,9 +41,14 @@ TRUTH_UNITS = {
     "companion_sep": u.arcsec,
     "companion_sep_kpc": u.kpc,
     "companion_angle": u.deg,
+    "dust_av": u.mag,
+    "ebv_galactic": u.mag,
     "psf_fwhm_g": u.arcsec,
     "psf_fwhm_r": u.arcsec,
     "psf_fwhm_z": u.arcsec,
+    "sky_offset_g": u.nmgy,
+    "sky_offset_r": u.nmgy,
+    "sky_offset_z": u.nmgy,
     "sky_sigma_g": u.nmgy,
     "sky_sigma_r": u.nmgy,
     "sky_sigma_z": u.nmgy,
@@ -62,16 +68,50 @@ def _block_seed(seed, kind, index):
 def _draw_block(block, seed, config):
     """Population and observing conditions of one block of galaxies."""
     rng = np.random.default_rng(_block_seed(seed, 0, block))
-    gal = pop.draw_centrals(BLOCK, rng, config)
     n = BLOCK
+    names = config.variants
+    which = rng.integers(len(names), size=n)
+    parts = [
+        pop.draw_centrals(int(np.sum(which == k)), rng, config, variant_choices(v))
+        if np.any(which == k)
+        else None
+        for k, v in enumerate(names)
+    ]
+    gal = {}
+    for key, value in next(p for p in parts if p is not None).items():
+        gal[key] = np.empty((n, *value.shape[1:]), dtype=value.dtype)
+    for k, part in enumerate(parts):
+        if part is not None:
+            for key, value in part.items():
+                gal[key][which == k] = value
+    gal["variant"] = np.asarray(names, dtype=object)[which].astype(str)
+    gal["psf_family"] = np.array([variant_choices(v)["psf"] for v in gal["variant"]])
     fwhm_r = np.clip(
         config.psf_fwhm_r * np.exp(config.psf_fwhm_scatter * rng.standard_normal(n)),
         *config.psf_fwhm_range,
     )
     gal["psf_fwhm"] = fwhm_r[:, None] * _SEEING_SCALE[None, :]
-    gal["sky_sigma"] = np.asarray(config.sky_sigma)[None, :] * np.exp(
-        config.sky_sigma_scatter * rng.standard_normal((n, 3))
+    gal["psf_beta"] = np.where(
+        gal["psf_family"] == "moffat", rng.uniform(*config.moffat_beta_range, n), np.nan
     )
+    # Scattered-light wings hold a few per cent of the light and scale as
+    # wavelength**-2 (microroughness scattering; Racine 1996, PASP 108, 699).
+    wing_r = rng.uniform(*config.psf_wing_range, n)
+    gal["psf_wing"] = np.minimum(
+        wing_r[:, None] * (_LAMBDA_EFF[1] / _LAMBDA_EFF[None, :]) ** 2, 0.3
+    )
+    shares = np.asarray(config.survey_fractions) / np.sum(config.survey_fractions)
+    survey = rng.choice(len(SURVEYS), size=n, p=shares)
+    gal["survey"] = np.asarray(SURVEYS)[survey]
+    depth = np.asarray(config.survey_depth_offsets)[survey]  # (n, 3) mag deeper
+    # A deeper coadd has more exposure: more electrons per nanomaggy.
+    gal["gain_scale"] = 10.0 ** (0.8 * depth)
+    gal["sky_sigma"] = (
+        np.asarray(config.sky_sigma)[None, :]
+        * 10.0 ** (-0.4 * depth)
+        * np.exp(config.sky_sigma_scatter * rng.standard_normal((n, 3)))
+    )
+    gal["sky_residual"] = config.sky_residual * rng.standard_normal((n, 3, 3))
     gal["offset"] = rng.uniform(-0.5, 0.5, (n, 2))
     gal["arm_phase"] = rng.uniform(0.0, 2.0 * np.pi, n)
     gal["n_clumps"] = np.where(gal["clumpiness"] > 0, rng.integers(3, 12, n), 0)
@@ -104,6 +144,12 @@ def _truth_columns(gal, sl):
         "mag_r": mags[:, 1],
         "mag_z": mags[:, 2],
         "rest_gr": g["rest_gr"],
+        "variant": g["variant"],
+        "dust_av": g["dust_av"],
+        "template_coeffs": g["template_coeffs"],
+        "young_mass_fraction": g["young_mass_fraction"],
+        "cww_index": g["cww_index"],
+        "ebv_galactic": g["ebv_galactic"],
         "bulge_fraction": bt,
         "sersic_bulge": g["sersic_bulge"],
         "sersic_disk": np.ones_like(z),
@@ -141,6 +187,13 @@ def _truth_columns(gal, sl):
         "psfdepth_g": psfdepth[:, 0],
         "psfdepth_r": psfdepth[:, 1],
         "psfdepth_z": psfdepth[:, 2],
+        "psf_family": g["psf_family"],
+        "psf_beta": g["psf_beta"],
+        "psf_wing_r": g["psf_wing"][:, 1],
+        "survey": g["survey"],
+        "sky_offset_g": g["sky_residual"][:, 0, 0] * g["sky_sigma"][:, 0],
+        "sky_offset_r": g["sky_residual"][:, 1, 0] * g["sky_sigma"][:, 1],
+        "sky_offset_z": g["sky_residual"][:, 2, 0] * g["sky_sigma"][:, 2],
         "x_offset": g["offset"][:, 0],
         "y_offset": g["offset"][:, 1],
     }
@@ -206,8 +259,10 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
     area = (2.0 * half) ** 2
     field = [np.zeros_like(comps[0]) for _ in range(3)]
     n_gal = rng.poisson(densities[0] * area)
+    choices = variant_choices(gal["variant"][i])
+    mw = gal["mw_transmission"][i]
     if n_gal:
-        others = pop.draw_field_galaxies(n_gal, rng, config)
+        others = pop.draw_field_galaxies(n_gal, rng, config, mw)
         for k in range(n_gal):
             xy = _away_from_centre(rng, half, 1.5)
             img = canvas.sersic(
@@ -224,13 +279,21 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
         stars = pop.draw_stars(n_star, rng, config)
         xy = np.array([_away_from_centre(rng, half, 1.5) for _ in range(n_star)])
         for b in range(3):
-            canvas.deposit(field[b], xy[:, 0], xy[:, 1], stars["flux"][:, b])
+            canvas.deposit(field[b], xy[:, 0], xy[:, 1], stars["flux"][:, b] * mw[b])
 
     size = config.stamp_size
     model_central = np.empty((3, size, size))
     model = np.empty((3, size, size))
     for b in range(3):
-        psf_ft = canvas.psf_transform(gal["psf_fwhm"][i, b], config.moffat_beta)
+        psf_ft = canvas.psf_transform(
+            render.psf_profile(
+                canvas.galsim,
+                choices["psf"],
+                gal["psf_fwhm"][i, b],
+                gal["psf_beta"][i],
+                gal["psf_wing"][i, b],
+            )
+        )
         model_central[b] = canvas.convolve_bin(central[b], psf_ft)
         model[b] = model_central[b] + canvas.convolve_bin(field[b], psf_ft)
 
@@ -238,8 +301,10 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
     footprint = render.segmentation_footprint(
         model_central, sky, fwhm_pix=gal["psf_fwhm"][i, 1] / pix
     )
-    var = sky[:, None, None] ** 2 + np.maximum(model, 0.0) / gains[:, None, None]
+    gain = gains * gal["gain_scale"][i]
+    var = sky[:, None, None] ** 2 + np.maximum(model, 0.0) / gain[:, None, None]
     image = model + np.sqrt(var) * rng.standard_normal(model.shape)
+    image += render.sky_residual(gal["sky_residual"][i], sky, size)
     invvar = 1.0 / var
     _mask(invvar, rng, config)
     image[invvar == 0] = 0.0

@@ -11,9 +11,13 @@ import functools
 import numpy as np
 
 __all__ = [
+    "balmer_attenuation_garn_best",
     "mass_size_relation",
+    "mass_size_relation_shen",
     "quenched_fraction",
+    "quenched_fraction_peng",
     "star_forming_main_sequence",
+    "star_forming_main_sequence_whitaker",
     "stellar_mass_function",
 ]
 
@@ -227,3 +231,193 @@ def mass_size_relation(log_mstar, redshift, *, quenched):
     log_a, alpha, sigma = out
     log_re = log_a + alpha * (log_mstar - np.log10(5e10))
     return log_re, sigma
+
+
+# Shen et al. (2003), MNRAS 343, 978, eqs. (17)-(19) and Table 1 (r-band
+# Petrosian half-light radii of SDSS galaxies at z ~ 0.1, Kroupa IMF masses).
+_SHEN_LATE = {"alpha": 0.14, "beta": 0.39, "gamma": 0.10, "m0": 3.98e10}
+_SHEN_EARLY = {"a": 0.56, "b": 2.88e-6}
+_SHEN_SIGMA = {"sigma1": 0.47, "sigma2": 0.34, "m0": 3.98e10}
+# Size evolution at fixed mass, R ~ (1 + z)**beta_z, from van der Wel et al.
+# (2014, ApJ 788, 28, Section 4): -0.75 for late types, -1.48 for early types.
+_SIZE_EVOLUTION = {"late": -0.75, "early": -1.48}
+_SHEN_Z = 0.1
+
+
+def mass_size_relation_shen(log_mstar, redshift, *, quenched):
+    r"""Median half-light radius and scatter from the SDSS relations of Shen et al.
+
+    Shen et al. (2003, MNRAS 343, 978, eqs. 17-19) fitted the log-normal size
+    distributions of about 140,000 SDSS galaxies at z ~ 0.1. Late types:
+
+    .. math::
+
+        \bar R = \gamma\,(M/M_\odot)^{\alpha}\,(1 + M/M_0)^{\beta-\alpha}\ \mathrm{kpc},
+
+    with :math:`\alpha = 0.14`, :math:`\beta = 0.39`, :math:`\gamma = 0.10`,
+    :math:`M_0 = 3.98\times10^{10} M_\odot`; early types :math:`\bar R = 2.88
+    \times 10^{-6} (M/M_\odot)^{0.56}` kpc; both with the dispersion
+
+    .. math::
+
+        \sigma_{\ln R} = \sigma_2 + \frac{\sigma_1 - \sigma_2}{1 + (M/M_0)^2},
+
+    :math:`\sigma_1 = 0.47`, :math:`\sigma_2 = 0.34` (the paper finds the
+    early types' dispersion similar to that of bright late types). They are
+    carried from z = 0.1 to other redshifts with the size evolution at fixed
+    mass of van der Wel et al. (2014), :math:`(1+z)^{-0.75}` for late and
+    :math:`(1+z)^{-1.48}` for early types. The dispersion is wider than van
+    der Wel et al.'s at low mass, which is the point of this alternative.
+
+    Parameters
+    ----------
+    log_mstar : array_like
+        log10 stellar mass in solar masses.
+    redshift : array_like
+        Redshift.
+    quenched : array_like of bool
+        Early-type (`True`) or late-type relation.
+
+    Returns
+    -------
+    log_re_kpc : `~numpy.ndarray`
+        log10 of the median half-light radius in kpc.
+    sigma : `~numpy.ndarray`
+        Scatter in dex.
+
+    Examples
+    --------
+    >>> from minuet.simulate.relations import mass_size_relation_shen
+    >>> log_re, sigma = mass_size_relation_shen(10.0, 0.1, quenched=False)
+    >>> round(float(10**log_re), 2), round(float(sigma), 2)
+    (2.66, 0.2)
+    """
+    log_mstar = np.asarray(log_mstar, dtype=float)
+    z = np.asarray(redshift, dtype=float)
+    quenched = np.asarray(quenched, dtype=bool)
+    mass = 10.0**log_mstar
+    late = _SHEN_LATE
+    log_late = (
+        np.log10(late["gamma"])
+        + late["alpha"] * log_mstar
+        + (late["beta"] - late["alpha"]) * np.log10(1.0 + mass / late["m0"])
+    )
+    log_early = np.log10(_SHEN_EARLY["b"]) + _SHEN_EARLY["a"] * log_mstar
+    evolution = np.where(quenched, _SIZE_EVOLUTION["early"], _SIZE_EVOLUTION["late"])
+    log_re = np.where(quenched, log_early, log_late) + evolution * np.log10(
+        (1.0 + z) / (1.0 + _SHEN_Z)
+    )
+    sig = _SHEN_SIGMA
+    sigma_ln = sig["sigma2"] + (sig["sigma1"] - sig["sigma2"]) / (1.0 + (mass / sig["m0"]) ** 2)
+    return log_re, sigma_ln / np.log(10.0)
+
+
+def star_forming_main_sequence_whitaker(log_mstar, redshift):
+    r"""Mean log star-formation rate on the main sequence of Whitaker et al. (2012).
+
+    Whitaker et al. (2012, ApJL 754, L29, eqs. 1-3) fitted NEWFIRM
+    Medium-Band Survey galaxies over 0 < z < 2.5:
+
+    .. math::
+
+        \log \mathrm{SFR} = \alpha(z)\,(\log M_* - 10.5) + \beta(z),\quad
+        \alpha = 0.70 - 0.13 z,\quad \beta = 0.38 + 1.14 z - 0.19 z^2.
+
+    Its slope is shallower than that of Speagle et al. (2014), which is the
+    alternative it offers.
+
+    Parameters
+    ----------
+    log_mstar : array_like
+        log10 stellar mass in solar masses.
+    redshift : array_like
+        Redshift.
+
+    Returns
+    -------
+    log_sfr : `~numpy.ndarray`
+        log10 star-formation rate in solar masses per year.
+
+    Examples
+    --------
+    >>> from minuet.simulate.relations import star_forming_main_sequence_whitaker
+    >>> round(float(star_forming_main_sequence_whitaker(10.5, 0.0)), 2)
+    0.38
+    """
+    z = np.asarray(redshift, dtype=float)
+    log_mstar = np.asarray(log_mstar, dtype=float)
+    return (0.70 - 0.13 * z) * (log_mstar - 10.5) + 0.38 + 1.14 * z - 0.19 * z**2
+
+
+def quenched_fraction_peng(log_mstar, redshift=None):
+    r"""Mass-quenched fraction of the Peng et al. (2010) continuity model.
+
+    Peng et al. (2010, ApJ 721, 193) show that a quenching rate proportional
+    to the star-formation rate leaves a red fraction
+
+    .. math::
+
+        f_\mathrm{red}(M_*) = 1 - \exp(-M_*/M^*),
+
+    with :math:`M^*` the Schechter mass of the star-forming population,
+    :math:`\log M^*/M_\odot \approx 10.6` (Chabrier IMF), nearly constant
+    with redshift. Unlike Hahn, Tinker & Wetzel (2017) it does not evolve
+    with redshift: the alternative it offers.
+
+    Parameters
+    ----------
+    log_mstar : array_like
+        log10 stellar mass in solar masses.
+    redshift : array_like, optional
+        Ignored (the fraction does not evolve); accepted for a common call.
+
+    Returns
+    -------
+    fraction : `~numpy.ndarray`
+
+    Examples
+    --------
+    >>> from minuet.simulate.relations import quenched_fraction_peng
+    >>> quenched_fraction_peng([10.0, 11.0]).round(2)
+    array([0.22, 0.92])
+    """
+    log_mstar = np.asarray(log_mstar, dtype=float)
+    return -np.expm1(-(10.0 ** (log_mstar - 10.6)))
+
+
+def balmer_attenuation_garn_best(log_mstar):
+    r"""Median H-alpha attenuation of star-forming galaxies by stellar mass.
+
+    Garn & Best (2010, MNRAS 409, 421, eq. 8), from the Balmer decrements of
+    about 90,000 SDSS DR7 star-forming galaxies:
+
+    .. math::
+
+        A_{\mathrm{H}\alpha} = 0.91 + 0.77 X + 0.11 X^2 - 0.09 X^3,\quad
+        X = \log(M_*/10^{10} M_\odot),
+
+    with a scatter of about 0.28 mag about it. The nebular colour excess is
+    :math:`A_{\mathrm{H}\alpha}/3.33` for the Calzetti et al. (2000) curve,
+    and the stellar continuum's is 0.44 times the nebular one (Calzetti et
+    al. 2000), so the stars' :math:`A_V = 4.05 \times 0.44 \times
+    A_{\mathrm{H}\alpha}/3.33`. The fit holds for :math:`8.5 < \log M_* <
+    11.5`; the mass is clipped to that range.
+
+    Parameters
+    ----------
+    log_mstar : array_like
+        log10 stellar mass in solar masses.
+
+    Returns
+    -------
+    a_halpha : `~numpy.ndarray`
+        Attenuation of H-alpha in magnitudes.
+
+    Examples
+    --------
+    >>> from minuet.simulate.relations import balmer_attenuation_garn_best
+    >>> float(balmer_attenuation_garn_best(10.0))
+    0.91
+    """
+    x = np.clip(np.asarray(log_mstar, dtype=float), 8.5, 11.5) - 10.0
+    return 0.91 + 0.77 * x + 0.11 * x**2 - 0.09 * x**3

@@ -40,9 +40,11 @@ def test_masked_pixels_are_zero(sample):
 
 
 def test_footprint_holds_the_centre(sample):
-    _, _, footprint, _ = sample
+    _, _, footprint, truth = sample
     assert np.all(footprint[:, 35:37, 35:37].any(axis=(1, 2)))
-    assert np.all(footprint.mean(axis=(1, 2)) < 0.9)
+    # bright nearby galaxies (and their PSF wings) may fill the stamp; others do not
+    faint = truth["mag_r"] > 17.5 * u.mag
+    assert np.all(footprint[faint].mean(axis=(1, 2)) < 0.9)
 
 
 def test_total_flux_matches_catalogue(sample):
@@ -59,6 +61,8 @@ def test_total_flux_matches_catalogue(sample):
         measured = images[isolated, b].sum(axis=(1, 2))
         noise = np.sqrt((1.0 / invvar[isolated, b]).sum(axis=(1, 2)))
         expected = 10 ** (-0.4 * (truth[f"mag_{band}"][isolated].value - 22.5))
+        # the residual sky level left by sky subtraction adds to the sum
+        measured = measured - 72 * 72 * truth[f"sky_offset_{band}"][isolated].value
         # the stamp misses a little of the profiles' far wings
         pull = (measured - 0.98 * expected) / np.hypot(noise, 0.02 * expected)
         assert np.all(np.abs(pull) < 5), band
@@ -107,20 +111,22 @@ def test_label_rates(sample, label):
 def test_background_rms_matches_depth(sample):
     images, invvar, _, truth = sample
     config = SimulationConfig()
-    clean = (truth["n_neighbours"] == 0) & (truth["n_stars"] == 0)
+    # sky_sigma is the DECaLS depth; DES and BASS/MzLS cutouts are offset from it
+    clean = (truth["n_neighbours"] == 0) & (truth["n_stars"] == 0) & (truth["survey"] == "DECaLS")
     border = np.zeros((72, 72), dtype=bool)
     border[:8] = border[-8:] = True
     border[:, :8] = border[:, -8:] = True
     for b, band in enumerate("grz"):
         sigma = truth[f"sky_sigma_{band}"].value
-        assert np.median(sigma) == pytest.approx(config.sky_sigma[b], rel=0.05)
+        decals = np.median(sigma[truth["survey"] == "DECaLS"])
+        assert decals == pytest.approx(config.sky_sigma[b], rel=0.05)
         pix = images[clean, b][:, border] / sigma[clean, None]
         good = invvar[clean, b][:, border] > 0
         normalised = pix[good]
         mad = 1.4826 * np.median(np.abs(normalised - np.median(normalised)))
         assert mad == pytest.approx(1.0, rel=0.05), band
         # absolute: the measured background RMS equals the configured depth
-        rms = mad * np.median(sigma[clean])
+        rms = mad * decals
         assert rms == pytest.approx(config.sky_sigma[b], rel=0.05), band
 
 
