@@ -732,7 +732,7 @@ def reference_catalogue(model):
     ----------
     model : `minuet.Minuet`
         A model with a reference catalogue (`minuet.Minuet.pretrained` has
-        one: 20,000 simulated galaxies with their true properties).
+        one: 5,000 simulated galaxies with their true properties).
 
     Returns
     -------
@@ -745,7 +745,7 @@ def reference_catalogue(model):
     >>> from minuet.explorer import reference_catalogue
     >>> table = reference_catalogue(Minuet.pretrained())
     >>> len(table), table.colnames[:3]
-    (20000, ['id', 'latent_0', 'latent_1'])
+    (5000, ['id', 'latent_0', 'latent_1'])
     """
     index = model.latent_index
     if index is None:
