@@ -33,7 +33,9 @@ def sha256(path):
     Examples
     --------
     >>> from minuet.models import sha256
-    >>> path = getfixture("tmp_path") / "empty.bin"
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "empty.bin"
     >>> _ = path.write_bytes(b"")
     >>> sha256(path)
     'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'

@@ -71,7 +71,9 @@ def read_legacy_fits(path):
     >>> from astropy.io import fits
     >>> from minuet.cutouts import read_legacy_fits
     >>> header = fits.Header({"BANDS": "grz", "BAND0": "g", "BAND1": "r", "BAND2": "z"})
-    >>> path = getfixture("tmp_path") / "cutout.fits"
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "cutout.fits"
     >>> fits.PrimaryHDU(np.zeros((3, 72, 72), "f4"), header=header).writeto(path)
     >>> nd = read_legacy_fits(path)
     >>> nd.data.shape, nd.meta["bands"]
@@ -288,7 +290,9 @@ def iter_hdf5(
     >>> import h5py
     >>> import numpy as np
     >>> from minuet.cutouts import iter_hdf5
-    >>> path = getfixture("tmp_path") / "set.h5"
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "set.h5"
     >>> with h5py.File(path, "w") as f:
     ...     _ = f.create_dataset("images", data=np.ones((5, 3, 152, 152), "f4"))
     >>> [batch.ids.tolist() for batch in iter_hdf5(path, batch_size=2)]
