@@ -318,7 +318,9 @@ def compact_cutouts(source, destination, *, stretch=None, chunk_size=1024, overw
     >>> import h5py
     >>> import numpy as np
     >>> from minuet.training import CutoutFile, compact_cutouts
-    >>> tmp = getfixture("tmp_path")
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> tmp = Path(tempfile.mkdtemp())
     >>> rng = np.random.default_rng(0)
     >>> with h5py.File(tmp / "raw.h5", "w") as f:
     ...     f["images"] = rng.normal(0, 0.003, (4, 3, 72, 72)).astype("f4")
