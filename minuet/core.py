@@ -29,6 +29,13 @@ def _latent_names(dim):
     return [f"latent_{i}" for i in range(dim)]
 
 
+def _resolved(precision):
+    """The precision, ``'bf16'`` or ``'fp32'``, that a ``precision`` option means on the CPU."""
+    from .models import resolve_precision
+
+    return resolve_precision(precision)
+
+
 def _show_progress(progress, n_batches):
     """Progress bars appear by default only for work of more than a few batches."""
     return n_batches > 4 if progress is None else bool(progress)
@@ -455,7 +462,8 @@ class Minuet:
 
     # -- encoding -----------------------------------------------------------------------
 
-    def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihedral=False):
+    def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihedral=False,
+                       precision="auto"):
         """Encode standardised cutouts to a plain latent array.
 
         This is the array-level step behind :meth:`encode`, for pipelines
@@ -472,6 +480,11 @@ class Minuet:
         average_dihedral : bool, optional
             Average the latent over the 8 flips and quarter turns of each
             cutout: less sensitive to orientation, 8 times slower.
+        precision : {'auto', 'bf16', 'fp32'}, optional
+            Arithmetic of the network. ``'auto'``: bf16 autocast where the
+            processor computes bf16 natively, fp32 elsewhere (see
+            `~minuet.models.resolve_precision`). bf16 moves the latents by
+            well under 2% of their spread per dimension.
 
         Returns
         -------
@@ -493,6 +506,9 @@ class Minuet:
         """
         import torch
 
+        from .models import autocast
+
+        precision = _resolved(precision)
         if not isinstance(cutouts, Cutouts):
             msg = f"encode_cutouts expects minuet.cutouts.Cutouts; got {type(cutouts).__name__}."
             raise TypeError(msg)
@@ -509,7 +525,7 @@ class Minuet:
             total=len(rows), desc="encoding", unit="galaxy",
             disable=not _show_progress(progress, len(starts)),
         )
-        with torch.inference_mode(), bar:
+        with torch.inference_mode(), autocast(precision), bar:
             for start in starts:
                 index = rows[start:start + batch_size]
                 x = torch.from_numpy(self.stretch.forward(cutouts.flux[index]))
@@ -519,7 +535,7 @@ class Minuet:
         return latents
 
     def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
-               **cutout_options):
+               precision="auto", **cutout_options):
         """Encode cutouts to a table of latents.
 
         Parameters
@@ -535,6 +551,9 @@ class Minuet:
             Show a progress bar; by default only for more than four batches.
         average_dihedral : bool, optional
             Average each latent over the 8 flips and quarter turns.
+        precision : {'auto', 'bf16', 'fp32'}, optional
+            Arithmetic of the network, as for :meth:`encode_cutouts`; the
+            precision used is recorded as ``meta['precision']``.
         **cutout_options
             Passed to `~minuet.cutouts.load_cutouts` (``bands``, ``invvar``,
             ``mask``, ``zeropoint``, ``column``, ``on_invalid``, ...). With
@@ -564,7 +583,8 @@ class Minuet:
         cutouts_options = {"size": self.image_size} | cutout_options
         cutouts = load_cutouts(data, **cutouts_options)
         latents = self.encode_cutouts(
-            cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral
+            cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral,
+            precision=precision,
         )
         if isinstance(data, Table):
             table = QTable(data, copy=False)
@@ -584,12 +604,13 @@ class Minuet:
         table["flag"] = np.asarray(cutouts.reason, dtype=str)
         table["masked_fraction"] = cutouts.mask.reshape(len(cutouts), -1).mean(axis=1)
         table.meta.update(self.provenance())
+        table.meta["precision"] = _resolved(precision)
         return table
 
     # -- reconstruction -----------------------------------------------------------------
 
     def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size=64,
-                    progress=None):
+                    progress=None, precision="auto"):
         """Draw images in calibrated flux from latents.
 
         Each call draws fresh samples unless ``seed`` is given.
@@ -610,6 +631,11 @@ class Minuet:
             Images per network call.
         progress : bool or None, optional
             Show a progress bar; by default only for more than four batches.
+        precision : {'auto', 'bf16', 'fp32'}, optional
+            Arithmetic of the denoiser network (the sampler itself always
+            runs in fp32). ``'auto'``: bf16 autocast where the processor
+            computes bf16 natively, fp32 elsewhere. Recorded as
+            ``meta['precision']``.
 
         Returns
         -------
@@ -629,6 +655,9 @@ class Minuet:
         """
         import torch
 
+        from .models import autocast
+
+        precision = _resolved(precision)
         z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             msg = f"n_samples must be a positive integer; got {n_samples!r}."
@@ -642,7 +671,7 @@ class Minuet:
         starts = range(0, len(good), batch_size)
         bar = tqdm(total=len(good) * n_samples, desc="reconstructing", unit="image",
                    disable=not _show_progress(progress, len(starts) * n_samples))
-        with torch.inference_mode(), bar:
+        with torch.inference_mode(), autocast(precision), bar:
             for start in starts:
                 index = good[start:start + batch_size]
                 latent = torch.from_numpy(z[index])
@@ -660,6 +689,7 @@ class Minuet:
             "n_samples": int(n_samples),
             "steps": int(steps or self.autoencoder.config.diffusion.steps),
             "seed": int(seed),
+            "precision": precision,
         }
         uncertainty = None if spread is None else StdDevUncertainty(spread, unit=nanomaggy)
         return NDData(mean, unit=nanomaggy, uncertainty=uncertainty, meta=meta)
