@@ -171,8 +171,9 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
         columns["row"].append(row)
         columns["valid"].append(cutouts.valid)
         columns["flag"].append(np.asarray(cutouts.reason, dtype=str))
+        mask = cutouts.mask.reshape(len(cutouts), -1)
         columns["masked_fraction"].append(
-            cutouts.mask.reshape(len(cutouts), -1).mean(axis=1).astype(np.float32)
+            (np.count_nonzero(mask, axis=1) / mask.shape[1]).astype(np.float32)
         )
     return {key: np.concatenate(value) for key, value in columns.items()}
 
