@@ -202,29 +202,44 @@ def _gpu_lines():
             *rst_table(("stage", "precision", "galaxies/s", "GPU-hours for 1e10 galaxies"), body)]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small batches and sizes; writes performance_quick.*")
-    parser.add_argument("--repeat", type=int, default=3, help="timed repeats of fast calls")
-    args = parser.parse_args(argv)
-    quick = args.quick
-    repeat = 1 if quick else args.repeat
-    rounds = 2 if quick else max(3, args.repeat)
-    record = new_record("bench_performance.py", argv)
-    auto = resolve_precision("auto")
-    record |= {"torch": torch.__version__, "threads": torch.get_num_threads(),
-               "quick": quick, "precision_auto": auto,
-               "cpu_bf16_extensions": list(cpu_matrix_extensions())}
-    from minuet import Minuet
+def implied_reconstruction(model, ref, *, quick, rounds):
+    """Default reconstruction against the reference's, from one denoiser evaluation of each.
 
-    model = Minuet.pretrained()
-    ours, ref = model.autoencoder, build("reference")
+    Both networks are timed in turn on the same batch; each sampler's cost is
+    its number of network evaluations times one evaluation.
+    """
+    ae = model.autoencoder
+    batch = 2 if quick else 8
+    x = torch.randn(batch, *ae.image_shape) * 0.3
+    latent = torch.randn(batch, ae.config.encoder.latent_dim)
+    sigma, t = torch.ones(batch), torch.full((batch,), 500.0)
+
+    def ours(precision):
+        def call():
+            with torch.inference_mode(), autocast(precision):
+                return ae.diffusion.denoise(ae.denoiser, x, sigma, latent)
+        return call
+
+    def reference():
+        with torch.inference_mode():
+            return ref.denoiser(x, t, latent)
+
+    times = side_by_side({"reference": reference, "auto": ours("auto"), "fp32": ours("fp32")},
+                         rounds=rounds)
+    d, d_ref = ae.config.diffusion, ref.config.diffusion
+    per_step = {"heun": 2, "dpmpp2m": 1, "euler": 1}[d.sampler]
+    evaluations = d.steps * per_step - (1 if d.sampler == "heun" else 0)
+    reference_cost = d_ref.steps * times["reference"]["best"]
+    return {"batch": batch, "reference_evaluations": d_ref.steps,
+            "default_evaluations": evaluations, "times": times,
+            "ratio": reference_cost / (evaluations * times["auto"]["best"]),
+            "ratio_fp32": reference_cost / (evaluations * times["fp32"]["best"])}
+
+
+def full_rows(record, model, ours, ref, *, quick, repeat):
+    """The rows against the reference configuration; fills ``record['full']``."""
     d_ref = ref.config.diffusion
     rows, notes = [], []
-    print("before and after", flush=True)
-    side_rows, record["inference"] = bench_inference(model, quick=quick, rounds=rounds)
-
     print("encoding", flush=True)
     rows.append(_row("encode, batch 256", encoder_rate(ours, batch=256, repeat=repeat),
                      encoder_rate(ref, batch=256, repeat=repeat), "{:,.0f}",
@@ -248,7 +263,7 @@ def main(argv=None):
         rows.append(_row(f"reconstruct, {sampler} {n_steps} steps ({label})",
                          reconstruct_ms(ours, batch=batch, steps=n_steps), ref_ms, "{:.1f}",
                          False, "ms/galaxy"))
-    if auto == "bf16":
+    if record["precision_auto"] == "bf16":
         rows.append(_row(f"reconstruct, {sampler} {steps} steps (default), bf16",
                          reconstruct_ms(ours, batch=batch, steps=steps, bf16=True), ref_ms,
                          "{:.1f}", False, "ms/galaxy"))
@@ -266,22 +281,60 @@ def main(argv=None):
     nsf_rate = n_nsf * n_samples / _flow_timing("nsf", 10, (512,) * 6, n_nsf, n_samples)
     rows.append(_row("posterior samples", post_rate, nsf_rate, "{:,.0f}", unit="samples/s"))
 
+    print("training", flush=True)
+    rows.append(_row("training (AdamW step)",
+                     train_rate(build("default"), batch=8 if quick else 64, repeat=repeat),
+                     train_rate(ref, batch=2 if quick else 16, repeat=1), "{:.1f}",
+                     unit="images/s"))
+
+    record["full"] = {"rows": rows, "notes": notes}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small batches and sizes; writes performance_quick.*")
+    parser.add_argument("--repeat", type=int, default=3, help="timed repeats of fast calls")
+    parser.add_argument("--side-by-side-only", action="store_true",
+                        help="only the before/after rows, the FLOP/s table and the GPU rows "
+                             "(performance_side.*), not the comparison with the reference")
+    args = parser.parse_args(argv)
+    full = not args.side_by_side_only
+    quick = args.quick
+    repeat = 1 if quick else args.repeat
+    rounds = 2 if quick else max(3, args.repeat)
+    record = new_record("bench_performance.py", argv)
+    auto = resolve_precision("auto")
+    record |= {"torch": torch.__version__, "threads": torch.get_num_threads(),
+               "quick": quick, "precision_auto": auto,
+               "cpu_bf16_extensions": list(cpu_matrix_extensions())}
+    from minuet import Minuet
+
+    model = Minuet.pretrained()
+    ours, ref = model.autoencoder, build("reference")
+    print("before and after", flush=True)
+    side_rows, record["inference"] = bench_inference(model, quick=quick, rounds=rounds)
+    record["implied_reconstruction"] = implied_reconstruction(model, ref, quick=quick,
+                                                              rounds=2 * rounds)
+    if full:
+        full_rows(record, model, ours, ref, quick=quick, repeat=repeat)
+
     print("neighbours", flush=True)
     nbr = bench_neighbours(n=1_000_000 if quick else 10_000_000,
                            n_queries=1_000 if quick else 10_000, k=10,
                            backends=("minuet", "ckdtree", "sklearn"))
     record["neighbours"] = nbr
     rates = {row["backend"]: nbr["n_queries"] / row["query_s"] for row in nbr["rows"]}
-    rows.append(_row(f"neighbour queries, k=10 among {nbr['n_catalog']:,}", rates["minuet"],
-                     rates["sklearn"], "{:,.0f}", unit="queries/s"))
-    side_rows.append((f"neighbour queries, k=10 among {nbr['n_catalog']:,} (exact)", "queries/s",
+    if full:
+        record["full"]["rows"].insert(-1, _row(
+            f"neighbour queries, k=10 among {nbr['n_catalog']:,}", rates["minuet"],
+            rates["sklearn"], "{:,.0f}", unit="queries/s"))
+    side_rows.append((f"neighbour queries, k=10 among {nbr['n_catalog']:,} (exact), "
+                      "scikit-learn before", "queries/s", rates["sklearn"], rates["minuet"],
+                      "{:,.0f}"))
+    side_rows.append((f"neighbour queries, k=10 among {nbr['n_catalog']:,} (exact), plain "
+                      "cKDTree before", "queries/s",
                       rates["ckdtree"], rates["minuet"], "{:,.0f}"))
-
-    print("training", flush=True)
-    rows.append(_row("training (AdamW step)",
-                     train_rate(build("default"), batch=8 if quick else 64, repeat=repeat),
-                     train_rate(ref, batch=2 if quick else 16, repeat=1), "{:.1f}",
-                     unit="images/s"))
 
     print("FLOP/s", flush=True)
     n = 1024 if quick else 4096
@@ -300,42 +353,38 @@ def main(argv=None):
         "fraction_of_bf16_peak_before": rates_flops["encoder bf16 before"] / peak16,
         "times": flop_times,
     }
-    record["rows"] = [{k: v for k, v in r.items() if k != "format"} for r in rows]
     record["side_by_side"] = [
         {"quantity": q, "unit": u, "before": b, "after": a, "speedup": a / b}
         for q, u, b, a, _ in side_rows]
-
-    body = [(r["quantity"], r["unit"], r["format"].format(r["minuet"]),
-             r["format"].format(r["alternative"]), f"{r['speedup']:.2f}x") for r in rows]
     side_body = [(q, u, fmt.format(b), fmt.format(a), f"{a / b:.2f}x")
                  for q, u, b, a, fmt in side_rows]
     f = record["flops"]
     agree = record["inference"]["agreement"]
+    implied = record["implied_reconstruction"]
     loads = record["inference"]["encode_end_to_end"]["after"]["load_average"]
-    lines = [
-        f"Minuet's default network (the bundled model ``{model.name}``) and heads beside the "
-        f"usual alternative: the reference preset (reference sampler "
-        f"{record['reference_sampler']}) for the networks, zuko's NSF at the reference size "
-        "for the posterior, scikit-learn for the neighbours. The last column is how many "
-        "times faster minuet is (below 1: slower). fp32 unless a row says bf16, "
-        f"{record['threads']} torch threads, torch {record['torch']}.",
-        "",
-        *rst_table(("quantity", "unit", "minuet", "alternative", "minuet faster by"), body),
-        "",
-        *notes,
-        "",
+    side_lines = [
         "Before and after, side by side in this run on the same data: *before* is the "
         "earlier fp32 path (separate query and key-value projections, fp32 everywhere; "
-        "``benchmarks/_legacy.py``) and, for neighbours, the plain cKDTree in input order; "
+        "``benchmarks/_legacy.py``) and, for neighbours, the plain cKDTree in input order "
+        "or scikit-learn's ``NearestNeighbors`` (k-d tree, all cores); "
         f"*after* is ``precision='auto'``, here {auto} (this CPU reports "
         f"{', '.join(record['cpu_bf16_extensions']) or 'no bf16 extension'}), and the "
         "Z-ordered tree. Candidates ran in turn, round after round, and each row keeps "
-        "each candidate's fastest round; the end-to-end rows include reading, checking and "
-        "stretching the cutouts (with the current cutout checks on both sides) and writing "
-        f"the table. Load averages during the encoding rounds: {loads[0]} before, "
-        f"{loads[1]} after.",
+        "each candidate's fastest round (neighbour backends: separate processes one after "
+        "the other, best of three query batches); the end-to-end row includes reading, "
+        "checking and stretching the cutouts (with the current cutout checks on both sides) "
+        f"and writing the table. Load averages (1, 5, 15 minutes) during the encoding "
+        f"rounds: {loads[0]} at the start, {loads[1]} at the end.",
         "",
         *rst_table(("quantity", "unit", "before", "after", "speed-up"), side_body),
+        "",
+        "Default reconstruction against the reference configuration, from one denoiser "
+        "evaluation of each timed in turn (batch "
+        f"{implied['batch']}): the reference's {implied['reference_evaluations']} fp32 "
+        f"evaluations per image against the default's {implied['default_evaluations']} at "
+        f"``precision='auto'``, {implied['ratio']:.0f} times faster "
+        f"({implied['ratio_fp32']:.0f} times with the default in fp32). The sampler's own "
+        "arithmetic, a few vector operations per step, is left out on both sides.",
         "",
         f"What ``precision='auto'`` changes in the results, on the "
         f"{record['inference']['n_cutouts']:,} simulated cutouts: latents move by "
@@ -366,7 +415,28 @@ def main(argv=None):
         "",
         *_gpu_lines(),
     ]
-    write_results("performance_quick" if quick else "performance", record, lines)
+    suffix = "_quick" if quick else ""
+    write_results(f"performance_side{suffix}", record, side_lines)
+    if not full:
+        return
+    rows, notes = record["full"]["rows"], record["full"]["notes"]
+    record["rows"] = [{k: v for k, v in r.items() if k != "format"} for r in rows]
+    body = [(r["quantity"], r["unit"], r["format"].format(r["minuet"]),
+             r["format"].format(r["alternative"]), f"{r['speedup']:.2f}x") for r in rows]
+    lines = [
+        f"Minuet's default network (the bundled model ``{model.name}``) and heads beside the "
+        f"usual alternative: the reference preset (reference sampler "
+        f"{record['reference_sampler']}) for the networks, zuko's NSF at the reference size "
+        "for the posterior, scikit-learn for the neighbours. The last column is how many "
+        "times faster minuet is (below 1: slower). fp32 unless a row says bf16, "
+        f"{record['threads']} torch threads, torch {record['torch']}.",
+        "",
+        *rst_table(("quantity", "unit", "minuet", "alternative", "minuet faster by"), body),
+        "",
+        *notes,
+    ]
+    record_full = {key: value for key, value in record.items() if key != "full"}
+    write_results(f"performance{suffix}", record_full, lines)
 
 
 if __name__ == "__main__":
