@@ -483,8 +483,9 @@ class Minuet:
         precision : {'auto', 'bf16', 'fp32'}, optional
             Arithmetic of the network. ``'auto'``: bf16 autocast where the
             processor computes bf16 natively, fp32 elsewhere (see
-            `~minuet.models.resolve_precision`). bf16 moves the latents by
-            well under 2% of their spread per dimension.
+            `~minuet.models.resolve_precision`). With the bundled model, bf16
+            moves the latents of simulated galaxies by under 2% of their
+            spread in every dimension.
 
         Returns
         -------
