@@ -14,9 +14,19 @@ Rows, each with minuet's setting, the usual alternative and their ratio:
 * training images/s: default against reference preset, a few steps;
 * the encoder's achieved FLOP/s (counted with
   ``torch.utils.flop_counter.FlopCounterMode``) as a fraction of this
-  machine's measured matmul peak, in fp32 and bf16.
+  machine's measured matmul peak, in fp32 and bf16, timed interleaved with
+  the matmul itself;
+* before and after, side by side on the same data in the same process:
+  end-to-end encoding of simulated cutouts from an HDF5 file and one
+  denoiser evaluation, the earlier fp32 path (``_legacy.py``) against
+  ``precision='auto'``; neighbour queries among 10 million latents (one
+  million with ``--quick``), minuet's Z-ordered tree against the plain
+  cKDTree it replaced and scikit-learn; how far bf16 moves the latents,
+  their neighbours and the reconstructions;
+* one GPU, when ``benchmarks/gpu_inference.py`` has left its results in
+  ``docs/validation/generated/gpu_inference.json``.
 
-Network timings are in fp32 unless a row says bf16. Writes
+Network timings are in fp32 unless a row says bf16 or auto. Writes
 ``docs/validation/generated/performance.{json,rst}`` (``performance_quick.*``
 with ``--quick``)::
 
@@ -27,35 +37,146 @@ The timing functions come from ``bench_models.py`` and ``bench_science.py``.
 """
 
 import argparse
+import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
-from _report import new_record, rst_table, write_results
-from bench_models import build, encoder_rate, reconstruct_ms, timed, train_rate
+from _legacy import legacy_inference
+from _report import GENERATED, new_record, rst_table, write_results
+from _timing import side_by_side
+from bench_models import build, encoder_rate, reconstruct_ms, train_rate
 from bench_science import _flow_timing, bench_neighbours
 
-
-def matmul_peak(n, dtype, *, repeat=3):
-    """Measured FLOP/s of an n x n by n x n torch.matmul."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    return 2 * n**3 / timed(lambda: torch.matmul(a, b), repeat=repeat)
+from minuet.models import autocast, cpu_matrix_extensions, resolve_precision
 
 
-def encoder_flops(encoder, batch, *, repeat, bf16=False):
-    """FLOPs of one encoder call on ``batch`` images, and the achieved FLOP/s."""
+def flop_fractions(encoder, batch, n, *, rounds):
+    """Encoder FLOP/s against the matmul peak, fp32 and bf16, all timed interleaved.
+
+    Returns the FLOPs of one call on ``batch`` images and, per candidate,
+    the best FLOP/s: the matmul peaks, the encoder now, and the encoder as
+    it was before (``_legacy.py``) under bf16 autocast.
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     size = encoder.config.image_size
     x = torch.randn(batch, encoder.config.channels, size, size)
-    with torch.no_grad():
-        with FlopCounterMode(display=False) as counter:
-            encoder(x)
-        flops = counter.get_total_flops()
-        dtype = torch.bfloat16 if bf16 else torch.float32
-        with torch.autocast("cpu", dtype=dtype, enabled=bf16):
-            seconds = timed(lambda: encoder(x), repeat=repeat)
-    return flops, flops / seconds
+    mats = {dtype: (torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype))
+            for dtype in (torch.float32, torch.bfloat16)}
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        encoder(x)
+    flops = counter.get_total_flops()
+
+    def run(precision, legacy=False):
+        def call():
+            with torch.inference_mode(), autocast(precision):
+                if legacy:
+                    with legacy_inference():
+                        return encoder(x)
+                return encoder(x)
+        return call
+
+    candidates = {
+        "matmul fp32": lambda: torch.matmul(*mats[torch.float32]),
+        "matmul bf16": lambda: torch.matmul(*mats[torch.bfloat16]),
+        "encoder fp32": run("fp32"),
+        "encoder bf16": run("bf16"),
+        "encoder bf16 before": run("bf16", legacy=True),
+    }
+    times = side_by_side(candidates, rounds=rounds)
+    work = {name: 2 * n**3 if name.startswith("matmul") else flops for name in candidates}
+    return flops, {name: work[name] / times[name]["best"] for name in candidates}, times
+
+
+def _latent_array(table, names):
+    return np.column_stack([np.asarray(table[name]) for name in names])
+
+
+def bench_inference(model, *, quick, rounds):
+    """Before against after on the same simulated cutouts, in this process."""
+    import h5py
+
+    from minuet.catalogue import encode_catalogue
+    from minuet.neighbours import LatentIndex
+    from minuet.simulate import simulate
+
+    auto = resolve_precision("auto")
+    n = 256 if quick else 2048
+    images, _, _, _ = simulate(n, seed=20_261_201)
+    result = {"n_cutouts": n, "auto": auto, "cpu_bf16_extensions": list(cpu_matrix_extensions())}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "simulated.h5"
+        with h5py.File(source, "w") as f:
+            f["images"] = images
+
+        def encode(precision, legacy):
+            def call():
+                with legacy_inference() if legacy else torch.no_grad():
+                    return encode_catalogue(source, Path(tmp) / f"{precision}.ecsv", model=model,
+                                            precision=precision, overwrite=True, progress=False)
+            return call
+
+        times = side_by_side({"before": encode("fp32", True), "after": encode("auto", False)},
+                             rounds=rounds)
+        result["encode_end_to_end"] = times
+        rows.append((f"end-to-end encoding, HDF5 file of {n:,} simulated cutouts", "galaxies/s",
+                     n / times["before"]["best"], n / times["after"]["best"], "{:,.0f}"))
+
+    ae = model.autoencoder
+    batch = 16 if quick else 64
+    x = torch.from_numpy(model.stretch.forward(images[:batch]))
+    with torch.inference_mode():
+        latent = ae.encode(x)
+    sigma = torch.ones(batch)
+    noisy = x + sigma[:, None, None, None] * torch.randn(x.shape, generator=torch.Generator()
+                                                         .manual_seed(0))
+
+    def denoise(precision, legacy):
+        def call():
+            with torch.inference_mode(), autocast(precision):
+                if legacy:
+                    with legacy_inference():
+                        return ae.diffusion.denoise(ae.denoiser, noisy, sigma, latent)
+                return ae.diffusion.denoise(ae.denoiser, noisy, sigma, latent)
+        return call
+
+    times = side_by_side({"before": denoise("fp32", True), "after": denoise("auto", False)},
+                         rounds=3 * rounds)
+    result["denoiser_evaluation"] = times
+    rows.append((f"denoiser evaluation, batch {batch}", "evaluations/s",
+                 batch / times["before"]["best"], batch / times["after"]["best"], "{:,.0f}"))
+
+    # how far the precision moves what users get
+    z32 = model.encode(images, precision="fp32")
+    z_auto = model.encode(images, precision="auto")
+    a, b = _latent_array(z32, model.latent_names), _latent_array(z_auto, model.latent_names)
+    d = np.abs(b - a) / a.std(axis=0)
+    k = 10
+
+    def neighbours(z):
+        ids = np.asarray(LatentIndex(z).query(z, k=k + 1)["catalog_index"]).reshape(-1, k + 1)
+        return ids[:, 1:]
+
+    agreement = float(np.mean([len(set(p) & set(q)) / k
+                               for p, q in zip(neighbours(a), neighbours(b), strict=True)]))
+    m = 8 if quick else 32
+    steps = ae.config.diffusion.steps
+    r32 = model.reconstruct(a[:m], seed=1, precision="fp32").data
+    r_auto = model.reconstruct(a[:m], seed=1, precision="auto").data
+    r_other = model.reconstruct(a[:m], seed=2, precision="fp32").data
+    result["agreement"] = {
+        "latent_rms_over_spread": np.sqrt(np.mean(d**2, axis=0)).round(5).tolist(),
+        "latent_max_over_spread": d.max(axis=0).round(5).tolist(),
+        "neighbour_agreement_k10": agreement,
+        "reconstruction_change_over_draw_to_draw": float(
+            np.sqrt(np.mean((r_auto - r32) ** 2)) / np.sqrt(np.mean((r_other - r32) ** 2))),
+        "reconstructions": m, "steps": steps,
+    }
+    return rows, result
 
 
 def _row(quantity, ours, theirs, fmt, higher_is_better=True, unit=""):
@@ -64,21 +185,59 @@ def _row(quantity, ours, theirs, fmt, higher_is_better=True, unit=""):
             "unit": unit, "speedup": ratio}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small batches and sizes; writes performance_quick.*")
-    parser.add_argument("--repeat", type=int, default=3, help="timed repeats of fast calls")
-    args = parser.parse_args(argv)
-    quick = args.quick
-    repeat = 1 if quick else args.repeat
-    record = new_record("bench_performance.py", argv)
-    record |= {"torch": torch.__version__, "threads": torch.get_num_threads(),
-               "quick": quick}
-    from minuet import Minuet
+def _gpu_lines():
+    """Rows of the GPU measurement, when ``benchmarks/gpu_inference.py`` has written one."""
+    path = GENERATED / "gpu_inference.json"
+    if not path.is_file():
+        return ["No GPU row: ``benchmarks/gpu_inference.py`` has not been run on a GPU for "
+                "this page (no GPU was available to the run that wrote it)."]
+    gpu = json.loads(path.read_text())
+    if gpu.get("device_type") != "cuda":
+        return [f"No GPU row: the last run of ``benchmarks/gpu_inference.py`` found no GPU "
+                f"and measured {gpu.get('device_name', 'the CPU')} instead."]
+    body = [(row["stage"], row["precision"], f"{row['galaxies_per_s']:,.0f}",
+             f"{row['node_hours_for_1e10']:,.1f}") for row in gpu["rows"]]
+    return [f"One GPU ({gpu['device_name']}, torch {gpu['torch']}, {gpu['date']}; command "
+            f"``{gpu['command']}``):", "",
+            *rst_table(("stage", "precision", "galaxies/s", "GPU-hours for 1e10 galaxies"), body)]
 
-    model = Minuet.pretrained()
-    ours, ref = model.autoencoder, build("reference")
+
+def implied_reconstruction(model, ref, *, quick, rounds):
+    """Default reconstruction against the reference's, from one denoiser evaluation of each.
+
+    Both networks are timed in turn on the same batch; each sampler's cost is
+    its number of network evaluations times one evaluation.
+    """
+    ae = model.autoencoder
+    batch = 2 if quick else 8
+    x = torch.randn(batch, *ae.image_shape) * 0.3
+    latent = torch.randn(batch, ae.config.encoder.latent_dim)
+    sigma, t = torch.ones(batch), torch.full((batch,), 500.0)
+
+    def ours(precision):
+        def call():
+            with torch.inference_mode(), autocast(precision):
+                return ae.diffusion.denoise(ae.denoiser, x, sigma, latent)
+        return call
+
+    def reference():
+        with torch.inference_mode():
+            return ref.denoiser(x, t, latent)
+
+    times = side_by_side({"reference": reference, "auto": ours("auto"), "fp32": ours("fp32")},
+                         rounds=rounds)
+    d, d_ref = ae.config.diffusion, ref.config.diffusion
+    per_step = {"heun": 2, "dpmpp2m": 1, "euler": 1}[d.sampler]
+    evaluations = d.steps * per_step - (1 if d.sampler == "heun" else 0)
+    reference_cost = d_ref.steps * times["reference"]["best"]
+    return {"batch": batch, "reference_evaluations": d_ref.steps,
+            "default_evaluations": evaluations, "times": times,
+            "ratio": reference_cost / (evaluations * times["auto"]["best"]),
+            "ratio_fp32": reference_cost / (evaluations * times["fp32"]["best"])}
+
+
+def full_rows(record, model, ours, ref, *, quick, repeat):
+    """The rows against the reference configuration; fills ``record['full']``."""
     d_ref = ref.config.diffusion
     rows, notes = [], []
     print("encoding", flush=True)
@@ -104,6 +263,10 @@ def main(argv=None):
         rows.append(_row(f"reconstruct, {sampler} {n_steps} steps ({label})",
                          reconstruct_ms(ours, batch=batch, steps=n_steps), ref_ms, "{:.1f}",
                          False, "ms/galaxy"))
+    if record["precision_auto"] == "bf16":
+        rows.append(_row(f"reconstruct, {sampler} {steps} steps (default), bf16",
+                         reconstruct_ms(ours, batch=batch, steps=steps, bf16=True), ref_ms,
+                         "{:.1f}", False, "ms/galaxy"))
     record["reference_sampler"] = f"{d_ref.sampler}, {d_ref.steps} steps"
 
     print("posterior", flush=True)
@@ -118,49 +281,120 @@ def main(argv=None):
     nsf_rate = n_nsf * n_samples / _flow_timing("nsf", 10, (512,) * 6, n_nsf, n_samples)
     rows.append(_row("posterior samples", post_rate, nsf_rate, "{:,.0f}", unit="samples/s"))
 
-    print("neighbours", flush=True)
-    nbr = bench_neighbours(n=100_000 if quick else 1_000_000,
-                           n_queries=1_000 if quick else 10_000, k=10)
-    rates = {row["backend"]: nbr["n_queries"] / row["query_s"] for row in nbr["rows"]}
-    rows.append(_row(f"neighbour queries, k=10 among {nbr['n_catalog']:,}", rates["minuet"],
-                     rates["sklearn"], "{:,.0f}", unit="queries/s"))
-
     print("training", flush=True)
     rows.append(_row("training (AdamW step)",
                      train_rate(build("default"), batch=8 if quick else 64, repeat=repeat),
                      train_rate(ref, batch=2 if quick else 16, repeat=1), "{:.1f}",
                      unit="images/s"))
 
+    record["full"] = {"rows": rows, "notes": notes}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small batches and sizes; writes performance_quick.*")
+    parser.add_argument("--repeat", type=int, default=3, help="timed repeats of fast calls")
+    parser.add_argument("--side-by-side-only", action="store_true",
+                        help="only the before/after rows, the FLOP/s table and the GPU rows "
+                             "(performance_side.*), not the comparison with the reference")
+    args = parser.parse_args(argv)
+    full = not args.side_by_side_only
+    quick = args.quick
+    repeat = 1 if quick else args.repeat
+    rounds = 2 if quick else max(3, args.repeat)
+    record = new_record("bench_performance.py", argv)
+    auto = resolve_precision("auto")
+    record |= {"torch": torch.__version__, "threads": torch.get_num_threads(),
+               "quick": quick, "precision_auto": auto,
+               "cpu_bf16_extensions": list(cpu_matrix_extensions())}
+    from minuet import Minuet
+
+    model = Minuet.pretrained()
+    ours, ref = model.autoencoder, build("reference")
+    print("before and after", flush=True)
+    side_rows, record["inference"] = bench_inference(model, quick=quick, rounds=rounds)
+    record["implied_reconstruction"] = implied_reconstruction(model, ref, quick=quick,
+                                                              rounds=2 * rounds)
+    if full:
+        full_rows(record, model, ours, ref, quick=quick, repeat=repeat)
+
+    print("neighbours", flush=True)
+    nbr = bench_neighbours(n=1_000_000 if quick else 10_000_000,
+                           n_queries=1_000 if quick else 10_000, k=10,
+                           backends=("minuet", "ckdtree", "sklearn"))
+    record["neighbours"] = nbr
+    rates = {row["backend"]: nbr["n_queries"] / row["query_s"] for row in nbr["rows"]}
+    if full:
+        record["full"]["rows"].insert(-1, _row(
+            f"neighbour queries, k=10 among {nbr['n_catalog']:,}", rates["minuet"],
+            rates["sklearn"], "{:,.0f}", unit="queries/s"))
+    side_rows.append((f"neighbour queries, k=10 among {nbr['n_catalog']:,} (exact), "
+                      "scikit-learn before", "queries/s", rates["sklearn"], rates["minuet"],
+                      "{:,.0f}"))
+    side_rows.append((f"neighbour queries, k=10 among {nbr['n_catalog']:,} (exact), plain "
+                      "cKDTree before", "queries/s",
+                      rates["ckdtree"], rates["minuet"], "{:,.0f}"))
+
     print("FLOP/s", flush=True)
     n = 1024 if quick else 4096
-    peak32, peak16 = (matmul_peak(n, dtype, repeat=repeat)
-                      for dtype in (torch.float32, torch.bfloat16))
     flop_batch = 64 if quick else 256
-    flops, achieved32 = encoder_flops(ours.encoder, flop_batch, repeat=repeat)
-    _, achieved16 = encoder_flops(ours.encoder, flop_batch, repeat=repeat, bf16=True)
+    flops, rates_flops, flop_times = flop_fractions(ours.encoder, flop_batch, n,
+                                                    rounds=rounds)
+    peak32, peak16 = rates_flops["matmul fp32"], rates_flops["matmul bf16"]
     record["flops"] = {
         "encoder_gflop_per_galaxy": flops / flop_batch / 1e9, "batch": flop_batch,
         "matmul_size": n, "fp32_peak_gflops": peak32 / 1e9, "bf16_peak_gflops": peak16 / 1e9,
-        "achieved_gflops": achieved32 / 1e9, "achieved_bf16_gflops": achieved16 / 1e9,
-        "fraction_of_fp32_peak": achieved32 / peak32,
-        "fraction_of_bf16_peak": achieved16 / peak16,
+        "achieved_gflops": rates_flops["encoder fp32"] / 1e9,
+        "achieved_bf16_gflops": rates_flops["encoder bf16"] / 1e9,
+        "achieved_bf16_before_gflops": rates_flops["encoder bf16 before"] / 1e9,
+        "fraction_of_fp32_peak": rates_flops["encoder fp32"] / peak32,
+        "fraction_of_bf16_peak": rates_flops["encoder bf16"] / peak16,
+        "fraction_of_bf16_peak_before": rates_flops["encoder bf16 before"] / peak16,
+        "times": flop_times,
     }
-    record["rows"] = [{k: v for k, v in r.items() if k != "format"} for r in rows]
-
-    body = [(r["quantity"], r["unit"], r["format"].format(r["minuet"]),
-             r["format"].format(r["alternative"]), f"{r['speedup']:.2f}x") for r in rows]
+    record["side_by_side"] = [
+        {"quantity": q, "unit": u, "before": b, "after": a, "speedup": a / b}
+        for q, u, b, a, _ in side_rows]
+    side_body = [(q, u, fmt.format(b), fmt.format(a), f"{a / b:.2f}x")
+                 for q, u, b, a, fmt in side_rows]
     f = record["flops"]
-    lines = [
-        f"Minuet's default network (the bundled model ``{model.name}``) and heads beside the "
-        f"usual alternative: the reference preset (reference sampler "
-        f"{record['reference_sampler']}) for the networks, zuko's NSF at the reference size "
-        "for the posterior, scikit-learn for the neighbours. The last column is how many "
-        "times faster minuet is (below 1: slower). fp32, "
-        f"{record['threads']} torch threads, torch {record['torch']}.",
+    agree = record["inference"]["agreement"]
+    implied = record["implied_reconstruction"]
+    loads = record["inference"]["encode_end_to_end"]["after"]["load_average"]
+    side_lines = [
+        "Before and after, side by side in this run on the same data: *before* is the "
+        "earlier fp32 path (separate query and key-value projections, fp32 everywhere; "
+        "``benchmarks/_legacy.py``) and, for neighbours, the plain cKDTree in input order "
+        "or scikit-learn's ``NearestNeighbors`` (k-d tree, all cores); "
+        f"*after* is ``precision='auto'``, here {auto} (this CPU reports "
+        f"{', '.join(record['cpu_bf16_extensions']) or 'no bf16 extension'}), and the "
+        "Z-ordered tree. Candidates ran in turn, round after round, and each row keeps "
+        "each candidate's fastest round (neighbour backends: separate processes one after "
+        "the other, best of three query batches); the end-to-end row includes reading, "
+        "checking and stretching the cutouts (with the current cutout checks on both sides) "
+        f"and writing the table. Load averages (1, 5, 15 minutes) during the encoding "
+        f"rounds: {loads[0]} at the start, {loads[1]} at the end.",
         "",
-        *rst_table(("quantity", "unit", "minuet", "alternative", "minuet faster by"), body),
+        *rst_table(("quantity", "unit", "before", "after", "speed-up"), side_body),
         "",
-        *notes,
+        "Default reconstruction against the reference configuration, from one denoiser "
+        "evaluation of each timed in turn (batch "
+        f"{implied['batch']}): the reference's {implied['reference_evaluations']} fp32 "
+        f"evaluations per image against the default's {implied['default_evaluations']} at "
+        f"``precision='auto'``, {implied['ratio']:.0f} times faster "
+        f"({implied['ratio_fp32']:.0f} times with the default in fp32). The sampler's own "
+        "arithmetic, a few vector operations per step, is left out on both sides.",
+        "",
+        f"What ``precision='auto'`` changes in the results, on the "
+        f"{record['inference']['n_cutouts']:,} simulated cutouts: latents move by "
+        f"{100 * max(agree['latent_rms_over_spread']):.2f}% of their spread (RMS, worst "
+        f"dimension; at most {100 * max(agree['latent_max_over_spread']):.2f}% for any "
+        f"galaxy), {100 * agree['neighbour_agreement_k10']:.1f}% of each galaxy's 10 nearest "
+        "neighbours are unchanged, and a reconstruction drawn with the same seed moves by "
+        f"{100 * agree['reconstruction_change_over_draw_to_draw']:.1f}% of the RMS difference "
+        f"between two draws from the same latent ({agree['reconstructions']} galaxies, "
+        f"{agree['steps']} steps).",
         "",
         f"Encoder arithmetic: {f['encoder_gflop_per_galaxy']:.3f} GFLOP per galaxy "
         f"(FlopCounterMode, batch {flop_batch}).",
@@ -171,12 +405,38 @@ def main(argv=None):
             [("fp32", f"{f['fp32_peak_gflops']:.1f}", f"{f['achieved_gflops']:.1f}",
               f"{f['fraction_of_fp32_peak']:.2f}"),
              ("bf16 autocast", f"{f['bf16_peak_gflops']:.1f}", f"{f['achieved_bf16_gflops']:.1f}",
-              f"{f['fraction_of_bf16_peak']:.2f}")]),
+              f"{f['fraction_of_bf16_peak']:.2f}"),
+             ("bf16 autocast, before", f"{f['bf16_peak_gflops']:.1f}",
+              f"{f['achieved_bf16_before_gflops']:.1f}",
+              f"{f['fraction_of_bf16_peak_before']:.2f}")]),
         "",
-        f"Peak: the mean time of {repeat} {n} x {n} torch.matmul calls per precision, "
-        "after one untimed call.",
+        f"Peak: the fastest of {rounds} {n} x {n} torch.matmul calls per precision, timed "
+        "in turn with the encoder calls, after one untimed call of each.",
+        "",
+        *_gpu_lines(),
     ]
-    write_results("performance_quick" if quick else "performance", record, lines)
+    suffix = "_quick" if quick else ""
+    write_results(f"performance_side{suffix}", record, side_lines)
+    if not full:
+        return
+    rows, notes = record["full"]["rows"], record["full"]["notes"]
+    record["rows"] = [{k: v for k, v in r.items() if k != "format"} for r in rows]
+    body = [(r["quantity"], r["unit"], r["format"].format(r["minuet"]),
+             r["format"].format(r["alternative"]), f"{r['speedup']:.2f}x") for r in rows]
+    lines = [
+        f"Minuet's default network (the bundled model ``{model.name}``) and heads beside the "
+        f"usual alternative: the reference preset (reference sampler "
+        f"{record['reference_sampler']}) for the networks, zuko's NSF at the reference size "
+        "for the posterior, scikit-learn for the neighbours. The last column is how many "
+        "times faster minuet is (below 1: slower). fp32 unless a row says bf16, "
+        f"{record['threads']} torch threads, torch {record['torch']}.",
+        "",
+        *rst_table(("quantity", "unit", "minuet", "alternative", "minuet faster by"), body),
+        "",
+        *notes,
+    ]
+    record_full = {key: value for key, value in record.items() if key != "full"}
+    write_results(f"performance{suffix}", record_full, lines)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,14 @@ rng = np.random.default_rng(0)
 latents = rng.normal(size=(n, 5))
 queries = rng.normal(size=(nq, 5))
 {peak_rss}
+def best_of(fn, repeat=3):
+    # the fastest of a few calls: the one least slowed by other jobs on the machine
+    times = []
+    for _ in range(repeat):
+        t = clock()
+        result = fn()
+        times.append(clock() - t)
+    return min(times), result
 base = peak_rss_mib()
 out = {{"backend": backend}}
 if backend == "minuet":
@@ -100,9 +108,7 @@ if backend == "minuet":
     t = clock()
     index = LatentIndex(latents)
     out["build_s"] = clock() - t
-    t = clock()
-    res = index.query(queries, k=k)
-    out["query_s"] = clock() - t
+    out["query_s"], res = best_of(lambda: index.query(queries, k=k))
     out["peak_extra_mib"] = peak_rss_mib() - base
     ids = np.asarray(res["catalog_index"]).reshape(nq, k)
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,15 +120,23 @@ if backend == "minuet":
         t = clock()
         loaded = LatentIndex.load(path)
         out["load_rebuild_s"] = clock() - t
+elif backend == "ckdtree":
+    # the search as LatentIndex made it before the Z-order: rows and queries in input order
+    from scipy.spatial import cKDTree
+    mean, std = latents.mean(0), latents.std(0)
+    t = clock()
+    tree = cKDTree((latents - mean) / std, leafsize=16, balanced_tree=False, compact_nodes=False)
+    out["build_s"] = clock() - t
+    out["query_s"], (dist, ids) = best_of(
+        lambda: tree.query((queries - mean) / std, k=k, workers=-1))
+    out["peak_extra_mib"] = peak_rss_mib() - base
 else:
     from sklearn.neighbors import NearestNeighbors
     mean, std = latents.mean(0), latents.std(0)
     t = clock()
     nn = NearestNeighbors(n_neighbors=k, n_jobs=-1).fit((latents - mean) / std)
     out["build_s"] = clock() - t
-    t = clock()
-    dist, ids = nn.kneighbors((queries - mean) / std)
-    out["query_s"] = clock() - t
+    out["query_s"], (dist, ids) = best_of(lambda: nn.kneighbors((queries - mean) / std))
     out["peak_extra_mib"] = peak_rss_mib() - base
     out["algorithm"] = nn._fit_method
 np.save({ids_path!r}, np.asarray(ids))
@@ -130,11 +144,11 @@ print(json.dumps(out))
 """
 
 
-def bench_neighbours(n=10_000_000, n_queries=10_000, k=10):
+def bench_neighbours(n=10_000_000, n_queries=10_000, k=10, backends=("minuet", "sklearn")):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         ids = {}
-        for backend in ("minuet", "sklearn"):
+        for backend in backends:
             ids_path = os.path.join(tmp, f"{backend}.npy")
             code = _CHILD.format(root=str(ROOT), peak_rss=PEAK_RSS, n=n, nq=n_queries, k=k,
                                  backend=backend, ids_path=ids_path)

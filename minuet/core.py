@@ -32,6 +32,13 @@ def _latent_names(dim):
     return [f"latent_{i}" for i in range(dim)]
 
 
+def _resolved(precision):
+    """The precision, ``'bf16'`` or ``'fp32'``, that a ``precision`` option means on the CPU."""
+    from .models import resolve_precision
+
+    return resolve_precision(precision)
+
+
 def _show_progress(progress, n_batches):
     """Progress bars appear by default only for work of more than a few batches."""
     return n_batches > 4 if progress is None else bool(progress)
@@ -572,7 +579,8 @@ class Minuet:
 
     # -- encoding -----------------------------------------------------------------------
 
-    def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihedral=False):
+    def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihedral=False,
+                       precision="auto"):
         """Encode standardised cutouts to a plain latent array.
 
         This is the array-level step behind :meth:`encode`, for pipelines
@@ -589,6 +597,12 @@ class Minuet:
         average_dihedral : bool, optional
             Average the latent over the 8 flips and quarter turns of each
             cutout: less sensitive to orientation, 8 times slower.
+        precision : {'auto', 'bf16', 'fp32'}, optional
+            Arithmetic of the network. ``'auto'``: bf16 autocast where the
+            processor computes bf16 natively, fp32 elsewhere (see
+            `~minuet.models.resolve_precision`). With the bundled model, bf16
+            moves the latents of simulated galaxies by under 2% of their
+            spread in every dimension.
 
         Returns
         -------
@@ -610,6 +624,9 @@ class Minuet:
         """
         import torch
 
+        from .models import autocast
+
+        precision = _resolved(precision)
         if not isinstance(cutouts, Cutouts):
             msg = f"encode_cutouts expects minuet.cutouts.Cutouts; got {type(cutouts).__name__}."
             raise TypeError(msg)
@@ -627,7 +644,7 @@ class Minuet:
             total=len(rows), desc="encoding", unit="galaxy",
             disable=not _show_progress(progress, len(starts)),
         )
-        with torch.inference_mode(), bar:
+        with torch.inference_mode(), autocast(precision), bar:
             for start in starts:
                 index = rows[start:start + batch_size]
                 x = torch.from_numpy(self.stretch.forward(cutouts.flux[index]))
@@ -637,7 +654,7 @@ class Minuet:
         return latents
 
     def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
-               **cutout_options):
+               precision="auto", **cutout_options):
         """Encode cutouts to a table of latents.
 
         Parameters
@@ -653,6 +670,9 @@ class Minuet:
             Show a progress bar; by default only for more than four batches.
         average_dihedral : bool, optional
             Average each latent over the 8 flips and quarter turns.
+        precision : {'auto', 'bf16', 'fp32'}, optional
+            Arithmetic of the network, as for :meth:`encode_cutouts`; the
+            precision used is recorded as ``meta['precision']``.
         **cutout_options
             Passed to `~minuet.cutouts.load_cutouts` (``bands``, ``invvar``,
             ``mask``, ``zeropoint``, ``column``, ``on_invalid``, ...). With
@@ -689,7 +709,8 @@ class Minuet:
         cutouts_options = {"size": self.image_size} | cutout_options
         cutouts = load_cutouts(data, **cutouts_options)
         latents = self.encode_cutouts(
-            cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral
+            cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral,
+            precision=precision,
         )
         refuse_nonfinite_latents(latents, cutouts,
                                  on_invalid=cutouts_options.get("on_invalid", "raise"))
@@ -712,6 +733,7 @@ class Minuet:
         table["masked_fraction"] = cutouts.mask.reshape(len(cutouts), -1).mean(axis=1)
         self._add_typicality(table, latents, cutouts)
         table.meta.update(self.provenance())
+        table.meta["precision"] = _resolved(precision)
         return table
 
     def _add_typicality(self, table, latents, cutouts):
@@ -736,7 +758,7 @@ class Minuet:
     # -- reconstruction -----------------------------------------------------------------
 
     def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size=64,
-                    progress=None):
+                    progress=None, precision="auto"):
         """Draw images in calibrated flux from latents.
 
         Each call draws fresh samples unless ``seed`` is given.
@@ -757,6 +779,11 @@ class Minuet:
             Images per network call.
         progress : bool or None, optional
             Show a progress bar; by default only for more than four batches.
+        precision : {'auto', 'bf16', 'fp32'}, optional
+            Arithmetic of the denoiser network (the sampler itself always
+            runs in fp32). ``'auto'``: bf16 autocast where the processor
+            computes bf16 natively, fp32 elsewhere. Recorded as
+            ``meta['precision']``.
 
         Returns
         -------
@@ -776,6 +803,9 @@ class Minuet:
         """
         import torch
 
+        from .models import autocast
+
+        precision = _resolved(precision)
         z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
         n_samples = count(n_samples, "n_samples")
         batch_size = count(batch_size, "batch_size")
@@ -790,7 +820,7 @@ class Minuet:
         starts = range(0, len(good), batch_size)
         bar = tqdm(total=len(good) * n_samples, desc="reconstructing", unit="image",
                    disable=not _show_progress(progress, len(starts) * n_samples))
-        with torch.inference_mode(), bar:
+        with torch.inference_mode(), autocast(precision), bar:
             for start in starts:
                 index = good[start:start + batch_size]
                 latent = torch.from_numpy(z[index])
@@ -808,6 +838,7 @@ class Minuet:
             "n_samples": int(n_samples),
             "steps": int(steps or self.autoencoder.config.diffusion.steps),
             "seed": int(seed),
+            "precision": precision,
         }
         uncertainty = None if spread is None else StdDevUncertainty(spread, unit=nanomaggy)
         return NDData(mean, unit=nanomaggy, uncertainty=uncertainty, meta=meta)

@@ -32,6 +32,7 @@ def register(subparsers):
                         help="cutouts per part file; the unit of resumption")
     parser.add_argument("--average-dihedral", action="store_true",
                         help="average each latent over the 8 flips and quarter turns")
+    _precision_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the output and any unfinished run for it")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -54,6 +55,7 @@ def register(subparsers):
     parser.add_argument("--n-samples", type=int, default=1)
     parser.add_argument("--steps", type=int, default=None, help="sampler steps")
     parser.add_argument("--seed", type=int, default=None)
+    _precision_argument(parser)
     parser.add_argument("--overwrite", action="store_true")
     parser.set_defaults(func=_reconstruct)
 
@@ -62,6 +64,14 @@ def _model_argument(parser):
     parser.add_argument(
         "--model", default=None,
         help="model directory or bundled model name (default: the bundled model)",
+    )
+
+
+def _precision_argument(parser):
+    parser.add_argument(
+        "--precision", choices=("auto", "bf16", "fp32"), default="auto",
+        help="arithmetic of the network: bf16 autocast, fp32, or auto (bf16 where the "
+             "processor computes it natively; the default). Recorded in the output.",
     )
 
 
@@ -184,14 +194,15 @@ def _encode(args):
             raise FileExistsError(msg)
         result = model.encode(_cutout_table(tables[0], args.column), column=args.column,
                               batch_size=args.batch_size, on_invalid="flag",
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, precision=args.precision)
         result.remove_column(args.column)
         write_table(result, args.output)
     else:
         result = encode_catalogue(
             args.inputs, args.output, model=model, batch_size=args.batch_size,
             chunk_size=args.chunk_size, dataset=args.dataset,
-            average_dihedral=args.average_dihedral, overwrite=args.overwrite,
+            average_dihedral=args.average_dihedral, precision=args.precision,
+            overwrite=args.overwrite,
             progress=not args.no_progress,
         )
     n_bad = int((~result["valid"]).sum())
@@ -230,7 +241,7 @@ def _reconstruct(args):
         msg = f"{args.output} exists; pass --overwrite to replace it."
         raise FileExistsError(msg)
     images = model.reconstruct(table, n_samples=args.n_samples, steps=args.steps,
-                               seed=args.seed, progress=True)
+                               seed=args.seed, progress=True, precision=args.precision)
     header = fits.Header()
     header["BUNIT"] = "nanomaggy"
     header["BANDS"] = "grz"
@@ -242,6 +253,7 @@ def _reconstruct(args):
     header["NSAMPLES"] = images.meta["n_samples"]
     header["STEPS"] = images.meta["steps"]
     header["SEED"] = str(images.meta["seed"])
+    header["PRECISN"] = images.meta["precision"]
     hdus = [fits.PrimaryHDU(np.asarray(images.data), header=header)]
     if images.uncertainty is not None:
         hdus.append(fits.ImageHDU(np.asarray(images.uncertainty.array), name="STD"))

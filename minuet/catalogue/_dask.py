@@ -54,17 +54,19 @@ def _worker_model(location, sha256):
     return model
 
 
-def _encode_block(block, *, reference, batch_size, average_dihedral):
+def _encode_block(block, *, reference, batch_size, average_dihedral, precision):
     from ..cutouts import load_cutouts
 
     model = _worker_model(*reference)
     cutouts = load_cutouts(block, on_invalid="flag", size=model.image_size)
     return model.encode_cutouts(
-        cutouts, batch_size=batch_size, progress=False, average_dihedral=average_dihedral
+        cutouts, batch_size=batch_size, progress=False, average_dihedral=average_dihedral,
+        precision=precision,
     )
 
 
-def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False):
+def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False,
+                      precision="auto"):
     """Encode a dask array of cutouts lazily, block by block.
 
     Parameters
@@ -79,6 +81,9 @@ def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False):
         Cutouts per network call inside a block.
     average_dihedral : bool, optional
         Average each latent over the 8 flips and quarter turns.
+    precision : {'auto', 'bf16', 'fp32'}, optional
+        Arithmetic of the network, as for `~minuet.Minuet.encode_cutouts`;
+        ``'auto'`` is resolved on the client, so that every worker computes alike.
 
     Returns
     -------
@@ -102,6 +107,9 @@ def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False):
     """
     import dask.array as da
 
+    from ..models import resolve_precision
+
+    precision = resolve_precision(precision)  # on the client: every worker computes alike
     reference = _model_reference(model)
     if array.ndim != 4 or array.shape[1] != 3:
         msg = f"expected a dask array of shape (N, 3, H, W); got shape {array.shape}."
@@ -114,6 +122,7 @@ def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False):
         reference=reference,
         batch_size=batch_size,
         average_dihedral=average_dihedral,
+        precision=precision,
         dtype=np.float32,
         chunks=(array.chunks[0], (latent_dim,)),
         drop_axis=[2, 3],
@@ -122,12 +131,12 @@ def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False):
 
 
 def _encode_unit_task(k, unit, *, reference, sources, parts_dir, dataset, batch_size,
-                      average_dihedral, options):
+                      average_dihedral, options, precision):
     path = part_path(Path(parts_dir), k)
     if not path.exists():
         columns = encode_unit(
             _worker_model(*reference), unit, sources, dataset=dataset, batch_size=batch_size,
-            average_dihedral=average_dihedral, options=options,
+            average_dihedral=average_dihedral, options=options, precision=precision,
         )
         write_part(path, columns)
     return _unit_rows(unit)
@@ -143,6 +152,7 @@ def encode_files_dask(
     chunk_size=4096,
     dataset="images",
     average_dihedral=False,
+    precision="auto",
     overwrite=False,
     keep_parts=False,
     **cutout_options,
@@ -168,6 +178,9 @@ def encode_files_dask(
         The cluster's client; default the current Dask scheduler.
     batch_size, chunk_size, dataset, average_dihedral, overwrite, keep_parts, **cutout_options
         As for `~minuet.catalogue.encode_catalogue`.
+    precision : {'auto', 'bf16', 'fp32'}, optional
+        As for `~minuet.catalogue.encode_catalogue`; ``'auto'`` is resolved
+        on the client, so that every worker computes alike.
 
     Returns
     -------
@@ -199,11 +212,14 @@ def encode_files_dask(
     """
     import dask
 
+    from ..models import resolve_precision
+
+    precision = resolve_precision(precision)
     reference = _model_reference(model)
     driver_model = _worker_model(*reference)
     options = {"on_invalid": "flag", "size": driver_model.image_size} | cutout_options
     model_id = {"name": driver_model.name, "sha256": driver_model.sha256,
-                "average_dihedral": bool(average_dihedral)}
+                "average_dihedral": bool(average_dihedral), "precision": precision}
     parts_dir, sources, plan = prepare_run(
         sources, output, model_id=model_id, chunk_size=chunk_size, dataset=dataset,
         options=options, overwrite=overwrite,
@@ -212,7 +228,7 @@ def encode_files_dask(
         dask.delayed(_encode_unit_task, pure=False)(
             k, unit, reference=reference, sources=sources, parts_dir=str(parts_dir),
             dataset=dataset, batch_size=batch_size, average_dihedral=average_dihedral,
-            options=options,
+            options=options, precision=precision,
         )
         for k, unit in enumerate(plan)
         if not part_path(parts_dir, k).exists()
@@ -222,4 +238,5 @@ def encode_files_dask(
     else:
         client.gather(client.compute(tasks))
     return finish_run(output, parts_dir, sources, plan, latent_names=driver_model.latent_names,
-                      meta=driver_model.provenance(), keep_parts=keep_parts)
+                      meta=driver_model.provenance() | {"precision": precision},
+                      keep_parts=keep_parts)

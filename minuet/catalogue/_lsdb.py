@@ -21,7 +21,7 @@ VALID_COLUMN, FLAG_COLUMN = "minuet_valid", "minuet_flag"
 
 
 def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch_size,
-                      average_dihedral, fetch_options):
+                      average_dihedral, precision, fetch_options):
     """The partition with latent, validity and flag columns added."""
     import pandas as pd
     from astropy.table import Table
@@ -47,7 +47,7 @@ def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch
                    "cannot make).")
             raise ValueError(msg)
         latents = model.encode_cutouts(batch, batch_size=batch_size, progress=False,
-                                       average_dihedral=average_dihedral)
+                                       average_dihedral=average_dihedral, precision=precision)
         valid = np.asarray(batch.valid, dtype=bool)
         flag = np.asarray(batch.reason, dtype=object)
     out = frame.copy()
@@ -59,7 +59,7 @@ def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch
 
 
 def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedral=False,
-                **fetch_options):
+                precision="auto", **fetch_options):
     """Add minuet's latents to every row of an LSDB catalogue, lazily.
 
     Parameters
@@ -82,6 +82,9 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
         Cutouts per network call.
     average_dihedral : bool, optional
         Average each latent over the 8 flips and quarter turns.
+    precision : {'auto', 'bf16', 'fp32'}, optional
+        Arithmetic of the network, as for `~minuet.Minuet.encode_cutouts`;
+        ``'auto'`` is resolved here, so that every worker computes alike.
     **fetch_options
         Passed to `~minuet.cutouts.fetch_legacy_cutouts` (``layer``,
         ``pixscale``, ``cache``, ``timeout``, ...) when ``cutouts`` is not given.
@@ -129,6 +132,9 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
     if cutouts is not None and not callable(cutouts):
         msg = f"cutouts must be a function of a positions table; got {type(cutouts)!r}."
         raise TypeError(msg)
+    from ..models import resolve_precision
+
+    precision = resolve_precision(precision)
     reference = _model_reference(model)
     driver_model = _worker_model(*reference)
     added = [*driver_model.latent_names, VALID_COLUMN, FLAG_COLUMN]
@@ -146,5 +152,6 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
         cutouts=cutouts,
         batch_size=batch_size,
         average_dihedral=average_dihedral,
+        precision=precision,
         fetch_options=fetch_options,
     )

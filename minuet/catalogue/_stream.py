@@ -180,7 +180,8 @@ def read_ahead(iterable):
             yield item
 
 
-def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, options):
+def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, options,
+                precision="auto"):
     """Encode one unit of the plan and return its columns as plain arrays."""
     columns = {"source_index": [], "row": [], "latents": [], "valid": [], "flag": [],
                "masked_fraction": []}
@@ -188,15 +189,16 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
         unit, sources, dataset=dataset, batch_size=batch_size, options=options
     )):
         latents = model.encode_cutouts(cutouts, batch_size=batch_size, progress=False,
-                                       average_dihedral=average_dihedral)
+                                       average_dihedral=average_dihedral, precision=precision)
         refuse_nonfinite_latents(latents, cutouts, on_invalid=options.get("on_invalid"))
         columns["latents"].append(latents)
         columns["source_index"].append(source_index)
         columns["row"].append(row)
         columns["valid"].append(cutouts.valid)
         columns["flag"].append(np.asarray(cutouts.reason, dtype=str))
+        mask = cutouts.mask.reshape(len(cutouts), -1)
         columns["masked_fraction"].append(
-            cutouts.mask.reshape(len(cutouts), -1).mean(axis=1).astype(np.float32)
+            (np.count_nonzero(mask, axis=1) / mask.shape[1]).astype(np.float32)
         )
     return {key: np.concatenate(value) for key, value in columns.items()}
 
@@ -356,6 +358,7 @@ def _fits_meta(meta):
     return {
         "MINUETV": meta.get("minuet_version"),
         "MODEL": meta.get("model"),
+        "PRECISN": meta.get("precision"),
         "WSHA256": meta.get("weights_sha256"),
         "DATE": meta.get("date"),
         "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
@@ -371,6 +374,7 @@ def encode_catalogue(
     chunk_size=4096,
     dataset="images",
     average_dihedral=False,
+    precision="auto",
     overwrite=False,
     keep_parts=False,
     progress=None,
@@ -408,6 +412,10 @@ def encode_catalogue(
         Image dataset in the HDF5 files.
     average_dihedral : bool, optional
         Average each latent over the 8 flips and quarter turns.
+    precision : {'auto', 'bf16', 'fp32'}, optional
+        Arithmetic of the network, as for `~minuet.Minuet.encode_cutouts`;
+        resolved once here and recorded as ``meta['precision']``. A run
+        resumes only with the precision it started with.
     overwrite : bool, optional
         Replace an existing output, and discard an unfinished run that used
         other inputs or another model.
@@ -450,9 +458,12 @@ def encode_catalogue(
     >>> table["row"].tolist() == list(range(10))
     True
     """
+    from ..models import resolve_precision
+
+    precision = resolve_precision(precision)
     options = {"on_invalid": "flag", "size": model.image_size} | cutout_options
     model_id = {"name": model.name, "sha256": model.sha256,
-                "average_dihedral": bool(average_dihedral)}
+                "average_dihedral": bool(average_dihedral), "precision": precision}
     output = Path(output)
     parts_dir, sources, plan = prepare_run(
         sources, output, model_id=model_id, chunk_size=chunk_size, dataset=dataset,
@@ -467,9 +478,10 @@ def encode_catalogue(
         for k in todo:
             columns = encode_unit(
                 model, plan[k], sources, dataset=dataset, batch_size=batch_size,
-                average_dihedral=average_dihedral, options=options,
+                average_dihedral=average_dihedral, options=options, precision=precision,
             )
             write_part(part_path(parts_dir, k), columns)
             bar.update(_unit_rows(plan[k]))
     return finish_run(output, parts_dir, sources, plan, latent_names=model.latent_names,
-                      meta=model.provenance(), keep_parts=keep_parts)
+                      meta=model.provenance() | {"precision": precision},
+                      keep_parts=keep_parts)

@@ -86,7 +86,8 @@ class Cutouts:
         n = flux.shape[0]
         self.flux = flux
         if invvar is None:
-            self.invvar = np.zeros_like(flux)
+            # np.zeros, unlike zeros_like, takes zeroed pages from the system without writing them
+            self.invvar = np.zeros(flux.shape, dtype=np.float32)
             self.has_invvar = np.zeros(n, dtype=bool)
         else:
             self.invvar = self._row_array(invvar, flux.shape, np.float32, "invvar")

@@ -236,7 +236,9 @@ def _standardise(
         # a row whose inverse variance is non-finite everywhere has none: unknown, not bad
         has_invvar = np.isfinite(invvar).any(axis=(1, 2, 3))
         bad |= (~np.isfinite(invvar) | (invvar == 0)) & has_invvar[:, None, None, None]
-    flux = np.where(bad, 0.0, flux).astype(np.float32)
+    # flux[:, order] above is already a copy of the input, so it can be zeroed in place
+    flux = flux.astype(np.float32, copy=False)
+    np.copyto(flux, 0.0, where=bad)
     flux = _crop_or_pad(flux, size, pad, 0.0)
     bad = _crop_or_pad(bad, size, pad, True)
     if invvar is not None:
@@ -247,7 +249,8 @@ def _standardise(
         footprint = _crop_or_pad(footprint, size, pad, False)
 
     # per row, the worst band decides
-    fraction = (~bad).mean(axis=(2, 3)).min(axis=1)
+    n_bad = np.count_nonzero(bad.reshape(*bad.shape[:2], -1), axis=2)
+    fraction = 1.0 - n_bad.max(axis=1) / (bad.shape[-2] * bad.shape[-1])
     valid = fraction >= min_valid_fraction
     reason = np.full(n, "", dtype=object)
     for row in np.flatnonzero(~valid):

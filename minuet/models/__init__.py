@@ -6,10 +6,18 @@ from .diffusion import DDPM, EDM, DiffusionConfig, build_diffusion
 from .encoder import Encoder, EncoderConfig
 from .geometry import dihedral, rotate
 from .io import load_model, save_model, sha256
+from .precision import (
+    PRECISIONS,
+    autocast,
+    cpu_has_native_bf16,
+    cpu_matrix_extensions,
+    resolve_precision,
+)
 
 __all__ = [
     "DDPM",
     "EDM",
+    "PRECISIONS",
     "Denoiser",
     "DenoiserConfig",
     "DiffusionAutoencoder",
@@ -17,9 +25,13 @@ __all__ = [
     "DiffusionConfig",
     "Encoder",
     "EncoderConfig",
+    "autocast",
     "build_diffusion",
+    "cpu_has_native_bf16",
+    "cpu_matrix_extensions",
     "dihedral",
     "load_model",
+    "resolve_precision",
     "rotate",
     "save_model",
     "sha256",

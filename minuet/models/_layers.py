@@ -44,11 +44,20 @@ class Attention(nn.Module):
         self.out = nn.Linear(width, width)
 
     def forward(self, x, context=None):
-        context = x if context is None else context
         b, n, d = x.shape
-        q = self.q(x).reshape(b, n, self.heads, -1).transpose(1, 2)
-        k, v = self.kv(context).reshape(b, context.shape[1], 2, self.heads, -1).unbind(2)
-        y = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2))
+        if context is None:
+            # self-attention: one projection to queries, keys and values
+            weight = torch.cat([self.q.weight, self.kv.weight])
+            bias = torch.cat([self.q.bias, self.kv.bias])
+            qkv = F.linear(x, weight, bias).reshape(b, n, 3, self.heads, -1)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        else:
+            q = self.q(x).reshape(b, n, self.heads, -1).transpose(1, 2)
+            kv = self.kv(context).reshape(b, context.shape[1], 2, self.heads, -1)
+            k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)
+        # the fused kernel reads the strided views directly; its output is laid out
+        # (batch, token, head, channel), so the reshape below copies nothing
+        y = F.scaled_dot_product_attention(q, k, v)
         return self.out(y.transpose(1, 2).reshape(b, n, d))
 
 

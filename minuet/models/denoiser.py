@@ -176,9 +176,11 @@ class Denoiser(nn.Module):
             latent_tokens = latent[..., None] * self.latent_tokens + self.latent_bias
             context = torch.cat([latent_tokens, noise_emb[:, None]], dim=1)
         if self.windows is None:
-            tokens = self.embed(patchify(x, c.patch)) + self.position
+            tokens = self.embed(patchify(x, c.patch))
         else:
-            tokens = self.embed(self.windows.cut(x)) + self.position
+            tokens = self.embed(self.windows.cut(x))
+        # the residual stream keeps the dtype of the matrix products (bf16 under autocast)
+        tokens = tokens + self.position.to(tokens.dtype)
         for block in self.blocks:
             tokens = block(tokens, cond, context)
         shift, scale = self.final_modulation(cond)[:, None].chunk(2, -1)

@@ -114,12 +114,14 @@ class Encoder(nn.Module):
         See the class example.
         """
         c = self.config
-        tokens = self.embed(patchify(x, c.patch)) + self.position
+        tokens = self.embed(patchify(x, c.patch))
+        # the residual stream keeps the dtype of the matrix products (bf16 under autocast)
+        tokens = tokens + self.position.to(tokens.dtype)
         if c.kind == "vit":
             for block in self.blocks:
                 tokens = block(tokens)
             return self.head(self.norm(tokens).mean(dim=1))
-        queries = self.queries.expand(x.shape[0], -1, -1)
+        queries = self.queries.to(tokens.dtype).expand(x.shape[0], -1, -1)
         for block in self.blocks:
             queries = block(queries, tokens)
         return self.head(self.norm(queries))[..., 0]

@@ -1,0 +1,166 @@
+"""Arithmetic precision of inference: bf16 autocast where the hardware has it.
+
+``precision='auto'`` runs the networks under bf16 autocast
+(`torch.autocast`) where the processor multiplies bf16 natively: x86 CPUs
+with AVX512-BF16 or AMX-BF16, Arm CPUs with the BF16 extension, and CUDA
+GPUs that support bf16 (compute capability 8.0 and later). Elsewhere it runs
+in fp32, because bf16 emulated in software is slower than fp32.
+"""
+
+import contextlib
+import functools
+import platform
+import subprocess
+
+import torch
+
+__all__ = ["PRECISIONS", "autocast", "cpu_has_native_bf16", "cpu_matrix_extensions",
+           "resolve_precision"]
+
+#: Values accepted by every ``precision`` option.
+PRECISIONS = ("auto", "bf16", "fp32")
+
+_X86_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def _linux_cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                # x86 names them "flags", Arm "Features"
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _macos_has_bf16():
+    try:
+        out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True,
+                             text=True, timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out == "1"
+
+
+@functools.cache
+def cpu_matrix_extensions():
+    """The bf16 instruction-set extensions this CPU reports.
+
+    Returns
+    -------
+    extensions : tuple of str
+        A subset of ``('avx512_bf16', 'amx_bf16', 'amx_tile')`` on x86,
+        ``('bf16',)`` on Arm; empty where none is reported or the platform
+        cannot be queried.
+
+    Examples
+    --------
+    >>> from minuet.models import cpu_matrix_extensions
+    >>> set(cpu_matrix_extensions()) <= {"avx512_bf16", "amx_bf16", "amx_tile", "bf16"}
+    True
+    """
+    system = platform.system()
+    if system == "Darwin":
+        return ("bf16",) if _macos_has_bf16() else ()
+    flags = _linux_cpu_flags() if system == "Linux" else set()
+    found = tuple(name for name in _X86_FLAGS if name in flags)
+    if "bf16" in flags:  # Arm FEAT_BF16
+        found += ("bf16",)
+    return found
+
+
+def cpu_has_native_bf16():
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16, AMX-BF16 or Arm BF16).
+
+    Returns
+    -------
+    native : bool
+
+    Examples
+    --------
+    >>> from minuet.models import cpu_has_native_bf16
+    >>> isinstance(cpu_has_native_bf16(), bool)
+    True
+    """
+    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(cpu_matrix_extensions()))
+
+
+def resolve_precision(precision="auto", device="cpu"):
+    """Return the precision ``'bf16'`` or ``'fp32'`` that a ``precision`` option means.
+
+    Parameters
+    ----------
+    precision : {'auto', 'bf16', 'fp32'}
+        ``'auto'``: bf16 where ``device`` computes it natively (see
+        `cpu_has_native_bf16`; on CUDA, `torch.cuda.is_bf16_supported`),
+        fp32 elsewhere.
+    device : str or `torch.device`, optional
+        Where the networks run.
+
+    Returns
+    -------
+    precision : {'bf16', 'fp32'}
+
+    Raises
+    ------
+    ValueError
+        If ``precision`` is not one of `PRECISIONS`.
+
+    Examples
+    --------
+    >>> from minuet.models import resolve_precision
+    >>> resolve_precision("fp32"), resolve_precision("bf16")
+    ('fp32', 'bf16')
+    >>> resolve_precision("auto") in ("bf16", "fp32")
+    True
+    """
+    if precision not in PRECISIONS:
+        msg = (
+            f"precision must be one of {PRECISIONS}; got {precision!r}. 'auto' uses bf16 "
+            "where the hardware computes it natively and fp32 elsewhere."
+        )
+        raise ValueError(msg)
+    if precision != "auto":
+        return precision
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    return "fp32"
+
+
+def autocast(precision="auto", device="cpu"):
+    """A context in which the networks compute at the given precision.
+
+    Parameters
+    ----------
+    precision : {'auto', 'bf16', 'fp32'}
+        As for `resolve_precision`.
+    device : str or `torch.device`, optional
+        Where the networks run.
+
+    Returns
+    -------
+    context : context manager
+        `torch.autocast` with ``dtype=torch.bfloat16`` for bf16, a
+        context that does nothing for fp32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from minuet.models import autocast
+    >>> layer = torch.nn.Linear(4, 2)
+    >>> with autocast("bf16"):
+    ...     layer(torch.zeros(1, 4)).dtype
+    torch.bfloat16
+    >>> with autocast("fp32"):
+    ...     layer(torch.zeros(1, 4)).dtype
+    torch.float32
+    """
+    device = torch.device(device)
+    if resolve_precision(precision, device) == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)

@@ -1,0 +1,108 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from minuet.models import (
+    DiffusionAutoencoder,
+    DiffusionAutoencoderConfig,
+    autocast,
+    cpu_has_native_bf16,
+    cpu_matrix_extensions,
+    precision,
+    resolve_precision,
+)
+
+
+@pytest.fixture
+def flags(monkeypatch):
+    """Pretend to run on a Linux CPU with the given /proc/cpuinfo flags."""
+
+    def set_flags(names):
+        monkeypatch.setattr(precision.platform, "system", lambda: "Linux")
+        monkeypatch.setattr(precision, "_linux_cpu_flags", lambda: set(names))
+        cpu_matrix_extensions.cache_clear()
+
+    yield set_flags
+    cpu_matrix_extensions.cache_clear()
+
+
+@pytest.mark.parametrize(("names", "native"), [
+    ({"avx2", "avx512f"}, False),
+    ({"avx512f", "avx512_bf16"}, True),
+    ({"amx_tile", "amx_bf16"}, True),
+    ({"asimd", "bf16"}, True),  # Arm FEAT_BF16
+    (set(), False),
+])
+def test_native_bf16_detection(flags, names, native):
+    flags(names)
+    assert cpu_has_native_bf16() is native
+    assert resolve_precision("auto") == ("bf16" if native else "fp32")
+    assert resolve_precision("fp32") == "fp32"
+    assert resolve_precision("bf16") == "bf16"  # asked for, even where it is emulated
+
+
+def test_amx_is_reported(flags):
+    flags({"amx_tile", "amx_bf16", "avx512_bf16"})
+    assert cpu_matrix_extensions() == ("avx512_bf16", "amx_bf16", "amx_tile")
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="reads Linux's /proc/cpuinfo")
+def test_this_machine_reads_its_flags():
+    with open("/proc/cpuinfo") as f:
+        text = f.read()
+    assert cpu_has_native_bf16() is (" avx512_bf16" in text or " amx_bf16" in text
+                                     or " bf16" in text)
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match=r"precision must be one of .*got 'fp16'"):
+        resolve_precision("fp16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        autocast("half")
+
+
+def test_auto_on_other_devices():
+    assert resolve_precision("auto", "meta") == "fp32"
+
+
+def test_autocast_dtypes():
+    net = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
+    x = torch.rand(2, 3, 24, 24)
+    with torch.no_grad():
+        with autocast("bf16"):
+            assert net.encoder.embed(x.reshape(2, -1)[:, :192]).dtype == torch.bfloat16
+            z = net.encode(x)  # latents always come back in fp32
+        assert z.dtype == torch.float32
+        with autocast("fp32"):
+            assert net.encoder.embed(x.reshape(2, -1)[:, :192]).dtype == torch.float32
+
+
+def test_fused_self_attention_matches_separate_projections():
+    from torch.nn import functional as F
+
+    from minuet.models._layers import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(16, 2)
+    x = torch.randn(3, 7, 16)
+    q = attn.q(x).reshape(3, 7, 2, 8).transpose(1, 2)
+    k, v = attn.kv(x).reshape(3, 7, 2, 2, 8).unbind(2)
+    y = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2))
+    expected = attn.out(y.transpose(1, 2).reshape(3, 7, 16))
+    torch.testing.assert_close(attn(x), expected, rtol=1e-5, atol=1e-6)
+    context = torch.randn(3, 4, 16)
+    q = attn.q(x).reshape(3, 7, 2, 8).transpose(1, 2)
+    k, v = attn.kv(context).reshape(3, 4, 2, 2, 8).unbind(2)
+    y = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2))
+    torch.testing.assert_close(attn(x, context), attn.out(y.transpose(1, 2).reshape(3, 7, 16)))
+
+
+def test_bf16_denoiser_keeps_a_bf16_residual_stream():
+    config = DiffusionAutoencoderConfig.preset("tiny", image_size=24)
+    net = DiffusionAutoencoder(config)
+    with torch.no_grad(), autocast("bf16"):
+        out = net.denoiser(torch.rand(2, 3, 24, 24), torch.zeros(2), torch.zeros(2, 5))
+        image = net.decode(torch.zeros(2, 5), steps=2, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, 3, 24, 24)
+    assert image.dtype == torch.float32  # the sampler's arithmetic stays fp32
