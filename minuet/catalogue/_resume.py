@@ -84,6 +84,11 @@ def why_different(previous, current):
             f"the input file(s) {changed} changed (size, modification time or content) since "
             "the unfinished run began, so its finished parts describe other cutouts"
         )
+    before, now = previous.get("model"), current.get("model")
+    if isinstance(before, dict) and isinstance(now, dict) and before != now:
+        keys = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if keys and not {"name", "sha256"} & set(keys):
+            return f"it used another model setting ({', '.join(keys)})"
     for key, words in (("sources", "other input files"), ("plan", "another chunk size"),
                        ("dataset", "another dataset"), ("model", "another model"),
                        ("options", "other cutout options")):

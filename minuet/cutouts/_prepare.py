@@ -236,9 +236,10 @@ def _standardise(
         # a row whose inverse variance is non-finite everywhere has none: unknown, not bad
         has_invvar = np.isfinite(invvar).any(axis=(1, 2, 3))
         bad |= (~np.isfinite(invvar) | (invvar == 0)) & has_invvar[:, None, None, None]
-    # flux[:, order] above is already a copy of the input, so it can be zeroed in place
-    flux = flux.astype(np.float32, copy=False)
+    # flux[:, order] above is already a copy of the input, so it can be zeroed in place,
+    # before the cast so that overflowing pixels never reach float32
     np.copyto(flux, 0.0, where=bad)
+    flux = flux.astype(np.float32, copy=False)
     flux = _crop_or_pad(flux, size, pad, 0.0)
     bad = _crop_or_pad(bad, size, pad, True)
     if invvar is not None:

@@ -38,7 +38,7 @@ def test_resume_refuses_another_precision(saved_tiny_model, source, tmp_path):
     encode_catalogue(source, out, model=saved_tiny_model, precision="fp32", chunk_size=2,
                      keep_parts=True, progress=False)
     out.unlink()
-    with pytest.raises(ValueError, match="unfinished run with other inputs, options or model"):
+    with pytest.raises(ValueError, match=r"cannot be resumed: it used another model setting \(precision\)"):
         encode_catalogue(source, out, model=saved_tiny_model, precision="bf16", chunk_size=2,
                          progress=False)
 
