@@ -42,6 +42,16 @@ def provenance():
             "date": time.strftime("%Y-%m-%d")}
 
 
+def simulator_fingerprint():
+    """SHA-256 of the default simulator settings, so results drawn from different simulators
+    are never compared as if they were one."""
+    import hashlib
+
+    from minuet.simulate import SimulationConfig
+
+    return hashlib.sha256(SimulationConfig().to_json().encode()).hexdigest()
+
+
 def rst_table(header, body):
     """Lines of a simple reStructuredText table."""
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]

@@ -42,6 +42,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import torch
+from _report import simulator_fingerprint
 from astropy.table import MaskedColumn, Table
 
 from minuet import __version__
@@ -277,7 +278,7 @@ def main(argv=None):
                    f"torch {torch.__version__}, {args.threads} threads",
         "note": args.note, "quick": args.quick, "minutes": minutes,
         "train": str(train_path), "test": str(test_path), "n_test": len(flux),
-        "reconstruction": {}, "training": {},
+        "reconstruction": {}, "training": {}, "simulator": simulator_fingerprint(),
     }
     import h5py
 

@@ -23,7 +23,7 @@ import argparse
 import json
 
 import numpy as np
-from _report import GENERATED, provenance, rst_table
+from _report import GENERATED, provenance, rst_table, simulator_fingerprint
 from bench_reconstruction import HELD_OUT_SEED
 
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
@@ -104,6 +104,9 @@ def main(argv=None):
     baseline_path = GENERATED / "baselines_summary.json"
     baselines = json.loads(baseline_path.read_text()) if baseline_path.exists() else {}
     cnn = baselines.get("supervised_cnn")
+    stale_cnn = None
+    if cnn and baselines.get("simulator") != simulator_fingerprint():
+        stale_cnn, cnn = baselines.get("date", "an earlier run"), None
     results["cnn"] = cnn
     results["cnn_test"] = baselines.get("test")
 
@@ -154,6 +157,10 @@ def main(argv=None):
                   f"was trained on the pixels of the same labelled galaxies as the heads and "
                   f"tested on the first {baselines.get('n_test')} of these held-out galaxies; "
                   f"its intervals are Gaussian (mean and variance outputs)."]
+    if stale_cnn:
+        lines += ["", f"The supervised CNN's results (``python benchmarks/bench_baselines.py``, "
+                  f"{stale_cnn[:10]}) were measured on galaxies of another version of the "
+                  f"simulator, so they are not compared here; rerun it to fill the CNN columns."]
     lines += ["", f"Neighbours kept among the 10 nearest after a 90 degree turn: "
               f"{100 * results['rotation_retention_k10']:.1f}% ({n_rot} galaxies). "
               f"TARP area between curve and diagonal: {results['tarp_atc']:+.3f}.", "",
