@@ -77,6 +77,40 @@ class Canvas:
             self.deposit(image, np.array([x0]), np.array([y0]), np.array([inside - total]))
         return image
 
+    def add_sersic(self, targets, fluxes, n, re, q, pa, x0, y0):
+        """Add a small Sersic source to each band's fine image, drawn on a local patch.
+
+        Field neighbours are small and faint: drawing each on a patch of
+        about 12 half-light radii (at least 16 fine pixels) instead of the
+        whole canvas is several times faster. The patch's light is scaled to
+        the profile's flux inside the patch, and the part of the patch
+        outside the canvas is dropped, as its light would be.
+        """
+        galsim = self.galsim
+        half = int(np.clip(np.ceil(6.0 * re / self.scale), 8, self.nfine // 2))
+        cx = self.centre + x0 / self.scale
+        cy = self.centre + y0 / self.scale
+        ix, iy = int(np.floor(cx)), int(np.floor(cy))
+        x_lo, x_hi = max(ix - half, 0), min(ix + half + 1, self.nfine)
+        y_lo, y_hi = max(iy - half, 0), min(iy + half + 1, self.nfine)
+        if x_lo >= x_hi or y_lo >= y_hi:
+            return
+        bounds = galsim.BoundsI(ix - half + 1, ix + half + 1, iy - half + 1, iy + half + 1)
+        patch = galsim.ImageD(bounds, scale=self.scale)
+        jac = _jacobian(q, pa)
+        prof = galsim.Sersic(n=n, half_light_radius=re).transform(*jac.ravel()).withFlux(1.0)
+        prof.drawImage(image=patch, center=galsim.PositionD(cx + 1.0, cy + 1.0), method="no_pixel")
+        image = patch.array
+        total = image.sum()
+        inside = gammainc(2.0 * n, _sersic_b(n) * (half * self.scale / re) ** (1.0 / n))
+        if total > 0:
+            image = image * (inside / total)
+        part = image[
+            y_lo - (iy - half) : y_hi - (iy - half), x_lo - (ix - half) : x_hi - (ix - half)
+        ]
+        for target, flux in zip(targets, fluxes, strict=True):
+            target[y_lo:y_hi, x_lo:x_hi] += flux * part
+
     def deposit(self, image, x, y, flux):
         """Add point sources (arcsec positions) with bilinear weights."""
         fx = self.centre + np.asarray(x) / self.scale

@@ -265,15 +265,15 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
         others = pop.draw_field_galaxies(n_gal, rng, config, mw)
         for k in range(n_gal):
             xy = _away_from_centre(rng, half, 1.5)
-            img = canvas.sersic(
+            canvas.add_sersic(
+                field,
+                others["flux"][k],
                 others["sersic"][k],
                 max(others["re_arcsec"][k], 0.03),
                 others["q"][k],
                 np.deg2rad(others["pa"][k]),
                 *xy,
             )
-            for b in range(3):
-                field[b] += others["flux"][k, b] * img
     n_star = rng.poisson(densities[1] * area)
     if n_star:
         stars = pop.draw_stars(n_star, rng, config)

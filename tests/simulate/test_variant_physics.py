@@ -230,3 +230,19 @@ def test_truth_flux_includes_galactic_extinction():
     _, _, _, truth = simulate(8, seed=6, config=SimulationConfig.from_variant("reference"))
     assert np.all(truth["ebv_galactic"] > 0 * u.mag)
     assert np.median(truth["ebv_galactic"].value) == pytest.approx(0.03, rel=0.6)
+
+
+def test_local_patch_drawing_matches_the_whole_canvas():
+    canvas = render.Canvas(SimulationConfig())
+    for x0, y0, re in ((1.0, 2.0, 0.5), (3.3, -4.1, 0.2)):
+        whole = canvas.sersic(1.0, re, 0.6, 0.3, x0, y0)
+        local = [np.zeros_like(whole), np.zeros_like(whole)]
+        canvas.add_sersic(local, [1.0, 2.0], 1.0, re, 0.6, 0.3, x0, y0)
+        assert local[0].sum() == pytest.approx(1.0, abs=2e-3)
+        assert np.allclose(local[1], 2 * local[0])
+        assert np.abs(local[0] - whole).max() < 0.01 * whole.max()
+    # a source at the canvas corner keeps only the light that falls on it
+    corner = [np.zeros_like(whole)]
+    half = 0.5 * canvas.nfine * canvas.scale
+    canvas.add_sersic(corner, [1.0], 1.0, 0.4, 0.6, 0.3, half - 0.05, half - 0.05)
+    assert 0.15 < corner[0].sum() < 0.5
