@@ -66,6 +66,33 @@ def time_run(n, processes, *, seed=0, output=None):
     print(text)
 
 
+def cpu_time(n, seed=1):
+    """CPU seconds per galaxy of one process, which the machine's load changes far less
+    than it changes wall time; ``--cpu N`` writes it beside the load average."""
+    import resource
+
+    simulate(8, seed=99)  # grids and caches
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    simulate(n, seed=seed)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.perf_counter() - t0
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    load = os.getloadavg()
+    text = (
+        "Simulator CPU time\n"
+        "==================\n\n"
+        f"``python benchmarks/bench_simulate.py --n 0 --cpu {n} --skip-figures``\n\n"
+        f"- galaxies: {n} (default mixture, seed {seed}), one process\n"
+        f"- CPU time: {cpu:.1f} s, {1e3 * cpu / n:.1f} ms per galaxy; wall time {wall:.1f} s\n"
+        f"- load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
+        f"{os.cpu_count()} cores\n"
+    )
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    (GENERATED / "simulate_cpu.rst").write_text(text)
+    print(text)
+
+
 def background_rms(images, invvar=None):
     """Robust per-band RMS of the outer 8-pixel border (MAD, 3-sigma clipped)."""
     border = np.zeros(images.shape[-2:], dtype=bool)
@@ -341,6 +368,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="galaxies to time (0: skip timing)")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--cpu", type=int, default=0, help="galaxies for the CPU-time run")
+    parser.add_argument("--skip-figures", action="store_true", help="timing only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the timed set")
     parser.add_argument(
         "--output",
@@ -350,6 +379,10 @@ def main():
     args = parser.parse_args()
     if args.n:
         time_run(args.n, args.processes, seed=args.seed, output=args.output)
+    if args.cpu:
+        cpu_time(args.cpu)
+    if args.skip_figures:
+        return
     colour_loci()
     if REAL.exists():
         compare()

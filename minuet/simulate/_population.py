@@ -229,9 +229,8 @@ def component_fluxes(log_m, z, light, templates):
 # (2000) nebular-to-stellar factor 0.44 and k(H-alpha) = 3.33 (see
 # balmer_attenuation_garn_best), with Garn & Best's 0.28 mag scatter.
 # Quiescent galaxies are nearly dust-free: A_V half-normal with 0.15 mag
-# dispersion, below the 0.2-0.4 mag medians that SED fits find for them
-# (Salim et al. 2018, ApJ 859, 11) since those include residual star
-# formation that the quiescent templates here do not have.
+# dispersion (SED fits find them much less attenuated than star-forming
+# galaxies of the same mass; Salim et al. 2018, ApJ 859, 11).
 _HALPHA_TO_AV = 4.05 * 0.44 / 3.33
 _GARN_BEST_SCATTER = 0.28
 _QUIESCENT_AV = 0.15

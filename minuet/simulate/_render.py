@@ -162,8 +162,8 @@ class Canvas:
 PSF_FAMILIES = ("moffat", "kolmogorov", "vonkarman")
 
 # Von Karman turbulence with a 25 m outer scale (Tokovinin 2002, PASP 114,
-# 1156; Ziad et al. 2000 measure median outer scales of 20-30 m) and a
-# Fried parameter giving about 1 arcsec at 650 nm; rescaled to the drawn FWHM.
+# 1156, uses outer scales of this order for good sites) and a Fried
+# parameter giving about 1 arcsec at 650 nm; rescaled to the drawn FWHM.
 _VK_LAM_NM = 650.0
 _VK_R0_M = 0.13
 _VK_L0_M = 25.0
@@ -210,8 +210,9 @@ def sky_residual(coeffs, sky_sigma, size):
 
     ``coeffs`` (3 bands x 3: constant, x slope, y slope) are in units of the
     band's sky noise; the slopes are per half stamp. Legacy Surveys coadds
-    carry such residuals at the per-cent level of the noise after their sky
-    fits (Dey et al. 2019, AJ 157, 168, Section 8).
+    keep small residuals of this kind after their sky fits (Dey et al. 2019,
+    AJ 157, 168); their size here is an assumption, a few per cent of the
+    noise.
     """
     ramp = (np.arange(size) - 0.5 * (size - 1)) / (0.5 * size)
     plane = (

@@ -402,9 +402,12 @@ def simulate(n, *, seed=0, config=None, start=0):
     """Simulate Legacy-Surveys-like g, r, z cutouts of galaxies, in memory.
 
     Galaxies are drawn from published empirical relations (see
-    the relations in :mod:`minuet.simulate`), rendered as bulge + disk systems with
+    the relations in :mod:`minuet.simulate`) under the modelling variants of
+    ``config.variants`` (by default the training mixture; see
+    `~minuet.simulate.VARIANTS`), rendered as bulge + disk systems with
     arms, clumps, bars, companions, field neighbours and stars, seen through
-    per-band Moffat PSFs, with sky and source noise at DECaLS DR9 depth.
+    per-band PSFs with scattered-light wings, with sky and source noise at
+    the depth of the DECaLS, DES or BASS/MzLS area each cutout is drawn in.
 
     Parameters
     ----------
