@@ -318,6 +318,20 @@ class SimulationConfig:
         >>> SimulationConfig.from_dict(config.to_dict()) == config
         True
         """
+        config = dict(config)
+        if "moffat_beta" in config:
+            # files written before the Moffat index was drawn per cutout
+            import warnings
+
+            from astropy.utils.exceptions import AstropyUserWarning
+
+            beta = float(config.pop("moffat_beta"))
+            config.setdefault("moffat_beta_range", [beta, beta])
+            msg = (
+                f"simulator settings from an earlier version: moffat_beta={beta} is read as "
+                f"moffat_beta_range=({beta}, {beta}); settings added since take their defaults."
+            )
+            warnings.warn(msg, AstropyUserWarning, stacklevel=2)
         known = {f.name for f in fields(cls)}
         unknown = set(config) - known
         if unknown:
