@@ -163,3 +163,24 @@ def test_config_validation_and_round_trip():
         SimulationConfig(merger_fraction=2.0)
     with pytest.raises(ValueError, match="unknown simulator settings"):
         SimulationConfig.from_dict({"not_a_setting": 1})
+
+
+def test_breadth_of_conditions_and_sizes(sample):
+    truth = sample[3]
+    config = SimulationConfig()
+    # bright nearby galaxies as large as a good part of the stamp are present
+    assert np.any(truth["half_light_radius"] > 4 * u.arcsec)
+    assert np.mean(truth["redshift"] < config.nearby_z_max) >= 0.03
+    # cutouts from every survey area, with their depth offsets
+    surveys = set(truth["survey"])
+    assert surveys == {"DECaLS", "DES", "BASS/MzLS"}
+    des = np.median(truth["sky_sigma_r"].value[truth["survey"] == "DES"])
+    decals = np.median(truth["sky_sigma_r"].value[truth["survey"] == "DECaLS"])
+    assert des / decals == pytest.approx(10 ** (-0.4 * 0.5), rel=0.1)
+    # a spread of Moffat indices and wings, per cutout
+    beta = truth["psf_beta"][truth["psf_family"] == "moffat"]
+    assert beta.min() >= 2.5
+    assert beta.max() <= 4.8
+    assert np.ptp(beta) > 1.5
+    assert np.all(truth["psf_wing_r"] >= 0.01)
+    assert np.all(truth["psf_wing_r"] <= 0.04)
