@@ -6,13 +6,15 @@ Run it with nothing else on the machine (it keeps both cores busy)::
     python benchmarks/bench_simulate.py --n 2000  # shorter timing
     python benchmarks/bench_simulate.py --n 0                                  # figure, table
 
-Writes ``docs/simulate/simulated_vs_real.png``,
-``docs/validation/generated/simulate_comparison.rst`` and (with ``--n``)
+Writes ``docs/simulate/simulated_vs_real.png``, ``docs/simulate/colour_redshift.png``,
+``docs/validation/generated/simulate_comparison.rst``,
+``docs/validation/generated/simulate_colours.rst`` and (with ``--n``)
 ``docs/validation/generated/simulate_timing.rst``. The real stamps come from
 ``$MINUET_REAL_STAMPS`` (default ``../shared/data/real/ls_dr9_grz_72x72_stamps.npz``).
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -37,7 +39,9 @@ REAL = Path(
     )
 )
 GENERATED = ROOT / "docs" / "validation" / "generated"
+REAL_NSA = REAL.parent / "ls_nsa_grz_72x72_stamps.npz"
 FIGURE = ROOT / "docs" / "simulate" / "simulated_vs_real.png"
+COLOURS = ROOT / "docs" / "simulate" / "colour_redshift.png"
 
 
 def time_run(n, processes, *, seed=0, output=None):
@@ -63,6 +67,35 @@ def time_run(n, processes, *, seed=0, output=None):
               "seconds": round(elapsed, 1), "date": time.strftime("%Y-%m-%d"),
               "load_average_at_end": [round(value, 2) for value in load]}
     (GENERATED / "simulate_timing.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(text)
+
+
+def cpu_time(n, seed=1):
+    """CPU seconds per galaxy of one process, which the machine's load changes far less
+    than it changes wall time; ``--cpu N`` writes it beside the load average."""
+    import resource
+
+    simulate(8, seed=99)  # grids and caches
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    simulate(n, seed=seed)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.perf_counter() - t0
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    load = os.getloadavg()
+    text = (
+        "Simulator CPU time\n"
+        "==================\n\n"
+        f"``python benchmarks/bench_simulate.py --n 0 --cpu {n} --skip-figures``\n\n"
+        f"- galaxies: {n} (default mixture, seed {seed}), one process\n"
+        f"- CPU time: {cpu:.1f} s, {1e3 * cpu / n:.1f} ms per galaxy; wall time {wall:.1f} s\n"
+    )
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    (GENERATED / "simulate_cpu.rst").write_text(text)
+    record = {"n": n, "seed": seed, "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
+              "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+              "load_average_at_end": [round(value, 2) for value in load]}
+    (GENERATED / "simulate_cpu.json").write_text(json.dumps(record, indent=2) + "\n")
     print(text)
 
 
@@ -108,41 +141,59 @@ def _pct(x):
     return f"{p50:.2f} [{p16:.2f}, {p84:.2f}]"
 
 
-def compare(n_sim=200):
+def _rgb(image):
+    return rgb_composite(image)
+
+
+def compare(n_sim=240):
     with np.load(REAL, allow_pickle=False) as data:
         real = data["images"].astype(float)
         real_iv = data["invvar"].astype(float)
+    nsa = None
+    if REAL_NSA.exists():
+        with np.load(REAL_NSA, allow_pickle=False) as data:
+            nsa = data["images"].astype(float)
     images, invvar, _, truth = simulate(n_sim, seed=0)
 
-    # figure: real stamps on top, simulated below, same Lupton stretch
+    # figure: real DR9 stamps, real nearby NSA galaxies, then simulated cutouts
+    # (the brightest nearby ones, then a spread in r magnitude); same Lupton stretch
     show_real = [0, 1, 2, 4, 6, 9, 12]
     order = np.argsort(truth["mag_r"].value)
-    show_sim = order[np.linspace(0, n_sim - 1, 14).astype(int)][::2]
-    fig, axes = plt.subplots(2, 7, figsize=(12.6, 4.6))
-    for ax, k in zip(axes[0], show_real, strict=True):
-        ax.imshow(rgb_composite(real[k]), origin="lower")
-        ax.set_title(f"DR9 stamp {k}", fontsize=8)
-    for ax, k in zip(axes[1], show_sim, strict=True):
-        ax.imshow(rgb_composite(images[k]), origin="lower")
-        row = truth[k]
-        ax.set_title(f"sim z={row['redshift']:.2f} r={row['mag_r'].value:.1f}", fontsize=8)
+    bright = order[:7]
+    spread = order[np.linspace(7, n_sim - 1, 7).astype(int)]
+    rows = [("DR9", real, show_real)]
+    if nsa is not None:
+        rows.append(("NSA", nsa, list(range(7))))
+    rows += [("sim", images, list(bright)), ("sim", images, list(spread))]
+    fig, axes = plt.subplots(len(rows), 7, figsize=(12.6, 2.1 * len(rows) + 0.5))
+    for (kind, stack, idx), row_axes in zip(rows, axes, strict=True):
+        for ax, k in zip(row_axes, idx, strict=True):
+            ax.imshow(_rgb(stack[k]), origin="lower")
+            if kind == "sim":
+                t = truth[k]
+                ax.set_title(
+                    f"z={t['redshift']:.2f} r={t['mag_r'].value:.1f}\n{t['variant']}", fontsize=7
+                )
+            else:
+                ax.set_title(f"{kind} stamp {k}", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(
-        "Top: real Legacy Surveys DR9 stamps. Bottom: minuet.simulate (seed 0), "
-        "ordered by r magnitude. Same Lupton RGB stretch.",
+        "Real Legacy Surveys stamps (DR9 field and cluster; nearby NSA galaxies), then "
+        "minuet.simulate (seed 0): its brightest, then a spread in r. Same Lupton RGB stretch.",
         fontsize=9,
     )
-    fig.tight_layout(h_pad=1.5)
+    fig.tight_layout(h_pad=1.2)
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=110)
+    fig.savefig(FIGURE, dpi=100)
     plt.close(fig)
 
     has_iv = real_iv.reshape(len(real), -1).any(axis=1)
     rms_real = background_rms(real[has_iv], real_iv[has_iv])
     ivnoise_real = [np.median(real_iv[has_iv, b][real_iv[has_iv, b] > 0]) ** -0.5 for b in range(3)]
-    rms_sim = background_rms(images, invvar)
+    decals = np.asarray(truth["survey"] == "DECaLS")
+    rms_sim = background_rms(images[decals], invvar[decals])
     star_fwhm = [half_max_fwhm(real[4, b]) * 0.262 for b in range(3)]
     sim_fwhm = [np.median(truth[f"psf_fwhm_{b}"].value) for b in "grz"]
     gr_r, rz_r = central_colours(real)
@@ -154,7 +205,10 @@ def compare(n_sim=200):
         (
             "invvar^-1/2 median g, r, z",
             " ".join(f"{v:.4f}" for v in ivnoise_real),
-            " ".join(f"{np.median(invvar[:, b][invvar[:, b] > 0]) ** -0.5:.4f}" for b in range(3)),
+            " ".join(
+                f"{np.median(invvar[decals, b][invvar[decals, b] > 0]) ** -0.5:.4f}"
+                for b in range(3)
+            ),
         ),
         (
             "PSF FWHM g, r, z (arcsec)",
@@ -164,49 +218,178 @@ def compare(n_sim=200):
         ("central g-r, median [16, 84]", _pct(gr_r), _pct(gr_s)),
         ("central r-z, median [16, 84]", _pct(rz_r), _pct(rz_s)),
     ]
-    width = [
-        max(len(r[i]) for r in [*rows, ("statistic", "real DR9 (14 stamps)", "simulated")])
-        for i in range(3)
-    ]
-    rule = "  ".join("=" * w for w in width)
-    lines = [
-        rule,
-        "  ".join(
-            h.ljust(w)
-            for h, w in zip(
-                ("statistic", "real DR9 (14 stamps)", f"simulated ({n_sim})"), width, strict=True
+    if nsa is not None:
+        total = nsa.sum(axis=(2, 3))
+        rows.append(
+            (
+                "total r mag in stamp, NSA vs 7 brightest sim",
+                _pct(22.5 - 2.5 * np.log10(total[:, 1])),
+                _pct(truth["mag_r"].value[bright]),
             )
-        ),
-        rule,
-    ]
+        )
+    _write_table(
+        rows,
+        ("statistic", "real DR9 (14 stamps)", f"simulated ({n_sim})"),
+        "Simulated versus real cutouts",
+        "``python benchmarks/bench_simulate.py --n 0``. Background RMS: 3-sigma-clipped MAD of\n"
+        "the outer 8-pixel border (real: the two stamps with inverse variance; simulated: the\n"
+        "DECaLS-depth cutouts). Real PSF FWHM: area above half maximum of stamp 4 (a compact\n"
+        "source, possibly a star); simulated: median drawn PSF FWHM. Colours: 4-pixel-radius\n"
+        "aperture at the centre.\n\n",
+        GENERATED / "simulate_comparison.rst",
+    )
+
+
+def _write_table(rows, header, title, intro, path):
+    width = [max(len(r[i]) for r in [*rows, header]) for i in range(len(header))]
+    rule = "  ".join("=" * w for w in width)
+    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, width, strict=True)), rule]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) for r in rows]
     lines.append(rule)
-    text = (
-        "Simulated versus real cutouts\n"
-        "=============================\n\n"
-        "``python benchmarks/bench_simulate.py --n 0``. Background RMS: 3-sigma-clipped MAD of\n"
-        "the "
-        "outer 8-pixel border (real: the two stamps with inverse variance). Real PSF FWHM:\n"
-        "area above half maximum of stamp 4 (a compact source, possibly a star); simulated:\n"
-        "median drawn PSF FWHM. Colours: 4-pixel-radius aperture at the centre.\n\n"
-        + "\n".join(lines)
-        + "\n"
-    )
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    (GENERATED / "simulate_comparison.rst").write_text(text)
+    text = f"{title}\n{'=' * len(title)}\n\n" + intro + "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
     print(text)
+
+
+def colour_loci(n=5000, seed=20251201):
+    """Colour-redshift figure and table against the DESI LRG and ELG selections.
+
+    The same draw and cuts as ``tests/simulate/test_colours.py``: the reference
+    variant to r < 23 (so that the z ~ 1 star formers DESI targets are present),
+    magnitudes before Galactic extinction.
+    """
+    from minuet.simulate import SimulationConfig, variant_choices
+    from minuet.simulate import _population as pop
+    from minuet.simulate import _seds as seds
+
+    rng = np.random.default_rng(seed)
+    config = SimulationConfig(mag_limit=23.0, nearby_fraction=0.0)
+    gal = pop.draw_centrals(n, rng, config, variant_choices("reference"))
+    g, r, zm, w1 = seds.magnitudes(
+        gal["template_coeffs"], gal["redshift"], gal["dust_av"], "calzetti00", ("g", "r", "z", "w1")
+    ).T
+    z = gal["redshift"]
+    q = gal["quenched"] & (gal["log_mstar"] > 10.8)
+    sf = ~gal["quenched"]
+    lrg = ((zm - w1) > 0.8 * (r - zm) - 0.6) & (((g - w1) > 2.9) | ((r - w1) > 1.8))
+    gr, rz = g - r, r - zm
+    elg = (rz > 0.15) & (gr < 0.5 * rz + 0.1) & (gr < -1.2 * rz + 1.6)
+
+    edges = np.linspace(0.05, 1.0, 11)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
+    for colour, label, ax in ((gr, "g - r", axes[0]), (rz, "r - z", axes[1])):
+        for sel, name, c in ((q, "quiescent, log M > 10.8", "C3"), (sf, "star-forming", "C0")):
+            pct = np.array(
+                [
+                    np.percentile(colour[sel & (z > lo) & (z < hi)], [16, 50, 84])
+                    if np.sum(sel & (z > lo) & (z < hi)) > 5
+                    else [np.nan] * 3
+                    for lo, hi in itertools.pairwise(edges)
+                ]
+            )
+            ax.fill_between(mid, pct[:, 0], pct[:, 2], color=c, alpha=0.25)
+            ax.plot(mid, pct[:, 1], color=c, label=name)
+        ax.set_xlabel("redshift")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=7)
+    ax = axes[2]
+    for sel, name, c in (
+        (sf & (z < 0.6) & (g < 23.5), "star-forming z < 0.6", "C2"),
+        (sf & (z > 0.8) & (g < 23.5), "star-forming z > 0.8", "C0"),
+    ):
+        ax.scatter(rz[sel], gr[sel], s=2, color=c, label=name, alpha=0.5)
+    x = np.linspace(0.15, 1.6, 50)
+    ax.plot(x, np.minimum(0.5 * x + 0.1, -1.2 * x + 1.6), "k-", lw=1)
+    ax.axvline(0.15, color="k", lw=1)
+    ax.set_xlim(-0.5, 2.0)
+    ax.set_ylim(-0.5, 2.0)
+    ax.set_xlabel("r - z")
+    ax.set_ylabel("g - r")
+    ax.set_title("DESI ELG box (Raichoor et al. 2023)", fontsize=8)
+    ax.legend(fontsize=7, markerscale=4)
+    ax = axes[3]
+    massive = gal["quenched"] & (gal["log_mstar"] > 11.0)
+    for sel, name, c in (
+        (massive & (z > 0.4) & (z < 0.9), "quiescent log M > 11, 0.4 < z < 0.9", "C3"),
+        (sf & (z < 0.25), "star-forming z < 0.25", "C2"),
+    ):
+        ax.scatter(g[sel] - w1[sel], r[sel] - w1[sel], s=2, color=c, label=name, alpha=0.5)
+    ax.axvline(2.9, color="k", lw=1)
+    ax.axhline(1.8, color="k", lw=1)
+    ax.set_xlabel("g - W1")
+    ax.set_ylabel("r - W1")
+    ax.set_title("DESI LRG low-z cut (Zhou et al. 2023): right of or above", fontsize=8)
+    ax.legend(fontsize=7, markerscale=4)
+    fig.tight_layout()
+    fig.savefig(COLOURS, dpi=100)
+    plt.close(fig)
+
+    def frac(flag, sel):
+        return f"{flag[sel].mean():.2f} ({int(sel.sum())})"
+
+    bright = g < 23.5
+    rows = [
+        (
+            "LRG colour cuts, quiescent log M > 11, 0.4 < z < 0.9",
+            ">= 0.80",
+            frac(lrg, massive & (z > 0.4) & (z < 0.9)),
+        ),
+        ("LRG colour cuts, star-forming z < 0.25", "<= 0.05", frac(lrg, sf & (z < 0.25))),
+        (
+            "ELG box, star-forming g < 23.5, 0.8 < z < 1",
+            ">= 0.50",
+            frac(elg, sf & bright & (z > 0.8)),
+        ),
+        (
+            "ELG box, star-forming g < 23.5, 0.6 < z < 0.8",
+            "(not tested)",
+            frac(elg, sf & bright & (z > 0.6) & (z < 0.8)),
+        ),
+        ("ELG box, star-forming g < 23.5, z < 0.6", "<= 0.05", frac(elg, sf & bright & (z < 0.6))),
+    ]
+    for lo, hi in ((0.3, 0.5), (0.5, 0.7), (0.7, 0.9)):
+        zs = (z > lo) & (z < hi)
+        rows.append(
+            (
+                f"median r - z at {lo} < z < {hi}: quiescent / star-forming",
+                "rising; SF bluer by > 0.2",
+                f"{np.median(rz[q & zs]):.2f} / "
+                f"{np.median(rz[sf & (gal['log_mstar'] > 10) & zs]):.2f}",
+            )
+        )
+    _write_table(
+        rows,
+        ("selection (published cut)", "test requires", "fraction inside (number)"),
+        "Simulated colours against DESI selections",
+        "``python benchmarks/bench_simulate.py --n 0``; the same draw and cuts as\n"
+        "``tests/simulate/test_colours.py`` (reference variant, r < 23, before Galactic\n"
+        "extinction).\n\n",
+        GENERATED / "simulate_colours.rst",
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="galaxies to time (0: skip timing)")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--cpu", type=int, default=0, help="galaxies for the CPU-time run")
+    parser.add_argument("--skip-figures", action="store_true", help="timing only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the timed set")
-    parser.add_argument("--output", default=None,
-                        help="keep the timed set at this path (default: a deleted temporary file)")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="keep the timed set at this path (default: a deleted temporary file)",
+    )
     args = parser.parse_args()
     if args.n:
         time_run(args.n, args.processes, seed=args.seed, output=args.output)
+    if args.cpu:
+        cpu_time(args.cpu)
+    if args.skip_figures:
+        return
+    colour_loci()
     if REAL.exists():
         compare()
     else:

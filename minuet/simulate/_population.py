@@ -229,9 +229,8 @@ def component_fluxes(log_m, z, light, templates):
 # (2000) nebular-to-stellar factor 0.44 and k(H-alpha) = 3.33 (see
 # balmer_attenuation_garn_best), with Garn & Best's 0.28 mag scatter.
 # Quiescent galaxies are nearly dust-free: A_V half-normal with 0.15 mag
-# dispersion, below the 0.2-0.4 mag medians that SED fits find for them
-# (Salim et al. 2018, ApJ 859, 11) since those include residual star
-# formation that the quiescent templates here do not have.
+# dispersion (SED fits find them much less attenuated than star-forming
+# galaxies of the same mass; Salim et al. 2018, ApJ 859, 11).
 _HALPHA_TO_AV = 4.05 * 0.44 / 3.33
 _GARN_BEST_SCATTER = 0.28
 _QUIESCENT_AV = 0.15
@@ -272,6 +271,8 @@ def _slab(a_screen, inclination_deg):
 # stars. Template 0 carries a heavily reddened population: dust here comes
 # from the dust law instead, so it is not used.
 _YOUNG = (1, 4)
+_YOUNGEST_SHARE = 1.0 / 30.0
+_SFR_TIMESCALE_YR = 3.0e8
 _INTERMEDIATE = 2
 _OLD = 3
 
@@ -287,21 +288,32 @@ def _sed_mixture(log_m, log_ssfr, quenched, rng, choices):
     """
     tpl = seds.templates()
     n = log_m.size
-    # Share of the young mass in template 1, a burst younger than 300 Myr and
-    # 200 times brighter per unit mass than the old stars: star-forming
-    # galaxies only; residual star formation in quenched ones is template 4's
-    # smoother recent history.
-    u = np.where(quenched, 0.0, rng.uniform(0.0, 0.1, n))
-    # sSFR of a young mixture holding stellar-mass shares (u, 1 - u)
-    ssfr_young = u * tpl["sfr"][1] / tpl["mremain"][1] + (1 - u) * tpl["sfr"][4] / tpl["mremain"][4]
-    f_young = np.minimum(10.0**log_ssfr / ssfr_young, 0.95)
+    # Template 4 (about half of its stars formed in the last 300 Myr, the rest
+    # over gigayears) carries most of the recent star formation. Template 1,
+    # whose stars all formed in the last 300 Myr and which is some 200 times
+    # brighter per unit mass than the old stars (so dominated by the
+    # youngest), takes the share of that recent mass that a constant SFR puts
+    # into its last 10 Myr, 1/30. Giving it more makes the few galaxies above
+    # the main sequence outshine the rest of a flux-limited sample and moves
+    # the colours off the published loci (see the colour tests). The young
+    # share is capped at 95% of the stellar mass, which caps the sSFR near
+    # 2e-9 / yr; the catalogue's log_sfr is always that of the mixture.
+    ssfr = 10.0**log_ssfr
+    recent = ssfr * _SFR_TIMESCALE_YR  # share of M* formed in the last 300 Myr
+    s1 = tpl["sfr"][1] / tpl["mremain"][1]
+    s4 = tpl["sfr"][4] / tpl["mremain"][4]
+    f1 = recent * _YOUNGEST_SHARE / (s1 * _SFR_TIMESCALE_YR)
+    f4 = recent * (1.0 - _YOUNGEST_SHARE) / (s4 * _SFR_TIMESCALE_YR)
+    scale = np.minimum(1.0, 0.95 / (f1 + f4))
+    f1, f4 = f1 * scale, f4 * scale
+    f_young = f1 + f4
     f_int = np.where(quenched, rng.beta(1.0, 30.0, n), rng.uniform(0.0, 0.6, n)) * (1 - f_young)
     f_old = 1.0 - f_young - f_int
     old = seds.LRG if choices["sed"] == "kcorrect_lrg" else _OLD
     mass = 10.0**log_m
     coeffs = np.zeros((n, 6))
-    coeffs[:, 1] = mass * f_young * u / tpl["mremain"][1]
-    coeffs[:, 4] = mass * f_young * (1 - u) / tpl["mremain"][4]
+    coeffs[:, 1] = mass * f1 / tpl["mremain"][1]
+    coeffs[:, 4] = mass * f4 / tpl["mremain"][4]
     coeffs[:, _INTERMEDIATE] = mass * f_int / tpl["mremain"][_INTERMEDIATE]
     coeffs[:, old] = mass * f_old / tpl["mremain"][old]
     return coeffs

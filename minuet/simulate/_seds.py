@@ -98,8 +98,10 @@ def _read_template_file(path):
 
 
 @functools.cache
-def templates():
+def templates(wave_max=_WAVE_RANGE[1]):
     """Wavelength (A), fluxes (6, nwave) and mass bookkeeping of the templates.
+
+    Rest wavelengths from 900 A to ``wave_max``.
 
     Fluxes are erg/s/cm^2/A at 10 pc per solar mass formed. Returns a dict
     with ``wave``, ``flux``, ``mremain`` (surviving stellar mass per solar
@@ -110,7 +112,7 @@ def templates():
     (wave, flux_nmf, meta_nmf), (wave_lrg, flux_lrg, meta_lrg) = (
         _read_template_file(os.path.join(root, name)) for name in TEMPLATE_FILES
     )
-    keep = (wave >= _WAVE_RANGE[0]) & (wave <= _WAVE_RANGE[1])
+    keep = (wave >= _WAVE_RANGE[0]) & (wave <= wave_max)
     flux = np.concatenate(
         [flux_nmf[:, keep], np.interp(wave[keep], wave_lrg, flux_lrg[0])[None, :]]
     )
@@ -146,32 +148,54 @@ def attenuation_curve(law, wave):
 
 
 @functools.cache
-def decam_curves():
-    """Wavelength (A) and response of the speclite DECam g, r, z curves."""
-    filters = import_speclite().load_filters("decam2014-g", "decam2014-r", "decam2014-z")
-    return tuple(
-        (np.asarray(f.wavelength, dtype=float), np.asarray(f.response, dtype=float))
-        for f in filters
-    )
+def response_curves(bands=("g", "r", "z")):
+    """Wavelength (A) and response of DECam g, r, z (speclite) and WISE W1 (kcorrect).
+
+    W1 is only used to check colours against selections that need it.
+    """
+    out = []
+    decam = {"g": "decam2014-g", "r": "decam2014-r", "z": "decam2014-z"}
+    for band in bands:
+        if band in decam:
+            (curve,) = import_speclite().load_filters(decam[band])
+            out.append(
+                (np.asarray(curve.wavelength, dtype=float), np.asarray(curve.response, dtype=float))
+            )
+        elif band == "w1":
+            path = os.path.join(os.path.dirname(template_dir()), "responses", "wise_w1.dat")
+            with open(path) as f:
+                lines = f.read().splitlines()
+            rows = [
+                line.strip().strip("|").split("|")
+                for line in lines
+                if line.startswith("|") and not line.strip("| ").startswith("lambda")
+            ]
+            table = np.array([[float(x) for x in row[:2]] for row in rows])
+            out.append((table[:, 0], table[:, 1]))
+        else:
+            msg = f"unknown band {band!r}; expected g, r, z or w1."
+            raise ValueError(msg)
+    return tuple(out)
 
 
 @functools.cache
-def flux_grid(law):
-    """Observed DECam flux per solar mass formed, before the distance dimming.
+def flux_grid(law, bands=("g", "r", "z")):
+    """Observed flux per solar mass formed, before the distance dimming.
 
     Returns ``(z_grid, av_grid, log_flux)`` with ``log_flux`` of shape
-    (nz, nav, 6, 3): log10 of the g, r, z flux in nanomaggies that one solar
-    mass formed in each template would have at 10 pc luminosity distance
-    (multiply by ``10**(-0.4 DM)``), through a screen of ``A_V``.
+    (nz, nav, 6, nband): log10 of the flux in nanomaggies (AB) that one
+    solar mass formed in each template would have at 10 pc luminosity
+    distance (multiply by ``10**(-0.4 DM)``), through a screen of ``A_V``.
     """
-    tpl = templates()
+    curves = response_curves(bands)
+    tpl = templates(max(w.max() for w, _ in curves) / (1.0 + _Z_GRID[0]) + 100.0)
     wave = tpl["wave"]
     dwave = np.gradient(wave)
     curve = attenuation_curve(law, wave)
     trans = 10.0 ** (-0.4 * _AV_GRID[:, None] * curve[None, :])  # (nav, nwave)
     # f_nu,eff = (1 + z) * int f_lambda,10pc R((1+z) lambda) lambda dlambda / int c R / lambda_obs
-    weights = np.empty((_Z_GRID.size, 3, wave.size))
-    for b, (w_obs, resp) in enumerate(decam_curves()):
+    weights = np.empty((_Z_GRID.size, len(bands), wave.size))
+    for b, (w_obs, resp) in enumerate(curves):
         norm = np.trapezoid(_C_AA * resp / w_obs, w_obs)
         for i, z in enumerate(_Z_GRID):
             r = np.interp((1.0 + z) * wave, w_obs, resp, left=0.0, right=0.0)
@@ -181,13 +205,13 @@ def flux_grid(law):
     return _Z_GRID.copy(), _AV_GRID.copy(), np.log10(np.maximum(flux, 1e-300))
 
 
-def template_fluxes(law, redshift, a_v):
-    """Observed flux factors of the six templates, shape (n, 6, 3).
+def template_fluxes(law, redshift, a_v, bands=("g", "r", "z")):
+    """Observed flux factors of the six templates, shape (n, 6, nband).
 
     Linear in redshift, linear in log flux in ``a_v``; multiply by
     ``10**(-0.4 * DM(z))`` and by the mass formed in each template.
     """
-    z_grid, av_grid, log_flux = flux_grid(law)
+    z_grid, av_grid, log_flux = flux_grid(law, tuple(bands))
     z = np.clip(np.asarray(redshift, dtype=float), z_grid[0], z_grid[-1])
     a_v = np.clip(np.asarray(a_v, dtype=float), av_grid[0], av_grid[-1])
     iz = np.minimum(np.searchsorted(z_grid, z, side="right") - 1, z_grid.size - 2)
@@ -201,3 +225,19 @@ def template_fluxes(law, redshift, a_v):
         + fz * fa * log_flux[iz + 1, ia + 1]
     )
     return 10.0**out
+
+
+def magnitudes(coeffs, redshift, a_v, law, bands=("g", "r", "z")):
+    """AB magnitudes of template mixtures (solar masses formed per template).
+
+    Before Galactic extinction; used to check colours against published
+    selections, including WISE W1 where they need it.
+    """
+    from ._photometry import distance_modulus
+
+    z = np.atleast_1d(np.asarray(redshift, dtype=float))
+    factors = (
+        template_fluxes(law, z, a_v, bands) * 10.0 ** (-0.4 * distance_modulus(z))[:, None, None]
+    )
+    flux = np.einsum("nt,ntb->nb", np.asarray(coeffs, dtype=float), factors)
+    return 22.5 - 2.5 * np.log10(np.maximum(flux, 1e-30))

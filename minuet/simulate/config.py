@@ -67,15 +67,22 @@ class SimulationConfig:
         Range of the r-band fraction of light in the PSF's scattered-light
         wings, drawn per cutout (g and z scale as wavelength**-2).
     survey_fractions : tuple of float
-        Shares of cutouts from the DECaLS, DES and BASS/MzLS areas.
+        Shares of cutouts from the DECaLS, DES and BASS/MzLS areas, roughly
+        in proportion to their footprints (Dey et al. 2019, AJ 157, 168).
     survey_depth_offsets : tuple of tuple of float
         Per-survey g, r, z depth relative to DECaLS (mag, positive =
-        deeper), which scales ``sky_sigma``.
+        deeper), which scales ``sky_sigma``. Approximate: DES's wide-field
+        coadds are deeper than DECaLS (Abbott et al. 2018, ApJS 239, 18),
+        BASS is shallower in g and r and MzLS similar or deeper in z (Dey et
+        al. 2019).
     ebv_median, ebv_scatter : float
-        Median and log-normal scatter of the Galactic E(B-V) per cutout.
+        Median and log-normal scatter of the Galactic E(B-V) per cutout,
+        typical of high-latitude sky in the Schlegel, Finkbeiner & Davis
+        (1998, ApJ 500, 525) maps.
     sky_residual : float
         RMS of the residual sky level left by sky subtraction, in units of
-        the per-pixel sky noise (a constant plus a gradient per band).
+        the per-pixel sky noise (a constant plus a gradient per band); an
+        assumption, not a measurement.
     nearby_fraction : float
         Share of central galaxies drawn from the nearby volume
         ``z < nearby_z_max`` (bright, large galaxies).
@@ -311,6 +318,20 @@ class SimulationConfig:
         >>> SimulationConfig.from_dict(config.to_dict()) == config
         True
         """
+        config = dict(config)
+        if "moffat_beta" in config:
+            # files written before the Moffat index was drawn per cutout
+            import warnings
+
+            from astropy.utils.exceptions import AstropyUserWarning
+
+            beta = float(config.pop("moffat_beta"))
+            config.setdefault("moffat_beta_range", [beta, beta])
+            msg = (
+                f"simulator settings from an earlier version: moffat_beta={beta} is read as "
+                f"moffat_beta_range=({beta}, {beta}); settings added since take their defaults."
+            )
+            warnings.warn(msg, AstropyUserWarning, stacklevel=2)
         known = {f.name for f in fields(cls)}
         unknown = set(config) - known
         if unknown:

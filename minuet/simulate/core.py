@@ -265,15 +265,15 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
         others = pop.draw_field_galaxies(n_gal, rng, config, mw)
         for k in range(n_gal):
             xy = _away_from_centre(rng, half, 1.5)
-            img = canvas.sersic(
+            canvas.add_sersic(
+                field,
+                others["flux"][k],
                 others["sersic"][k],
                 max(others["re_arcsec"][k], 0.03),
                 others["q"][k],
                 np.deg2rad(others["pa"][k]),
                 *xy,
             )
-            for b in range(3):
-                field[b] += others["flux"][k, b] * img
     n_star = rng.poisson(densities[1] * area)
     if n_star:
         stars = pop.draw_stars(n_star, rng, config)
@@ -402,9 +402,12 @@ def simulate(n, *, seed=0, config=None, start=0):
     """Simulate Legacy-Surveys-like g, r, z cutouts of galaxies, in memory.
 
     Galaxies are drawn from published empirical relations (see
-    the relations in :mod:`minuet.simulate`), rendered as bulge + disk systems with
+    the relations in :mod:`minuet.simulate`) under the modelling variants of
+    ``config.variants`` (by default the training mixture; see
+    `~minuet.simulate.VARIANTS`), rendered as bulge + disk systems with
     arms, clumps, bars, companions, field neighbours and stars, seen through
-    per-band Moffat PSFs, with sky and source noise at DECaLS DR9 depth.
+    per-band PSFs with scattered-light wings, with sky and source noise at
+    the depth of the DECaLS, DES or BASS/MzLS area each cutout is drawn in.
 
     Parameters
     ----------

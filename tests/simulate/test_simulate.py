@@ -43,7 +43,8 @@ def test_footprint_holds_the_centre(sample):
     _, _, footprint, truth = sample
     assert np.all(footprint[:, 35:37, 35:37].any(axis=(1, 2)))
     # bright nearby galaxies (and their PSF wings) may fill the stamp; others do not
-    faint = truth["mag_r"] > 17.5 * u.mag
+    faint = (truth["mag_r"] > 17.5 * u.mag) & (truth["half_light_radius"] < 3 * u.arcsec)
+    assert faint.mean() > 0.8
     assert np.all(footprint[faint].mean(axis=(1, 2)) < 0.9)
 
 
@@ -112,7 +113,14 @@ def test_background_rms_matches_depth(sample):
     images, invvar, _, truth = sample
     config = SimulationConfig()
     # sky_sigma is the DECaLS depth; DES and BASS/MzLS cutouts are offset from it
-    clean = (truth["n_neighbours"] == 0) & (truth["n_stars"] == 0) & (truth["survey"] == "DECaLS")
+    # and bright nearby galaxies spread light (and its noise) over the whole stamp
+    clean = (
+        (truth["n_neighbours"] == 0)
+        & (truth["n_stars"] == 0)
+        & (truth["survey"] == "DECaLS")
+        & (truth["mag_r"] > 17.5 * u.mag)
+        & (truth["half_light_radius"] < 3 * u.arcsec)
+    )
     border = np.zeros((72, 72), dtype=bool)
     border[:8] = border[-8:] = True
     border[:, :8] = border[:, -8:] = True
@@ -155,3 +163,24 @@ def test_config_validation_and_round_trip():
         SimulationConfig(merger_fraction=2.0)
     with pytest.raises(ValueError, match="unknown simulator settings"):
         SimulationConfig.from_dict({"not_a_setting": 1})
+
+
+def test_breadth_of_conditions_and_sizes(sample):
+    truth = sample[3]
+    config = SimulationConfig()
+    # bright nearby galaxies as large as a good part of the stamp are present
+    assert np.any(truth["half_light_radius"] > 4 * u.arcsec)
+    assert np.mean(truth["redshift"] < config.nearby_z_max) >= 0.03
+    # cutouts from every survey area, with their depth offsets
+    surveys = set(truth["survey"])
+    assert surveys == {"DECaLS", "DES", "BASS/MzLS"}
+    des = np.median(truth["sky_sigma_r"].value[truth["survey"] == "DES"])
+    decals = np.median(truth["sky_sigma_r"].value[truth["survey"] == "DECaLS"])
+    assert des / decals == pytest.approx(10 ** (-0.4 * 0.5), rel=0.1)
+    # a spread of Moffat indices and wings, per cutout
+    beta = truth["psf_beta"][truth["psf_family"] == "moffat"]
+    assert beta.min() >= 2.5
+    assert beta.max() <= 4.8
+    assert np.ptp(beta) > 1.5
+    assert np.all(truth["psf_wing_r"] >= 0.01)
+    assert np.all(truth["psf_wing_r"] <= 0.04)

@@ -137,3 +137,13 @@ def test_default_mixture_identical_across_processes(tmp_path):
     one = write_dataset(tmp_path / "a.h5", 4, seed=8, processes=1, chunk_size=4)
     two = write_dataset(tmp_path / "b.h5", 4, seed=8, processes=2, chunk_size=1)
     assert _contents(one) == _contents(two)
+
+
+def test_settings_of_an_earlier_version_are_read_with_a_warning():
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    old = {"mag_limit": 21.5, "moffat_beta": 3.5}
+    with pytest.warns(AstropyUserWarning, match="earlier version"):
+        config = SimulationConfig.from_dict(old)
+    assert config.moffat_beta_range == (3.5, 3.5)
+    assert config.variants == TRAINING_VARIANTS
