@@ -31,6 +31,7 @@ Writes ``docs/validation/generated/typicality.{json,rst}``::
 import argparse
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -264,11 +265,12 @@ def write(res, out, *, quick):
         lines += [f"Real stamps ``{row['file']}``: {row['flagged']} of {row['n']} flagged "
                   f"atypical; typicality per stamp "
                   + ", ".join(f"{v:.3g}" for v in typ) + ".", ""]
+    command = re.sub(r"--data \S+", "--data DATA_DIR", res["command"])
     lines += [
         f"{res['n_test']} in-distribution and {res['n_fresh']} fresh held-out galaxies "
         f"(recalibration pool {res['n_pool']}); model ``{res['model']}``; {res['machine']}, "
-        f"{res['date']}, load average {res['load_average'][0]} at the end; command: "
-        f"``{res['command']}``.",
+        f"{res['date']}; command: ``{command}`` "
+        "(DATA_DIR: the simulated sets it writes on first use).",
     ]
     (out / f"{stem}.rst").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
