@@ -6,7 +6,7 @@ The latent-space explorer from a notebook
 catalogue's latents and a panel for the selected galaxy. In a notebook,
 :func:`minuet.explore` starts the same page in the background and returns at
 once, so the notebook stays usable. Here the bundled reference catalogue
-(5,000 simulated galaxies) is opened, and the explorer's data layer is used
+(thousands of simulated galaxies) is opened, and the explorer's data layer is used
 directly to draw what the page shows.
 """
 

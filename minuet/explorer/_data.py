@@ -732,7 +732,7 @@ def reference_catalogue(model):
     ----------
     model : `minuet.Minuet`
         A model with a reference catalogue (`minuet.Minuet.pretrained` has
-        one: 5,000 simulated galaxies with their true properties).
+        one: thousands of simulated galaxies with their true properties).
 
     Returns
     -------
@@ -744,8 +744,8 @@ def reference_catalogue(model):
     >>> from minuet import Minuet
     >>> from minuet.explorer import reference_catalogue
     >>> table = reference_catalogue(Minuet.pretrained())
-    >>> len(table), table.colnames[:3]
-    (5000, ['id', 'latent_0', 'latent_1'])
+    >>> len(table) >= 1000, table.colnames[:3]
+    (True, ['id', 'latent_0', 'latent_1'])
     """
     index = model.latent_index
     if index is None:
