@@ -141,20 +141,26 @@ def _download(name, entry, progress):
     from .._weights import sha256
 
     sources = _sources(entry["url"])
-    try:
-        archive = Path(
-            download_file(entry["url"], cache=True, timeout=conf.timeout, sources=sources,
-                          pkgname=_PKGNAME, show_progress=progress)
-        )
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = exc if isinstance(exc, urllib.error.HTTPError) else getattr(exc, "reason", exc)
+    reasons = []
+    archive = None
+    for source in sources:  # one at a time, so that every failed response is closed here
+        try:
+            archive = Path(
+                download_file(entry["url"], cache=True, timeout=conf.timeout, sources=[source],
+                              pkgname=_PKGNAME, show_progress=progress)
+            )
+            break
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reasons.append(f"{source}: {_reason(exc)}")
+            _close(exc)
+    if archive is None:
         msg = (
-            f"cannot download the registered model {name!r} from {' or '.join(sources)} "
-            f"({reason}). It is fetched once and then kept in the cache: connect to the "
-            "network and try again, set minuet.registry.conf.mirror to a reachable copy, or "
-            "unpack the archive yourself and use Minuet.load(directory)."
+            f"cannot download the registered model {name!r} ({'; '.join(reasons)}). It is "
+            "fetched once and then kept in the cache: connect to the network and try again, "
+            "set minuet.registry.conf.mirror to a reachable copy, or unpack the archive "
+            "yourself and use Minuet.load(directory)."
         )
-        raise ConnectionError(msg) from exc
+        raise ConnectionError(msg)
     size = archive.stat().st_size
     digest = sha256(archive)
     if size != entry["size"] or digest != entry["sha256"]:
@@ -167,6 +173,22 @@ def _download(name, entry, progress):
         )
         raise ValueError(msg)
     return archive
+
+
+def _reason(exc):
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    return str(getattr(exc, "reason", exc))
+
+
+def _close(exc):
+    """Close the response an HTTP error holds, and those of the errors it was raised from."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()
+        exc = exc.__cause__ or exc.__context__
 
 
 def _unpack(name, archive, target):
