@@ -27,9 +27,22 @@ Writes ``docs/validation/generated/learning_curves.{json,rst,png}``
     python benchmarks/bench_learning_curves.py --quick                  # seconds
     nice -n 5 python benchmarks/bench_learning_curves.py --cpu-minutes 2.5
     python benchmarks/bench_learning_curves.py --train sim.h5 --cpu-minutes 20
+
+Candidates can be shared between processes, one core each, and their results
+merged into one record (settings must agree)::
+
+    python benchmarks/bench_learning_curves.py --train sim.h5 --only default narrow \
+        --merge --keep runs/ &
+    python benchmarks/bench_learning_curves.py --train sim.h5 --only noise_edm \
+        cosine_decorrelation --merge --keep runs/
+
+``--keep`` keeps each candidate's training directory (checkpoint and
+configuration), so that a chosen candidate can be trained on from there.
 """
 
 import argparse
+import contextlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +75,10 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=2, help="simulation processes")
     parser.add_argument("--only", nargs="+", default=None, help="candidates to run, by key")
+    parser.add_argument("--merge", action="store_true",
+                        help="add these candidates to the existing record of the same settings")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the candidates' training directories under this folder")
     args = parser.parse_args(argv)
     if args.quick:
         args.n_train, args.n_eval, args.draws = 24, 6, 1
@@ -162,6 +179,25 @@ def run_candidate(key, model_config, options, train_file, held, args, work):
                                                          "decorrelation_weight", "ema_decay")}}
 
 
+#: Record entries that must agree for candidates of two runs to share one record.
+SETTINGS = ("cpu_minutes_each", "threads", "n_train", "train_file", "train_seed", "n_eval",
+            "held_out_seed", "draws")
+
+
+def merged_candidates(path, record):
+    """Candidates of the record at ``path`` with those of ``record`` added (or replaced)."""
+    if not path.exists():
+        return dict(record["candidates"])
+    old = json.loads(path.read_text())
+    differ = [k for k in SETTINGS if old.get(k) != record.get(k)]
+    if differ:
+        msg = (f"cannot merge into {path}: its settings {differ} differ from this run's "
+               f"({ {k: old.get(k) for k in differ} } against "
+               f"{ {k: record.get(k) for k in differ} }); run without --merge to replace it.")
+        raise SystemExit(msg)
+    return {**old.get("candidates", {}), **record["candidates"]}
+
+
 def write_figure(results, path):
     import matplotlib
 
@@ -198,7 +234,17 @@ def main(argv=None):
         chosen = {k: v for k, v in chosen.items() if k in args.only}
     results = {}
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="minuet-curves-") as tmp:
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        clashes = [k for k in chosen if (args.keep / k).exists()]
+        if clashes:
+            msg = (f"{args.keep} already holds the training directories {clashes}; choose "
+                   "another --keep folder or move them away first.")
+            raise SystemExit(msg)
+        place = contextlib.nullcontext(str(args.keep))
+    else:
+        place = tempfile.TemporaryDirectory(prefix="minuet-curves-")
+    with place as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
         train_file, held = _data(args, work)
@@ -215,6 +261,9 @@ def main(argv=None):
         "n_eval": args.n_eval, "held_out_seed": HELD_OUT_SEED, "draws": args.draws,
         "candidates": results,
     })
+    if args.merge:
+        results = merged_candidates(GENERATED / f"{stem}.json", record)
+        record["candidates"] = results
     GENERATED.mkdir(parents=True, exist_ok=True)
     png = GENERATED / f"{stem}.png"
     write_figure(results, png)

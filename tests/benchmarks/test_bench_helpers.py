@@ -43,3 +43,18 @@ def test_learning_curve_candidates_differ_as_labelled(bench, quick):
     noise = candidates["noise_edm"][1].diffusion.p_mean
     assert noise != base.diffusion.p_mean
     assert candidates["noise_edm"][0] == f"noise at ln sigma {noise:g}"
+
+
+def test_learning_curve_records_merge_only_with_equal_settings(bench, tmp_path):
+    import json
+
+    curves = bench("bench_learning_curves")
+    settings = dict.fromkeys(curves.SETTINGS, 1)
+    path = tmp_path / "curves.json"
+    first = {**settings, "candidates": {"default": {"label": "a"}}}
+    assert curves.merged_candidates(path, first) == {"default": {"label": "a"}}
+    path.write_text(json.dumps(first))
+    second = {**settings, "candidates": {"narrow": {"label": "b"}}}
+    assert set(curves.merged_candidates(path, second)) == {"default", "narrow"}
+    with pytest.raises(SystemExit, match="n_eval"):
+        curves.merged_candidates(path, {**second, "n_eval": 2})
