@@ -19,7 +19,11 @@ budget; the evaluations do not. The candidates are
 * ``noise at ln sigma -1.2``: the default network trained with EDM's own
   noise-level distribution (Karras et al. 2022) instead of the one centred
   on the stretched sky noise (in ``--quick`` mode, whose tiny preset uses
-  EDM's, the other way round).
+  EDM's, the other way round);
+* ``warm start``: the bundled model's weights, trained on with the cosine
+  schedule and the decorrelation penalty, so that what it has learnt on the
+  earlier, narrower simulator is spent on the wider one (in ``--quick``
+  mode it starts from the uncounted warm-up run instead).
 
 Writes ``docs/validation/generated/learning_curves.{json,rst,png}``
 (``learning_curves_quick.*`` with ``--quick``)::
@@ -75,6 +79,8 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=2, help="simulation processes")
     parser.add_argument("--only", nargs="+", default=None, help="candidates to run, by key")
+    parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
+                        help="training precision ('auto': bf16 autocast where the CPU has it)")
     parser.add_argument("--merge", action="store_true",
                         help="add these candidates to the existing record of the same settings")
     parser.add_argument("--keep", type=Path, default=None,
@@ -87,8 +93,19 @@ def parse_args(argv=None):
     return args
 
 
-def candidates(quick):
-    """``key -> (label, model configuration, TrainingConfig options)``."""
+def bundled_weights():
+    """Path of the bundled model's autoencoder weights."""
+    from importlib import resources
+
+    return str(resources.files("minuet.data") / "minuet-sim" / "autoencoder.safetensors")
+
+
+def candidates(quick, warm_start=None):
+    """``key -> (label, model configuration, TrainingConfig options)``.
+
+    ``warm_start`` is the weights the ``warm_start`` candidate starts from
+    (default: the bundled model's).
+    """
     from minuet.models import DiffusionAutoencoderConfig
 
     preset = "tiny" if quick else "default"
@@ -110,6 +127,9 @@ def candidates(quick):
         "narrow": (f"narrow (width {narrow_width})",
                    model(encoder__width=narrow_width, denoiser__width=narrow_width), {}),
         "noise_edm": (f"noise at ln sigma {noise:g}", model(diffusion__p_mean=noise), {}),
+        "warm_start": ("warm start from minuet-sim + cosine + decorrelation", model(),
+                       {"lr_schedule": "cosine", "decorrelation_weight": 0.1,
+                        "init": warm_start or bundled_weights()}),
     }
 
 
@@ -132,7 +152,8 @@ def _warm_up(model_config, train_file, args, work):
 
     config = TrainingConfig(data=(str(train_file),), output=str(work / "warm-up"),
                             model=model_config, steps=1, batch_size=args.batch_size,
-                            validation_fraction=0.0, threads=args.threads, precision="fp32")
+                            validation_fraction=0.0, threads=args.threads,
+                            precision=args.precision)
     train(config, progress=False)
 
 
@@ -147,7 +168,9 @@ def run_candidate(key, model_config, options, train_file, held, args, work):
         data=(str(train_file),), output=str(work / key), model=model_config, steps=10**9,
         batch_size=args.batch_size, lr=3e-4, warmup_steps=2 if args.quick else 100,
         ema_decay=0.998, seed=1, validation_fraction=0.0, validate_every=10**9,
-        checkpoint_every=10**9, log_every=10**9, threads=args.threads, precision="fp32",
+        checkpoint_every=10**9, log_every=10**9, threads=args.threads,
+        precision=args.precision,
+        in_memory=args.train is None,  # a given file may be large: read it from disk
         **options,
     )
     torch.set_num_threads(args.threads)
@@ -180,8 +203,8 @@ def run_candidate(key, model_config, options, train_file, held, args, work):
 
 
 #: Record entries that must agree for candidates of two runs to share one record.
-SETTINGS = ("cpu_minutes_each", "threads", "n_train", "train_file", "train_seed", "n_eval",
-            "held_out_seed", "draws")
+SETTINGS = ("cpu_minutes_each", "threads", "precision", "n_train", "train_file", "train_seed",
+            "n_eval", "held_out_seed", "draws")
 
 
 def merged_candidates(path, record):
@@ -249,13 +272,19 @@ def main(argv=None):
         t0 = time.perf_counter()
         train_file, held = _data(args, work)
         record["simulation_seconds"] = round(time.perf_counter() - t0, 1)
-        _warm_up(next(iter(chosen.values()))[1], train_file, args, work)
+        default_model = candidates(args.quick)["default"][1]
+        _warm_up(default_model, train_file, args, work)
+        if args.quick and "warm_start" in chosen:  # tiny: start from the warm-up's weights
+            label, model_config, options = chosen["warm_start"]
+            options = {**options, "init": str(work / "warm-up" / "model.safetensors")}
+            chosen["warm_start"] = (label, model_config, options)
         for key, (label, model_config, options) in chosen.items():
             result = run_candidate(key, model_config, options, train_file, held, args, work)
             results[key] = {"label": label, **result}
     record.update({
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "cpu_minutes_each": args.cpu_minutes, "threads": args.threads,
+        "precision": args.precision,
         "n_train": None if args.train else args.n_train,
         "train_file": str(args.train) if args.train else None, "train_seed": TRAIN_SEED,
         "n_eval": args.n_eval, "held_out_seed": HELD_OUT_SEED, "draws": args.draws,
@@ -280,7 +309,8 @@ def main(argv=None):
     lines = rst_table(("candidate", "M params", "CPU-min", "images", "chi2_red (mean)",
                        "abs dm_r", "abs d(g-r)", "max abs rho"), body)
     lines += ["", f"Each candidate trained for {args.cpu_minutes:g} CPU-minutes "
-              f"({args.threads} thread{'s' if args.threads > 1 else ''}, batch "
+              f"({args.precision} precision, {args.threads} "
+              f"thread{'s' if args.threads > 1 else ''}, batch "
               f"{args.batch_size}) on the same "
               + (f"file {args.train}" if args.train else
                  f"{args.n_train} simulated galaxies (seed {TRAIN_SEED})")

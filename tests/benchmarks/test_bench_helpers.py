@@ -33,7 +33,8 @@ def test_sampler_recommendation_needs_every_measurement_within_tolerance(bench):
 @pytest.mark.parametrize("quick", [True, False])
 def test_learning_curve_candidates_differ_as_labelled(bench, quick):
     candidates = bench("bench_learning_curves").candidates(quick=quick)
-    assert set(candidates) == {"default", "cosine_decorrelation", "narrow", "noise_edm"}
+    assert set(candidates) == {"default", "cosine_decorrelation", "narrow", "noise_edm",
+                               "warm_start"}
     base = candidates["default"][1]
     assert candidates["cosine_decorrelation"][1] == base
     assert candidates["cosine_decorrelation"][2] == {"lr_schedule": "cosine",
@@ -43,6 +44,9 @@ def test_learning_curve_candidates_differ_as_labelled(bench, quick):
     noise = candidates["noise_edm"][1].diffusion.p_mean
     assert noise != base.diffusion.p_mean
     assert candidates["noise_edm"][0] == f"noise at ln sigma {noise:g}"
+    assert candidates["warm_start"][1] == base
+    assert Path(candidates["warm_start"][2]["init"]).name == "autoencoder.safetensors"
+    assert Path(candidates["warm_start"][2]["init"]).is_file()
 
 
 def test_learning_curve_records_merge_only_with_equal_settings(bench, tmp_path):
