@@ -1,6 +1,6 @@
 """
-Morphology from five numbers
-============================
+Morphology
+==========
 
 The bundled model carries one small classifier per Galaxy Zoo style label:
 merger, spiral arms, edge-on disk and round. They read only the latent. On

@@ -1,6 +1,6 @@
 """
-The latent-space explorer from a notebook
-=========================================
+Explorer in a notebook
+======================
 
 ``minuet explore`` opens a page in the browser with a scatter of a
 catalogue's latents and a panel for the selected galaxy. In a notebook,

@@ -1,6 +1,6 @@
 """
-Reconstructions and their residuals
-===================================
+Reconstructions
+===============
 
 From five numbers the diffusion decoder draws an image in calibrated flux.
 Each call draws a new image that is consistent with the latent, so the

@@ -1,6 +1,6 @@
 """
-Trusting answers off the training distribution
-==============================================
+Typicality and recalibration
+============================
 
 Every real survey differs from the simulations the bundled model was trained
 on. This recipe shows the two tools minuet gives for that: the typicality

@@ -1,6 +1,6 @@
 """
-What each of the five numbers does
-==================================
+Latent traversals
+=================
 
 A latent traversal changes one latent number at a time and lets the
 diffusion decoder draw the galaxy that goes with it. Here a reference galaxy

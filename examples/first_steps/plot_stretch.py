@@ -1,6 +1,6 @@
 """
-The invertible flux stretch
-===========================
+The flux stretch
+================
 
 The network never sees raw fluxes. Each band is passed through an arcsinh
 stretch whose softening equals the typical per-pixel sky noise of Legacy

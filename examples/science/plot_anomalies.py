@@ -1,6 +1,6 @@
 """
-Hunting for unusual galaxies
-============================
+Unusual galaxies
+================
 
 `minuet.Minuet.anomaly_score` says how improbable a galaxy's five numbers
 are under the density of latents of the bundled model's reference catalogue

@@ -1,6 +1,6 @@
 """
-Real galaxies, out of distribution: the Hubble eXtreme Deep Field
-=================================================================
+Hubble eXtreme Deep Field
+=========================
 
 .. warning::
 
@@ -233,7 +233,7 @@ print(f"Hubble stamps above the 95th percentile of the simulated scores: "
 # to the density although they come from another telescope, in other bands,
 # as display levels rather than flux. The anomaly score does not detect
 # images of the wrong kind: check the kind of data yourself
-# (:ref:`sphx_glr_auto_examples_plot_own_cutouts.py` lists what the model expects).
+# (:ref:`sphx_glr_auto_examples_real_data_plot_own_cutouts.py` lists what the model expects).
 #
 # To use minuet on real survey data, start from calibrated g, r, z cutouts
 # in nanomaggies with their inverse variance (:ref:`cutouts`), and fine-tune

@@ -1,6 +1,6 @@
 """
-Fine-tuning on your own data
-============================
+Fine-tuning
+===========
 
 The bundled model is trained on simulated galaxies only. To use minuet on
 real survey cutouts, continue its training on them: the training engine

@@ -1,6 +1,6 @@
 """
-Redshift, stellar mass and star-formation rate from five numbers
-================================================================
+Redshift, mass and SFR
+======================
 
 The bundled model carries a conditional normalising flow that turns a
 galaxy's five latent numbers into a joint posterior of its redshift, log

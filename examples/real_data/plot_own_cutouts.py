@@ -1,6 +1,6 @@
 """
-Your own Legacy Surveys cutouts
-===============================
+Your own cutouts
+================
 
 From a table of positions to a table of five numbers, a trust check and
 physical properties, joined back to the table and saved: the path to take
