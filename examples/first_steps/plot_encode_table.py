@@ -95,6 +95,12 @@ fig.colorbar(points, ax=axes, shrink=0.6, label="true redshift")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Latent against latent for every pair of the five numbers (below the
+# diagonal), each point a simulated galaxy coloured by its true redshift;
+# the diagonal shows each number's distribution.
+#
 # A simple number to watch: how strongly each latent dimension ranks with
 # redshift (Spearman rank correlation). For a trained model at least one
 # dimension usually carries redshift information; the printed values come

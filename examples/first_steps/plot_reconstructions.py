@@ -32,6 +32,11 @@ plot_cutouts(np.concatenate([images, recon.data]), ncols=6,
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Top row: six simulated galaxies; bottom row: one reconstruction of each,
+# drawn from its five numbers.
+#
 # Residuals in units of the noise
 # -------------------------------
 # ``(data - model) * sqrt(invvar)`` per band for the first galaxy: a perfect
@@ -48,6 +53,11 @@ fig.colorbar(shown, ax=axes, label="residual / noise")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Residual of the first galaxy's reconstruction per band, in units of the
+# noise (red: the input is brighter than the reconstruction).
+#
 # The spread of several draws
 # ---------------------------
 # With ``n_samples`` the image is the mean of the draws and its uncertainty
@@ -65,6 +75,12 @@ for ax, plane, title in zip(axes, (several.data[0, 1], several.uncertainty.array
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# The mean of four reconstructions of the first galaxy (left) and their
+# per-pixel standard deviation (right), r band, in nanomaggies: the draws
+# differ most where the galaxy is bright.
+#
 # In numbers
 # ----------
 

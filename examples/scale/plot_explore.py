@@ -77,4 +77,12 @@ for i, name in enumerate(["redshift", "log_mstar"]):
 fig.tight_layout()
 plt.show()
 
+# %%
+# .. rst-class:: minuet-caption
+#
+# Left: the decimated points of the explorer's scatter over the density of
+# the whole catalogue (grey), the selected galaxy circled in red. Middle and
+# right: that galaxy's posterior of redshift and stellar mass, its 68%
+# interval (orange) and the truth (dashed).
+
 print({label: round(p, 2) for label, p in details["classes"].items()})

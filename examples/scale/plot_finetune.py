@@ -104,6 +104,14 @@ ax.set_xlabel("step")
 ax.set_ylabel("weighted denoising loss")
 ax.legend()
 plt.show()
+
+# %%
+# .. rst-class:: minuet-caption
+#
+# Loss of each training batch (circles) and of the moving-average weights on
+# the held-out galaxies (squares) over the six steps.
+
+# %%
 print(sorted(path.name for path in (run_dir / "run").iterdir()))
 
 # %%
@@ -133,6 +141,11 @@ plot_cutouts(np.concatenate([test_images, before.data, after.data]), ncols=2,
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Two simulated galaxies (top), reconstructed by the bundled model (middle)
+# and by the fine-tuned one (bottom), with the same seed.
+#
 # After six small steps at a low learning rate the fine-tuned model draws
 # nearly the same images as the bundled one, as it should.
 #

@@ -42,6 +42,11 @@ plot_cutouts(images[shown], ncols=8, titles=[f"{score[i]:.1f}" for i in shown],
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Top row: the eight simulated galaxies with the highest anomaly scores;
+# bottom row: the eight with the lowest. Titles: the scores.
+#
 # What they are
 # -------------
 # The truth catalogue of the simulator records, for every galaxy, whether it
@@ -76,6 +81,11 @@ ax.legend(loc="lower right")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# How often each property of the truth catalogue holds among the 5% most
+# unusual galaxies (blue) and among all of them (grey).
+#
 # Ratios above 1: more common among the most unusual than in the whole
 # catalogue. With 20 galaxies in the top 5 per cent, each one is 5 per cent:
 # read the bars as rough.
@@ -122,3 +132,9 @@ recon = model.reconstruct(latents[candidates], seed=3)
 plot_cutouts(np.concatenate([images[candidates], recon.data]), ncols=6,
              rows=["input", "reconstruction"])
 plt.show()
+
+# %%
+# .. rst-class:: minuet-caption
+#
+# Top row: the six most unusual galaxies; bottom row: one reconstruction of
+# each from its five numbers.

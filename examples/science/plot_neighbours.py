@@ -34,6 +34,11 @@ plot_cutouts(images[rows.ravel()], ncols=k, titles=titles)
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Each row: a query galaxy (first panel) and its five nearest neighbours in
+# the latent space, titled with their true redshifts.
+#
 # Robust to orientation
 # ---------------------
 # The same search after turning every query galaxy by 90 degrees.
