@@ -229,8 +229,8 @@ print(again.meta["model"], again.meta["weights_sha256"][:16], "...")
 # %%
 # A last look
 # -----------
-# The fetched cutouts of the trusted rows, with the median redshift of each.
-# The failed row was all masked, and is left out.
+# The fetched cutouts of the first six trusted rows, with the median
+# redshift of each. The failed row and the flagged ones are left out.
 
 shown = np.flatnonzero(trusted)[:6]
 redshifts = results["redshift_median"][shown]

@@ -115,8 +115,8 @@ plt.show()
 print(sorted(path.name for path in (run_dir / "run").iterdir()))
 
 # %%
-# In this run the six training points rise, from about 0.11 to 0.30,
-# while the held-out loss stays level between steps 3 and 6. Each training
+# In this run the six training points rise, unevenly, from about 0.10 to
+# 0.29, while the held-out loss stays level between steps 3 and 6. Each training
 # point is one batch of eight galaxies at randomly drawn noise levels: six
 # of them are too few to tell a trend of the model from the luck of the
 # draw. The held-out loss is computed with fixed noise on fixed galaxies and

@@ -104,14 +104,16 @@ for name in ("redshift", "half_light_radius", "mag_r"):
 
 # %%
 # A density in five numbers finds what is rare in five numbers. Here that
-# is mostly cutouts where a star sits on or beside the central galaxy, and
-# very round galaxies: both are about three times as common among the most
-# unusual as in the whole catalogue. The unusual galaxies are larger than
-# typical, but no brighter (the median r magnitudes agree to a few
-# hundredths) and only a little nearer. Mergers are about four times rarer
-# among them than in the whole catalogue, and edge-on disks are absent: a
-# companion or a thin disk moves the five numbers less than a bright star
-# does, so a merger search is better served by the classifier of the
+# is mostly cutouts where a star sits on or beside the central galaxy,
+# cutouts with masked pixels, and very round galaxies: each is about two
+# and a half times as common among the most unusual as in the whole
+# catalogue. Spiral arms and edge-on disks are about three times rarer
+# among them, and mergers about as common as everywhere (one more in the
+# 20 than their share: no difference at this size). In size, distance and
+# brightness the unusual galaxies are much like the rest: a little nearer,
+# about as large, and about a tenth of a magnitude fainter in the median.
+# A companion or a thin disk moves the five numbers less than a bright
+# star does, so a merger search is better served by the classifier of the
 # morphology recipe. A galaxy can also be unusual because five numbers
 # cannot describe it; a per-galaxy reconstruction error adds that term.
 #

@@ -84,3 +84,10 @@ plt.show()
 #
 # Histograms of the probability integral transform per property over 300
 # simulated galaxies: flat when the posteriors are calibrated.
+#
+# Over these 300 galaxies the intervals contain the truth about as often as
+# they claim, within the binomial scatter of 300 galaxies (about 3 points at
+# 68% and 1.3 points at 95%), and the PIT histograms are flat within their
+# noise: calibrated, on galaxies drawn like the training set. Sharpness is
+# another matter: the redshift scatter and outlier fraction printed above
+# are those of a coarse photometric redshift (:ref:`validation`).
