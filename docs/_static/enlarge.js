@@ -1,9 +1,12 @@
 // Click-to-enlarge: every figure on a page links to its largest image file
 // (the 2x version where the page offers one), unless it already links
-// somewhere. Loaded from the build itself; it fetches nothing.
+// somewhere. Figures are the images of figure directives and the recipes'
+// plots; the gallery's thumbnails keep their own links. Loaded from the
+// build itself; it fetches nothing.
+const FIGURES = "article figure img, article img.sphx-glr-single-img, article img.sphx-glr-multi-img";
 document.addEventListener("DOMContentLoaded", () => {
-  for (const img of document.querySelectorAll("article img")) {
-    if (img.closest("a")) {
+  for (const img of document.querySelectorAll(FIGURES)) {
+    if (img.closest("a") || img.closest(".sphx-glr-thumbcontainer")) {
       continue;
     }
     let href = img.getAttribute("src");
@@ -21,7 +24,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     const link = document.createElement("a");
     link.href = href;
-    link.className = "reference internal image-reference minuet-enlarge";
+    link.className = "minuet-enlarge";
     link.title = "Open the image at full size";
     img.replaceWith(link);
     link.appendChild(img);

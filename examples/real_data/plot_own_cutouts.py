@@ -127,7 +127,7 @@ cutouts = fetch_legacy_cutouts(targets, layer="ls-dr10", invvar=True,
                                on_invalid="flag", cache=False,
                                show_progress=False)
 print(f"{len(cutouts)} rows, {int(np.sum(cutouts.valid))} with a cutout")
-print("failed:", cutouts.reason[~cutouts.valid][0][:50])
+print("failed:", cutouts.reason[~cutouts.valid][0])
 
 # %%
 # Encode, with flags
@@ -140,7 +140,7 @@ model = Minuet.pretrained()
 latents = model.encode(cutouts, on_invalid="flag")
 latents["latent_0"].info.format = ".3f"
 print(latents["id", "latent_0", "valid"][-3:])
-print("flag of the last row:", latents["flag"][-1][:50])
+print("flag of the last row:", latents["flag"][-1])
 
 # %%
 # The trust check
