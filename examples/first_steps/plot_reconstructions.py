@@ -56,7 +56,9 @@ plt.show()
 # .. rst-class:: minuet-caption
 #
 # Residual of the first galaxy's reconstruction per band, in units of the
-# noise (red: the input is brighter than the reconstruction).
+# noise (red: the input is brighter than the reconstruction). A blue and a
+# red lobe side by side mean that the reconstructed galaxy sits a little
+# off the input's position or shape.
 #
 # The spread of several draws
 # ---------------------------

@@ -58,7 +58,7 @@ counts = data.density(xy, x_range=x_range, y_range=y_range, bins=120)
 row = data.find("17")
 details = data.details(row)
 
-fig = plt.figure(figsize=(11, 4.2))
+fig = plt.figure(figsize=(9, 3.6))
 ax = fig.add_subplot(1, 3, 1)
 ax.imshow(np.log1p(counts), origin="lower", cmap="Greys", alpha=0.6, aspect="auto",
           extent=(*x_range, *y_range))

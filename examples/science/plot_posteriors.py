@@ -73,7 +73,7 @@ print(f"redshift: sigma_NMAD = {z_metrics['sigma_nmad']:.3f}, "
       f"outlier fraction = {z_metrics['outlier_fraction']:.3f}")
 
 pits = pit(samples, truths)
-fig, axes = plt.subplots(1, 3, figsize=(10, 3), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8), layout="constrained")
 for j, (name, ax) in enumerate(zip(names, axes, strict=True)):
     plot_pit(pits[:, j], ax=ax, label=name)
     ax.set_title(name)

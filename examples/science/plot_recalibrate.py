@@ -39,7 +39,8 @@ print(latents["typicality", "typicality_latent", "typicality_image", "atypical"]
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", AtypicalWarning)
     raw = model.posterior(latents, n_samples=500, seed=0, calibrated=False)
-print([str(w.message)[:80] for w in caught if w.category is AtypicalWarning])
+for warning in caught:
+    print(f"{warning.category.__name__}: {warning.message}")
 print(f"flagged: {np.mean(latents['atypical']):.0%} of this population")
 
 # %%
@@ -82,7 +83,7 @@ ax.errorbar(x + 0.15, before["redshift_median"].value[order],
 ax.plot(x, z[order], "k.", label="truth")
 ax.set_xlabel("galaxy (sorted by true redshift)")
 ax.set_ylabel("redshift")
-ax.legend()
+ax.legend(loc="upper left")
 plt.show()
 
 # %%
