@@ -38,7 +38,8 @@ server.stop()
 # --------------------------
 # :func:`~minuet.explorer.build_layout` builds the same page without a
 # server: a static snapshot (``bokeh.io.show(layout)`` displays it in a
-# notebook). Its scatter holds a decimated sample of the catalogue.
+# notebook). Its scatter holds a decimated sample of a large catalogue;
+# the status line says how many of the galaxies it draws.
 
 layout = build_layout(data)
 points = layout.select_one({"name": "points"}).data
@@ -80,7 +81,7 @@ plt.show()
 # %%
 # .. rst-class:: minuet-caption
 #
-# Left: the decimated points of the explorer's scatter over the density of
+# Left: the points of the explorer's scatter over the density of
 # the whole catalogue (grey), the selected galaxy circled in red. Middle and
 # right: that galaxy's posterior of redshift and stellar mass, its 68%
 # interval (orange) and the truth (dashed).
