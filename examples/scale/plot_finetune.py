@@ -55,7 +55,7 @@ with h5py.File(run_dir / "images_only.h5", "w") as f:
 plain = CutoutFile(run_dir / "images_only.h5")
 x, weight = plain.read([0, 1])
 print(f"{len(plain)} cutouts; network input {x.shape}; loss weights "
-      f"{np.round(np.unique(weight), 3).tolist()} (background, footprint)")
+      f"{np.round(np.unique(weight).astype(float), 3).tolist()} (background, footprint)")
 
 # %%
 # The run
