@@ -107,6 +107,12 @@ def write_results(stem, record, lines):
     return json_path, rst_path
 
 
-def figure(path, alt):
-    """Lines of an image directive for a generated figure, from an included file."""
-    return ["", f".. image:: /validation/generated/{Path(path).name}", f"   :alt: {alt}", ""]
+def figure(path, alt, caption=None):
+    """Lines of a figure directive for a generated figure, from an included file.
+
+    ``caption`` is written under the figure; without it the figure has none.
+    """
+    lines = ["", f".. figure:: /validation/generated/{Path(path).name}", f"   :alt: {alt}", ""]
+    if caption:
+        lines += [f"   {caption}", ""]
+    return lines

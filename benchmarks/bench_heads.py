@@ -110,15 +110,21 @@ def main(argv=None):
     results["cnn"] = cnn
     results["cnn_test"] = baselines.get("test")
 
-    fig, axes = plt.subplots(1, len(props) + 1, figsize=(4 * (len(props) + 1), 3.4),
-                             layout="constrained")
+    # two by two, so that at a page's width the labels are as large as the text
+    ncols = 2
+    nrows = -(-(len(props) + 1) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 3.0 * nrows), layout="constrained",
+                             squeeze=False)
+    axes = axes.ravel()
     pits = pit(draws, true)
     for j, name in enumerate(props):
         plot_pit(pits[:, j], ax=axes[j], label=name)
         axes[j].set_title(f"PIT: {name}")
-    plot_tarp(tarp_result, ax=axes[-1], label="joint")
-    axes[-1].set_title("TARP")
-    fig.savefig(GENERATED / "heads_calibration.png", dpi=100)
+    plot_tarp(tarp_result, ax=axes[len(props)], label="joint")
+    axes[len(props)].set_title("TARP, all three jointly")
+    for ax in axes[len(props) + 1:]:
+        ax.remove()
+    fig.savefig(GENERATED / "heads_calibration.png", dpi=110)
 
     (GENERATED / "heads.json").write_text(json.dumps(results, indent=2))
     rows = []

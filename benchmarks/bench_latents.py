@@ -7,15 +7,14 @@ bundled one) and measures
 * the Spearman rank correlation of each latent number with each truth
   parameter of the simulator: physical properties, photometry, structure,
   the morphology labels, and observing conditions and orientation, which a
-  good latent should ignore (a heat map and a table);
+  good latent should ignore (a table);
 * latent traversals: for a few reference galaxies, each latent number in turn
   is moved from its 5th to its 95th percentile over the set, the others held
   at the galaxy's own values, and the image is drawn with the same seed for
   every panel, so that only the latent changes between panels.
 
-Writes ``docs/validation/generated/latents.{json,rst}``,
-``latents_correlation.png`` and ``latents_traversal.png`` (``latents_quick*``
-with ``--quick``)::
+Writes ``docs/validation/generated/latents.{json,rst}`` and
+``latents_traversal.png`` (``latents_quick*`` with ``--quick``)::
 
     python benchmarks/bench_latents.py               # 3000 galaxies
     python benchmarks/bench_latents.py --quick       # 200 galaxies, a pipeline check
@@ -84,25 +83,6 @@ def spearman(latents, columns):
     return rho
 
 
-def plot_heatmap(rho, columns, latent_names, path, title):
-    import matplotlib.pyplot as plt
-
-    labels = [f"{label} ({group})" for label, group, _ in columns.values()]
-    fig, ax = plt.subplots(figsize=(1.2 * rho.shape[1] + 3.4, 0.32 * len(labels) + 1.4),
-                           layout="constrained")
-    image = ax.imshow(rho, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-    for (i, j), value in np.ndenumerate(rho):
-        if np.isfinite(value):
-            ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if abs(value) > 0.6 else "black")
-    ax.set_xticks(range(rho.shape[1]), latent_names)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, label="Spearman rho", shrink=0.6)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def traversals(model, latents, images, references, *, steps, seed=0):
     """Input and traversal panels: for each reference galaxy and latent number, one row."""
     lo, hi = np.nanpercentile(latents, [5, 95], axis=0)
@@ -115,8 +95,9 @@ def traversals(model, latents, images, references, *, steps, seed=0):
             # one call per panel, each with the same seed: the same starting noise everywhere
             drawn = [model.reconstruct(z[None], seed=seed).data[0] for z in grid]
             panels += [images[ref], *drawn]
-            titles += [f"input {ref}" if d == 0 else "", *(f"{v:+.2f}" for v in values)]
-            rows.append(f"#{ref}: {model.latent_names[d]}")
+            titles += [f"input #{ref}" if d == 0 else "", *(f"{v:+.2f}" for v in values)]
+            # short row labels: the galaxy's number is in the title of its first input panel
+            rows.append(model.latent_names[d])
     return np.stack(panels), titles, rows
 
 
@@ -163,24 +144,19 @@ def main(argv=None):
             j = int(np.nanargmax(np.abs(row)))
             record["best"][name] = [names[j], float(row[j])]
 
-    heat = GENERATED / f"{stem}_correlation.png"
-    plot_heatmap(rho, columns, names, heat,
-                 f"Spearman rho, {int(valid.sum())} held-out simulated galaxies (seed {SEED}), "
-                 f"model {model.name}")
-
     # references: galaxies at the 20th, 50th and 80th percentiles of r magnitude
     mag = _plain(truth["mag_r"])
     order = np.flatnonzero(valid)[np.argsort(mag[valid])]
     quantiles = np.linspace(0.2, 0.8, args.references) if args.references > 1 else [0.5]
     references = [int(order[int(q * (len(order) - 1))]) for q in quantiles]
     panels, titles, rows = traversals(model, latents, images, references, steps=args.steps)
-    fig = plot_cutouts(panels, titles=titles, rows=rows, ncols=args.steps + 1, panel_size=1.15)
-    fig.suptitle("Latent traversals, 5th to 95th percentile, same seed", fontsize=9)
+    # one panel row per latent number; at 1.1 inches a panel, eight columns fill a page's width
+    fig = plot_cutouts(panels, titles=titles, rows=rows, ncols=args.steps + 1, panel_size=1.1)
     trav = GENERATED / f"{stem}_traversal.png"
-    fig.savefig(trav, dpi=90)
+    fig.savefig(trav, dpi=110)
     plt.close(fig)
     record |= {"references": references, "traversal_steps": args.steps,
-               "figures": [heat.name, trav.name]}
+               "figures": [trav.name]}
 
     body = []
     for (name, (label, group, _)), row in zip(columns.items(), rho, strict=True):
@@ -192,12 +168,12 @@ def main(argv=None):
              f"``{model.name}``. A rho near +1 or -1: the number orders galaxies by that "
              "parameter; the nuisance rows should stay near 0.", "",
              *rst_table(("parameter", "group", *names, "strongest"), body),
-             *figure(heat, "heat map of Spearman rank correlations between latents and truth"),
-             f"Traversals for galaxies {', '.join(map(str, references))} (20th to 80th "
-             "percentile of r magnitude): the first panel of each row is the input; the "
-             "others are drawn with the same seed from the galaxy's latent with one number "
-             "moved from its 5th to its 95th percentile (panel titles).",
-             *figure(trav, "latent traversals of reference galaxies")]
+             *figure(trav, "latent traversals of reference galaxies",
+                     f"Latent traversals of galaxies {', '.join(map(str, references))} (20th "
+                     "to 80th percentile of r magnitude), one block of five rows per galaxy. "
+                     "The first panel of each row is the input; the others are drawn with the "
+                     "same seed from the galaxy's latent with the number that labels the row "
+                     "moved from its 5th to its 95th percentile (panel titles).")]
     write_results(stem, record, lines)
 
 

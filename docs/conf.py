@@ -29,18 +29,32 @@ extensions += ["sphinx_gallery.gen_gallery", "sphinx-mathjax-offline", "sphinxar
 intersphinx_mapping = {}
 
 # generated tables are pulled into pages with ``.. include::``, never built on their own
-exclude_patterns = [*exclude_patterns, "_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip", "sg_execution_times.rst",
+exclude_patterns = [*exclude_patterns, "_build", "**.ipynb_checkpoints", "auto_examples/**.ipynb",
+                    "auto_examples/**.py", "auto_examples/**.zip", "sg_execution_times.rst",
                     "validation/generated/*"]
 
+# The top bar lists the root page's toctree: user guide, recipes, API,
+# validation and reference, all five without a "More" menu.
 html_theme_options = {
     "github_url": None,
     "use_edit_page_button": False,
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 6,
+    "navigation_depth": 2,
+    "show_nav_level": 1,
+    "collapse_navigation": True,
+}
+# Pages with no section of their own to list get no left sidebar rather than
+# an empty one.
+html_sidebars = {
+    "index": [],
+    "validation/index": [],
 }
 html_title = f"minuet {version}"
 html_static_path = ["_static"]
 html_css_files = ["minuet.css"]
+# every figure links to its full-size image (docs/_static/enlarge.js)
+html_js_files = ["enlarge.js"]
 # Quotes and ellipses only: "--" stays two hyphens, so commands in tables read as typed.
 smartquotes_action = "qe"
 templates_path = ["_templates"]
@@ -79,7 +93,12 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "plot_gallery": os.environ.get("MINUET_PLOT_GALLERY", "True"),
     "matplotlib_animations": False,
+    # the recipes' sections, in reading order
+    "subsection_order": ["../examples/first_steps", "../examples/science",
+                         "../examples/real_data", "../examples/scale"],
     "within_subsection_order": "FileNameSortKey",
+    # figures also at twice the resolution, for high-density screens
+    "image_srcset": ["2x"],
     # the execution-times page would load jQuery and DataTables from a CDN
     "write_computation_times": False,
 }

@@ -7,13 +7,58 @@ from ._rgb import rgb_composite
 __all__ = ["corner_plot", "plot_cutouts"]
 
 
-def plot_cutouts(flux, *, titles=None, rows=None, ncols=8, panel_size=1.4, rgb_kwargs=None):
+#: Colour of masked or missing pixels in :func:`plot_cutouts`: a mid grey,
+#: which no arcsinh composite of real flux produces over a whole pixel block
+#: by chance and which neither reads as sky (black) nor as a bright core.
+MASKED_COLOR = "0.5"
+
+
+def _masked_colormap(color):
+    """A colormap that draws every valid value transparent and masked values in ``color``."""
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap([(0.0, 0.0, 0.0, 0.0)], name="minuet_masked").with_extremes(bad=color)
+
+
+def _bad_pixels(flux, mask):
+    """Pixels to draw as masked, shape ``(N, H, W)``: any band masked or not finite."""
+    bad = ~np.isfinite(np.ma.getdata(flux))
+    if np.ma.isMaskedArray(flux):
+        bad |= np.ma.getmaskarray(flux)
+    bad = bad.any(axis=-3)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.ndim == flux.ndim:  # one mask per band
+            mask = mask.any(axis=-3)
+        try:
+            bad = bad | np.broadcast_to(mask, bad.shape)
+        except ValueError:
+            msg = (
+                f"plot_cutouts expects a mask of shape {bad.shape} (one per cutout) or "
+                f"{flux.shape} (one per band); got shape {mask.shape}. Pass the mask that "
+                "belongs to these cutouts, True where a pixel is bad."
+            )
+            raise ValueError(msg) from None
+    return bad
+
+
+def plot_cutouts(flux, *, mask=None, titles=None, rows=None, ncols=8, panel_size=1.4,
+                 rgb_kwargs=None, masked_color=MASKED_COLOR):
     """Show rows of g, r, z cutouts as colour composites.
+
+    Masked or missing pixels are drawn in ``masked_color`` (grey by default),
+    never as black sky: a pixel is masked where ``mask`` is True, where
+    ``flux`` is a masked array with that pixel masked, or where any band is
+    not finite (NaN). A pixel masked in one band is drawn masked, since its
+    colour cannot be shown.
 
     Parameters
     ----------
-    flux : array-like
-        Flux in nanomaggies, shape ``(N, 3, H, W)``.
+    flux : array-like or `~numpy.ma.MaskedArray`
+        Flux in nanomaggies, shape ``(N, 3, H, W)`` or ``(3, H, W)``.
+    mask : array-like of bool, optional
+        True where a pixel is bad, shape ``(N, H, W)`` (one mask per cutout)
+        or ``(N, 3, H, W)`` (one per band), for example ``invvar == 0``.
     titles : sequence of str, optional
         One title per cutout.
     rows : sequence of str, optional
@@ -25,6 +70,8 @@ def plot_cutouts(flux, *, titles=None, rows=None, ncols=8, panel_size=1.4, rgb_k
         Size of each panel in inches.
     rgb_kwargs : dict, optional
         Passed to :func:`rgb_composite`.
+    masked_color : color, optional
+        Any Matplotlib colour for masked pixels.
 
     Returns
     -------
@@ -34,15 +81,22 @@ def plot_cutouts(flux, *, titles=None, rows=None, ncols=8, panel_size=1.4, rgb_k
     --------
     >>> import numpy as np
     >>> from minuet.visualization import plot_cutouts
-    >>> fig = plot_cutouts(np.zeros((4, 3, 16, 16)), ncols=2)
+    >>> flux = np.ones((4, 3, 16, 16))
+    >>> flux[0, :, :4, :4] = np.nan  # drawn grey
+    >>> fig = plot_cutouts(flux, ncols=2)
     >>> len(fig.axes)
     4
     """
     import matplotlib.pyplot as plt
 
-    images = rgb_composite(np.asarray(flux), **(rgb_kwargs or {}))
-    if images.ndim == 3:
-        images = images[None]
+    flux = flux if np.ma.isMaskedArray(flux) else np.asarray(flux)
+    if flux.ndim == 3:
+        flux = flux[None]
+        if mask is not None:
+            mask = np.asarray(mask)[None]
+    images = rgb_composite(np.ma.filled(flux.astype(float), np.nan), **(rgb_kwargs or {}))
+    bad = _bad_pixels(flux, mask)
+    cmap = _masked_colormap(masked_color)
     n = len(images)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
@@ -57,6 +111,10 @@ def plot_cutouts(flux, *, titles=None, rows=None, ncols=8, panel_size=1.4, rgb_k
             ax.remove()
             continue
         ax.imshow(images[i], origin="lower", interpolation="nearest")
+        if bad[i].any():
+            # valid pixels map to a transparent colour, masked ones to the bad colour
+            ax.imshow(np.ma.masked_array(np.zeros(bad[i].shape), mask=bad[i]), cmap=cmap,
+                      origin="lower", interpolation="nearest", vmin=0, vmax=1)
         if titles is not None:
             ax.set_title(titles[i], fontsize="small")
     if rows is not None:

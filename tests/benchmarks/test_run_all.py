@@ -120,3 +120,32 @@ def test_chi2_target_scales_the_noise_floor(run_all):
     assert run_all._missed_targets([row("default", 2.5), floor]) == []
     assert run_all._missed_targets([row("default", 2.7), floor]) == [
         "chi2_red 2.7 against at most 2.6 (1.3 times the 2.00 of a perfect draw)"]
+
+
+def test_a_partial_run_merges_into_the_summary(run_all, monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.setattr(run_all, "GENERATED", tmp_path)
+    full = {"status": "ok", "seconds": 500.0, "command": "python benchmarks/bench_simulate.py",
+            "files": [], "note": "", "machine": "big (64 cores, x86_64)", "date": "2026-01-02"}
+    stored = {"stages": {"simulate": full, "losses": {**full, "seconds": 0.0,
+                                                      "date": "2026-01-02"}},
+              "notes": "what else ran"}
+    (tmp_path / "run_all.json").write_text(json.dumps(stored))
+    assert run_all.main(["--only", "losses"]) == 0
+    merged = json.loads((tmp_path / "run_all.json").read_text())
+    assert list(merged["stages"]) == ["simulate", "losses"]
+    assert merged["stages"]["simulate"] == full
+    assert merged["stages"]["losses"]["date"] != "2026-01-02"
+    assert merged["notes"] == "what else ran"
+    assert merged["stages"]["losses"]["files"] == [str(tmp_path / "losses.rst")]
+    text = (tmp_path / "run_all.rst").read_text()
+    assert "bench_simulate.py" in text
+    assert "--only losses" in text
+    assert "between 2026-01-02 and" in text
+    assert "big (64 cores, x86_64)" in text
+    # the quick summary is a file of its own, and a first run starts it
+    assert run_all.main(["--quick", "--only", "losses"]) == 0
+    assert list(json.loads((tmp_path / "run_all_quick.json").read_text())["stages"]) == [
+        "losses"]
+    assert json.loads((tmp_path / "run_all.json").read_text()) == merged

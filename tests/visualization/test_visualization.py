@@ -64,3 +64,51 @@ def test_corner_plot_marks_truth():
 def test_corner_plot_rejects_1d():
     with pytest.raises(ValueError, match=r"samples of shape \(S, D\)"):
         corner_plot(np.zeros(10))
+
+
+def _rendered_rgba(fig, ax, x, y):
+    """RGBA of the rendered figure at data pixel (x, y) of ``ax``."""
+    fig.canvas.draw()
+    buffer = np.asarray(fig.canvas.buffer_rgba())
+    col, row = ax.transData.transform((x, y))
+    return buffer[buffer.shape[0] - 1 - int(row), int(col)]
+
+
+@pytest.mark.parametrize("how", ["nan", "mask", "band_mask", "masked_array"])
+def test_plot_cutouts_draws_masked_pixels_grey(how):
+    flux = np.zeros((1, 3, 8, 8))  # black sky everywhere
+    flux[0, :, 4:, 4:] = 1.0  # a bright corner
+    mask = None
+    if how == "nan":
+        flux[0, 1, 1, 1] = np.nan
+    elif how == "mask":
+        mask = np.zeros((1, 8, 8), dtype=bool)
+        mask[0, 1, 1] = True
+    elif how == "band_mask":
+        mask = np.zeros((1, 3, 8, 8), dtype=bool)
+        mask[0, 2, 1, 1] = True
+    else:
+        flux = np.ma.masked_array(flux, mask=np.zeros_like(flux, dtype=bool))
+        flux.mask[0, 0, 1, 1] = True
+    fig = plot_cutouts(flux, mask=mask, ncols=1, panel_size=2)
+    ax = fig.axes[0]
+    grey = _rendered_rgba(fig, ax, 1, 1)  # origin="lower": data (x=1, y=1)
+    np.testing.assert_allclose(grey[:3], 128, atol=2)
+    assert grey[3] == 255
+    # an unmasked sky pixel stays black, the bright corner stays bright
+    np.testing.assert_array_equal(_rendered_rgba(fig, ax, 2, 2)[:3], 0)
+    assert _rendered_rgba(fig, ax, 6, 6)[:3].max() > 200
+
+
+def test_plot_cutouts_masked_colour_and_single_cube():
+    flux = np.zeros((3, 8, 8))
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[3, 5] = True
+    fig = plot_cutouts(flux, mask=mask, masked_color="red")
+    rgba = _rendered_rgba(fig, fig.axes[0], 5, 3)
+    np.testing.assert_array_equal(rgba, [255, 0, 0, 255])
+
+
+def test_plot_cutouts_rejects_mask_of_other_shape():
+    with pytest.raises(ValueError, match="mask of shape"):
+        plot_cutouts(np.zeros((2, 3, 8, 8)), mask=np.zeros((2, 4, 4), dtype=bool))

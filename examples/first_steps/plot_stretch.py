@@ -1,6 +1,6 @@
 """
-The invertible flux stretch
-===========================
+The flux stretch
+================
 
 The network never sees raw fluxes. Each band is passed through an arcsinh
 stretch whose softening equals the typical per-pixel sky noise of Legacy
@@ -28,6 +28,12 @@ ax.legend()
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# The stretch per band against pixel flux: linear near the sky noise,
+# logarithmic in bright cores. The bands differ because each is softened at
+# its own typical sky noise.
+#
 # The round trip back to flux is exact to float precision:
 recovered = stretch.inverse(stretch.forward(cube))
 print(f"largest relative error: {np.max(np.abs(recovered / cube - 1)):.1e}")

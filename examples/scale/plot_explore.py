@@ -1,6 +1,6 @@
 """
-The latent-space explorer from a notebook
-=========================================
+Explorer in a notebook
+======================
 
 ``minuet explore`` opens a page in the browser with a scatter of a
 catalogue's latents and a panel for the selected galaxy. In a notebook,
@@ -38,7 +38,8 @@ server.stop()
 # --------------------------
 # :func:`~minuet.explorer.build_layout` builds the same page without a
 # server: a static snapshot (``bokeh.io.show(layout)`` displays it in a
-# notebook). Its scatter holds a decimated sample of the catalogue.
+# notebook). Its scatter holds a decimated sample of a large catalogue;
+# the status line says how many of the galaxies it draws.
 
 layout = build_layout(data)
 points = layout.select_one({"name": "points"}).data
@@ -58,7 +59,7 @@ counts = data.density(xy, x_range=x_range, y_range=y_range, bins=120)
 row = data.find("17")
 details = data.details(row)
 
-fig = plt.figure(figsize=(11, 4.2))
+fig = plt.figure(figsize=(9, 3.6))
 ax = fig.add_subplot(1, 3, 1)
 ax.imshow(np.log1p(counts), origin="lower", cmap="Greys", alpha=0.6, aspect="auto",
           extent=(*x_range, *y_range))
@@ -76,5 +77,13 @@ for i, name in enumerate(["redshift", "log_mstar"]):
     ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
+
+# %%
+# .. rst-class:: minuet-caption
+#
+# Left: the points of the explorer's scatter over the density of
+# the whole catalogue (grey), the selected galaxy circled in red. Middle and
+# right: that galaxy's posterior of redshift and stellar mass, its 68%
+# interval (orange) and the truth (dashed).
 
 print({label: round(p, 2) for label, p in details["classes"].items()})

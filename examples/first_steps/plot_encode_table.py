@@ -44,13 +44,16 @@ catalogue["mag_r"] = truth["mag_r"]
 # ``column`` names the image column and ``invvar`` the inverse-variance
 # column (pixels with zero inverse variance are treated as masked). The
 # output keeps the table's own columns and adds ``latent_0`` ...
-# ``latent_4``, ``valid``, ``flag`` (why a cutout was refused, if it was)
-# and ``masked_fraction``. The ``meta`` records which weights made the
-# numbers, so that the table can be traced later.
+# ``latent_4``, ``valid``, ``flag`` (why a cutout was refused, if it was),
+# ``masked_fraction`` and the typicality columns, whose ``atypical`` flags
+# galaxies unlike the training set (:ref:`typicality`). The ``meta``
+# records which weights made the numbers, so that the table can be traced
+# later.
 
 encoded = model.encode(catalogue, column="cutout", invvar="cutout_invvar", ids="objid")
 encoded.remove_columns(["cutout", "cutout_invvar"])  # keep the printed table readable
-for name in ["z_true", "mag_r", *model.latent_names, "masked_fraction"]:
+for name in ["z_true", "mag_r", *model.latent_names, "masked_fraction", "typicality",
+             "typicality_latent", "typicality_image"]:
     encoded[name].info.format = ".3f"
 encoded[:8].pprint(max_width=-1)
 print({key: encoded.meta[key] for key in ("model", "minuet_version") if key in encoded.meta})
@@ -95,6 +98,12 @@ fig.colorbar(points, ax=axes, shrink=0.6, label="true redshift")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Latent against latent for every pair of the five numbers (below the
+# diagonal), each point a simulated galaxy coloured by its true redshift;
+# the diagonal shows each number's distribution.
+#
 # A simple number to watch: how strongly each latent dimension ranks with
 # redshift (Spearman rank correlation). For a trained model at least one
 # dimension usually carries redshift information; the printed values come

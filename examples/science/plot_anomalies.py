@@ -1,6 +1,6 @@
 """
-Hunting for unusual galaxies
-============================
+Unusual galaxies
+================
 
 `minuet.Minuet.anomaly_score` says how improbable a galaxy's five numbers
 are under the density of latents of the bundled model's reference catalogue
@@ -42,6 +42,11 @@ plot_cutouts(images[shown], ncols=8, titles=[f"{score[i]:.1f}" for i in shown],
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Top row: the eight simulated galaxies with the highest anomaly scores;
+# bottom row: the eight with the lowest. Titles: the scores.
+#
 # What they are
 # -------------
 # The truth catalogue of the simulator records, for every galaxy, whether it
@@ -76,6 +81,11 @@ ax.legend(loc="lower right")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# How often each property of the truth catalogue holds among the 5% most
+# unusual galaxies (blue) and among all of them (grey).
+#
 # Ratios above 1: more common among the most unusual than in the whole
 # catalogue. With 20 galaxies in the top 5 per cent, each one is 5 per cent:
 # read the bars as rough.
@@ -94,14 +104,16 @@ for name in ("redshift", "half_light_radius", "mag_r"):
 
 # %%
 # A density in five numbers finds what is rare in five numbers. Here that
-# is mostly cutouts where a star sits on or beside the central galaxy, and
-# very round galaxies: both are about three times as common among the most
-# unusual as in the whole catalogue. The unusual galaxies are larger than
-# typical, but no brighter (the median r magnitudes agree to a few
-# hundredths) and only a little nearer. Mergers are about four times rarer
-# among them than in the whole catalogue, and edge-on disks are absent: a
-# companion or a thin disk moves the five numbers less than a bright star
-# does, so a merger search is better served by the classifier of the
+# is mostly cutouts where a star sits on or beside the central galaxy,
+# cutouts with masked pixels, and very round galaxies: each is about two
+# and a half times as common among the most unusual as in the whole
+# catalogue. Spiral arms and edge-on disks are about three times rarer
+# among them, and mergers about as common as everywhere (one more in the
+# 20 than their share: no difference at this size). In size, distance and
+# brightness the unusual galaxies are much like the rest: a little nearer,
+# about as large, and about a tenth of a magnitude fainter in the median.
+# A companion or a thin disk moves the five numbers less than a bright
+# star does, so a merger search is better served by the classifier of the
 # morphology recipe. A galaxy can also be unusual because five numbers
 # cannot describe it; a per-galaxy reconstruction error adds that term.
 #
@@ -122,3 +134,9 @@ recon = model.reconstruct(latents[candidates], seed=3)
 plot_cutouts(np.concatenate([images[candidates], recon.data]), ncols=6,
              rows=["input", "reconstruction"])
 plt.show()
+
+# %%
+# .. rst-class:: minuet-caption
+#
+# Top row: the six most unusual galaxies; bottom row: one reconstruction of
+# each from its five numbers.

@@ -1,6 +1,6 @@
 """
-What each of the five numbers does
-==================================
+Latent traversals
+=================
 
 A latent traversal changes one latent number at a time and lets the
 diffusion decoder draw the galaxy that goes with it. Here a reference galaxy
@@ -69,6 +69,12 @@ fig.suptitle("5th to 95th percentile, one number at a time")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Each row moves one latent number from its 5th to its 95th percentile
+# (panel titles: its value), the other four held at the reference galaxy's
+# own; every panel is drawn from the same starting noise.
+#
 # Read along the rows: ``latent_0`` turns the galaxy from red to blue,
 # ``latent_2`` spreads its light out while dimming it, ``latent_4`` dims it
 # at nearly constant size and colour. Towards the ends of some rows the
@@ -83,6 +89,11 @@ plot_cutouts(np.concatenate([images[reference:reference + 1],
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# The reference galaxy (left) and its reconstruction with the same seed as
+# the traversals (right).
+#
 # Which truth parameter does each number follow?
 # ----------------------------------------------
 # Spearman's rank correlation of each latent number with a choice of truth
@@ -108,6 +119,11 @@ fig.colorbar(shown, ax=ax, label="Spearman rank correlation")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Spearman rank correlation of each latent number (rows) with truth
+# parameters of the simulator (columns), over 300 simulated galaxies.
+#
 # The strongest correlation of each number:
 
 for i, name in enumerate(model.latent_names):

@@ -1,6 +1,6 @@
 """
-Trusting answers off the training distribution
-==============================================
+Typicality and recalibration
+============================
 
 Every real survey differs from the simulations the bundled model was trained
 on. This recipe shows the two tools minuet gives for that: the typicality
@@ -24,6 +24,8 @@ model = Minuet.pretrained()
 config = SimulationConfig.from_variant(HELD_OUT_VARIANTS[0])
 images, invvar, _, truth = simulate(400, seed=11, config=config)
 latents = model.encode(images, invvar=invvar)
+for name in ("typicality", "typicality_latent", "typicality_image"):
+    latents[name].info.format = ".3f"
 print(latents["typicality", "typicality_latent", "typicality_image", "atypical"][:5])
 
 # %%
@@ -37,7 +39,8 @@ print(latents["typicality", "typicality_latent", "typicality_image", "atypical"]
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", AtypicalWarning)
     raw = model.posterior(latents, n_samples=500, seed=0, calibrated=False)
-print([str(w.message)[:80] for w in caught if w.category is AtypicalWarning])
+for warning in caught:
+    print(f"{warning.category.__name__}: {warning.message}")
 print(f"flagged: {np.mean(latents['atypical']):.0%} of this population")
 
 # %%
@@ -80,9 +83,23 @@ ax.errorbar(x + 0.15, before["redshift_median"].value[order],
 ax.plot(x, z[order], "k.", label="truth")
 ax.set_xlabel("galaxy (sorted by true redshift)")
 ax.set_ylabel("redshift")
-ax.legend()
+ax.legend(loc="upper left")
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Redshift 95% intervals of every fourth of the 200 unlabelled galaxies,
+# sorted by true redshift (black points): recalibrated on the 200 labelled
+# galaxies (orange) and as shipped (blue).
+#
+# On this variant the shipped intervals are already close to their nominal
+# coverage, and the recalibrated ones stay within the binomial scatter of
+# 200 galaxies of it: recalibration brings coverage to the labelled
+# population's, which helps where the shipped intervals are off and changes
+# little where they are not. Its guarantee holds for galaxies like the
+# labelled ones only; the flagged galaxies of this population remain
+# extrapolations.
+#
 # The recalibrated model saves and loads like any other, its calibration
 # with it: ``recalibrated.save("my-survey-model")``.

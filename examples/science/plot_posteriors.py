@@ -1,6 +1,6 @@
 """
-Redshift, stellar mass and star-formation rate from five numbers
-================================================================
+Redshift, mass and SFR
+======================
 
 The bundled model carries a conditional normalising flow that turns a
 galaxy's five latent numbers into a joint posterior of its redshift, log
@@ -37,6 +37,12 @@ corner_plot(draws, labels=["z", "log M* [Msun]", "log SFR [Msun/yr]"], truths=tr
 plt.show()
 
 # %%
+# .. rst-class:: minuet-caption
+#
+# Joint posterior of one galaxy's redshift, stellar mass and star-formation
+# rate from 2000 draws (contours enclose 68% and 95%); the simulator's truth
+# is marked in blue.
+#
 # The summary table
 # -----------------
 # Without ``samples``, the posterior is summarised by its median and the 68%
@@ -67,8 +73,21 @@ print(f"redshift: sigma_NMAD = {z_metrics['sigma_nmad']:.3f}, "
       f"outlier fraction = {z_metrics['outlier_fraction']:.3f}")
 
 pits = pit(samples, truths)
-fig, axes = plt.subplots(1, 3, figsize=(10, 3), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8), layout="constrained")
 for j, (name, ax) in enumerate(zip(names, axes, strict=True)):
     plot_pit(pits[:, j], ax=ax, label=name)
     ax.set_title(name)
 plt.show()
+
+# %%
+# .. rst-class:: minuet-caption
+#
+# Histograms of the probability integral transform per property over 300
+# simulated galaxies: flat when the posteriors are calibrated.
+#
+# Over these 300 galaxies the intervals contain the truth about as often as
+# they claim, within the binomial scatter of 300 galaxies (about 3 points at
+# 68% and 1.3 points at 95%), and the PIT histograms are flat within their
+# noise: calibrated, on galaxies drawn like the training set. Sharpness is
+# another matter: the redshift scatter and outlier fraction printed above
+# are those of a coarse photometric redshift (:ref:`validation`).
