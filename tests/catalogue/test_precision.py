@@ -38,7 +38,8 @@ def test_resume_refuses_another_precision(saved_tiny_model, source, tmp_path):
     encode_catalogue(source, out, model=saved_tiny_model, precision="fp32", chunk_size=2,
                      keep_parts=True, progress=False)
     out.unlink()
-    with pytest.raises(ValueError, match=r"cannot be resumed: it used another model setting \(precision\)"):
+    refusal = r"cannot be resumed: it used another model setting \(precision\)"
+    with pytest.raises(ValueError, match=refusal):
         encode_catalogue(source, out, model=saved_tiny_model, precision="bf16", chunk_size=2,
                          progress=False)
 
