@@ -13,10 +13,15 @@ centre starts as the old patch)::
     python benchmarks/train_production.py /work/data/sim-train-100k.h5 \\
         --output runs/minuet-sim --minutes 60 \\
         --init minuet/data/minuet-sim/autoencoder.safetensors
+
+``--recipe`` takes the model and training options of one of the learning
+curves' candidates (``bench_learning_curves.py``); a cosine schedule needs
+``--steps``, the planned length of the whole run over all sittings.
 """
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -70,19 +75,38 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--note", default="", help="what else ran on the machine")
+    parser.add_argument("--recipe", default=None,
+                        help="a learning-curve candidate's model and options (its key)")
+    parser.add_argument("--steps", type=int, default=10_000_000,
+                        help="planned steps of the whole run (the end of a cosine schedule)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
+    parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
     args = parser.parse_args(argv)
+
+    from bench_learning_curves import candidates
 
     from minuet.models import DiffusionAutoencoderConfig, save_model
     from minuet.training import TrainingConfig, train
 
     output = Path(args.output)
-    model_config = DiffusionAutoencoderConfig.preset("default")
-    init = _widened_init(args.init, model_config, output) if args.init else ""
+    model_config, options = DiffusionAutoencoderConfig.preset("default"), {}
+    if args.recipe is not None:
+        recipes = candidates(quick=False)
+        if args.recipe not in recipes:
+            msg = f"unknown recipe {args.recipe!r}; choose from {sorted(recipes)}."
+            raise SystemExit(msg)
+        _, model_config, options = recipes[args.recipe]
+        options = dict(options)
+    init = args.init or options.pop("init", "")
+    if options.get("lr_schedule", "constant") != "constant" and args.steps >= 10_000_000:
+        msg = "a decaying learning-rate schedule needs --steps, the planned length of the run."
+        raise SystemExit(msg)
+    init = _widened_init(init, model_config, output) if init else ""
     config = TrainingConfig(
         data=tuple(args.data),
         output=str(output),
         model=model_config,
-        steps=10_000_000,  # the wall-time budget decides when a sitting ends
+        steps=args.steps,  # otherwise the wall-time budget decides when a sitting ends
         batch_size=args.batch_size,
         lr=args.lr,
         warmup_steps=200,
@@ -92,6 +116,10 @@ def main(argv=None):
         checkpoint_every=200,
         log_every=50,
         init=init,
+        precision=args.precision,
+        threads=args.threads,
+        in_memory=False,  # hundreds of thousands of galaxies: read from disk
+        **options,
     )
     sittings_path = output / "sittings.json"
     sittings = json.loads(sittings_path.read_text()) if sittings_path.exists() else []
@@ -100,7 +128,8 @@ def main(argv=None):
     minutes = (time.perf_counter() - t0) / 60
     step = history[-1]["step"]
     sittings.append({**provenance(), "minutes": round(minutes, 1), "until_step": step,
-                     "note": args.note, "init": args.init})
+                     "note": args.note, "init": init, "recipe": args.recipe,
+                     "load_average_end": list(os.getloadavg())})
     sittings_path.write_text(json.dumps(sittings, indent=1))
     validation = [row for row in history if row.get("val_loss") is not None]
     save_model(ema, output / "model", metadata={

@@ -62,3 +62,13 @@ def test_learning_curve_records_merge_only_with_equal_settings(bench, tmp_path):
     assert set(curves.merged_candidates(path, second)) == {"default", "narrow"}
     with pytest.raises(SystemExit, match="n_eval"):
         curves.merged_candidates(path, {**second, "n_eval": 2})
+
+
+def test_production_training_refuses_unknown_recipes_and_unplanned_schedules(bench, tmp_path):
+    production = bench("train_production")
+    base = ["data.h5", "--output", str(tmp_path / "run"), "--minutes", "1"]
+    with pytest.raises(SystemExit, match="unknown recipe 'nope'"):
+        production.main([*base, "--recipe", "nope"])
+    with pytest.raises(SystemExit, match="needs --steps"):
+        production.main([*base, "--recipe", "cosine_decorrelation"])
+    assert not (tmp_path / "run").exists()
