@@ -165,26 +165,26 @@ def compare(n_sim=240):
     if nsa is not None:
         rows.append(("NSA", nsa, list(range(7))))
     rows += [("sim", images, list(bright)), ("sim", images, list(spread))]
-    fig, axes = plt.subplots(len(rows), 7, figsize=(12.6, 2.1 * len(rows) + 0.5))
+    # about page width, so that the titles read at the size the docs show it
+    fig, axes = plt.subplots(len(rows), 7, figsize=(9.8, 1.75 * len(rows) + 0.4))
     for (kind, stack, idx), row_axes in zip(rows, axes, strict=True):
         for ax, k in zip(row_axes, idx, strict=True):
             ax.imshow(_rgb(stack[k]), origin="lower")
             if kind == "sim":
                 t = truth[k]
                 ax.set_title(
-                    f"z={t['redshift']:.2f} r={t['mag_r'].value:.1f}\n{t['variant']}", fontsize=7
+                    f"z={t['redshift']:.2f} r={t['mag_r'].value:.1f}\n"
+                    f"{t['variant'].replace('_', ' ')}", fontsize=8.5
                 )
             else:
-                ax.set_title(f"{kind} stamp {k}", fontsize=8)
+                ax.set_title(f"{kind} stamp {k}", fontsize=9.5)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(
-        "Real Legacy Surveys stamps (DR9 field and cluster; nearby NSA galaxies), then "
-        "minuet.simulate (seed 0): its brightest, then a spread in r. Same Lupton RGB stretch.",
-        fontsize=9,
-    )
-    fig.tight_layout(h_pad=1.2)
+    for (kind, _, _), row_axes in zip(rows, axes, strict=True):
+        row_axes[0].set_ylabel({"DR9": "real DR9", "NSA": "real NSA"}.get(kind, "simulated"),
+                               fontsize=10)
+    fig.tight_layout(h_pad=0.8, w_pad=0.3)
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIGURE, dpi=100)
     plt.close(fig)
@@ -278,7 +278,9 @@ def colour_loci(n=5000, seed=20251201):
 
     edges = np.linspace(0.05, 1.0, 11)
     mid = 0.5 * (edges[1:] + edges[:-1])
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
+    # two by two at about page width, so that labels read at the size the docs show it
+    fig, axes = plt.subplots(2, 2, figsize=(9.0, 7.4))
+    axes = axes.ravel()
     for colour, label, ax in ((gr, "g - r", axes[0]), (rz, "r - z", axes[1])):
         for sel, name, c in ((q, "quiescent, log M > 10.8", "C3"), (sf, "star-forming", "C0")):
             pct = np.array(
@@ -293,7 +295,7 @@ def colour_loci(n=5000, seed=20251201):
             ax.plot(mid, pct[:, 1], color=c, label=name)
         ax.set_xlabel("redshift")
         ax.set_ylabel(label)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8.5)
     ax = axes[2]
     for sel, name, c in (
         (sf & (z < 0.6) & (g < 23.5), "star-forming z < 0.6", "C2"),
@@ -307,8 +309,8 @@ def colour_loci(n=5000, seed=20251201):
     ax.set_ylim(-0.5, 2.0)
     ax.set_xlabel("r - z")
     ax.set_ylabel("g - r")
-    ax.set_title("DESI ELG box (Raichoor et al. 2023)", fontsize=8)
-    ax.legend(fontsize=7, markerscale=4)
+    ax.set_title("DESI ELG box (Raichoor et al. 2023)", fontsize=10)
+    ax.legend(fontsize=8.5, markerscale=4)
     ax = axes[3]
     massive = gal["quenched"] & (gal["log_mstar"] > 11.0)
     for sel, name, c in (
@@ -320,8 +322,9 @@ def colour_loci(n=5000, seed=20251201):
     ax.axhline(1.8, color="k", lw=1)
     ax.set_xlabel("g - W1")
     ax.set_ylabel("r - W1")
-    ax.set_title("DESI LRG low-z cut (Zhou et al. 2023): right of or above", fontsize=8)
-    ax.legend(fontsize=7, markerscale=4)
+    ax.set_title("DESI LRG low-z cut (Zhou et al. 2023):\nright of or above the lines",
+                 fontsize=10)
+    ax.legend(fontsize=8.5, markerscale=4)
     fig.tight_layout()
     fig.savefig(COLOURS, dpi=100)
     plt.close(fig)
