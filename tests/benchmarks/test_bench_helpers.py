@@ -34,13 +34,15 @@ def test_sampler_recommendation_needs_every_measurement_within_tolerance(bench):
 def test_learning_curve_candidates_differ_as_labelled(bench, quick):
     candidates = bench("bench_learning_curves").candidates(quick=quick)
     assert set(candidates) == {"default", "cosine_decorrelation", "narrow", "noise_edm",
-                               "warm_start"}
+                               "warm_start", "narrow_encoder"}
     base = candidates["default"][1]
     assert candidates["cosine_decorrelation"][1] == base
     assert candidates["cosine_decorrelation"][2] == {"lr_schedule": "cosine",
                                                      "decorrelation_weight": 0.1}
     assert candidates["narrow"][1].encoder.width < base.encoder.width
     assert candidates["narrow"][1].denoiser.width < base.denoiser.width
+    assert candidates["narrow_encoder"][1].encoder.width < base.encoder.width
+    assert candidates["narrow_encoder"][1].denoiser == base.denoiser
     noise = candidates["noise_edm"][1].diffusion.p_mean
     assert noise != base.diffusion.p_mean
     assert candidates["noise_edm"][0] == f"noise at ln sigma {noise:g}"
