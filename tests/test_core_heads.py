@@ -112,7 +112,7 @@ def test_heads_survive_save_and_load(model, truth, tmp_path):
     np.testing.assert_allclose(model.anomaly_score(latents[:5])["anomaly_score"],
                                loaded.anomaly_score(latents[:5])["anomaly_score"], rtol=1e-6)
     assert "posterior of redshift, log_mstar, log_sfr" in repr(loaded)
-    corrupt = tmp_path / "m" / "anomaly.npz"
+    corrupt = tmp_path / "m" / "anomaly.safetensors"
     corrupt.write_bytes(corrupt.read_bytes()[:-10])
     with pytest.raises(ValueError, match="truncated or altered"):
         Minuet.load(tmp_path / "m")

@@ -10,9 +10,12 @@ import torch
 from astropy.table import QTable
 from astropy.utils.exceptions import AstropyUserWarning
 
-from .._latents import column_unit, latent_array, load_tensors, save_tensors, table_columns
+from .._heads import UNCHANGED
+from .._latents import column_unit, latent_array, table_columns
 from .._validation import count
 from .._validation import seed as validate_seed
+from .._vocabulary import DEFAULT_PROPERTIES, PROPERTY_UNITS, version
+from .._weights import load_fitted, save_fitted
 from ._flow import build_flow, sample
 
 #: Latents more than this many training standard deviations from the training mean, in
@@ -26,14 +29,10 @@ MIN_SUMMARY_SAMPLES = 20
 
 __all__ = ["PosteriorConfig", "PosteriorEstimator"]
 
-DEFAULT_PROPERTIES = ("redshift", "log_mstar", "log_sfr")
+_KIND = "minuet-posterior-1"
 
 #: Units used for the default properties when the truth table carries none.
-DEFAULT_UNITS = {
-    "redshift": "",
-    "log_mstar": "dex(solMass)",
-    "log_sfr": "dex(solMass / yr)",
-}
+DEFAULT_UNITS = PROPERTY_UNITS
 
 #: Percentiles reported by `PosteriorEstimator.summary`, with their column suffixes.
 SUMMARY_PERCENTILES = {"median": 50.0, "lo68": 15.865525, "hi68": 84.134475,
@@ -472,9 +471,7 @@ class PosteriorEstimator:
         return torch.cat(out).numpy().astype(float) - np.log(self._stats["target_std"]).sum()
 
     def _meta(self, **extra):
-        from minuet import __version__
-
-        meta = {"minuet_version": __version__, "posterior_flow": self.config.flow,
+        meta = {"minuet_version": version(), "posterior_flow": self.config.flow,
                 "posterior_weights_sha256": self.sha256,
                 "properties": list(self.config.properties)}
         meta.update(extra)
@@ -491,8 +488,8 @@ class PosteriorEstimator:
 
         Returns
         -------
-        sha256 : str
-            The SHA-256 of the weights file.
+        path : `~pathlib.Path`
+            The weights file; its SHA-256 is kept as ``sha256``.
 
         Examples
         --------
@@ -507,17 +504,16 @@ class PosteriorEstimator:
         >>> estimator = PosteriorEstimator(config).fit(latents, Table({"redshift": z}),
         ...                                            properties=["redshift"])
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     digest = estimator.save(f"{tmp}/posterior.safetensors")
-        ...     again = PosteriorEstimator.load(f"{tmp}/posterior.safetensors")
-        >>> again.sha256 == digest, again.properties
+        ...     path = estimator.save(f"{tmp}/posterior.safetensors")
+        ...     again = PosteriorEstimator.load(path)
+        >>> again.sha256 == estimator.sha256, again.properties
         (True, ['redshift'])
         """
         self._check_fitted()
         tensors = {f"flow.{k}": v.detach().numpy() for k, v in self._flow.state_dict().items()}
         tensors.update({f"stats.{k}": np.asarray(v) for k, v in self._stats.items()})
-        config = dataclasses.asdict(self.config)
-        self.sha256 = save_tensors(path, tensors, {"kind": "PosteriorEstimator", **config})
-        return self.sha256
+        path, self.sha256 = save_fitted(path, _KIND, tensors, dataclasses.asdict(self.config))
+        return path
 
     @classmethod
     def load(cls, path):
@@ -537,17 +533,45 @@ class PosteriorEstimator:
         --------
         See `save`.
         """
-        tensors, config, digest = load_tensors(path)
-        if config.pop("kind", None) != "PosteriorEstimator":
-            msg = f"{path} does not hold a PosteriorEstimator."
-            raise ValueError(msg)
+        tensors, config, record = load_fitted(path, _KIND, legacy_kind="PosteriorEstimator")
         self = cls(PosteriorConfig.from_json(config))
         self._flow = self._build()
         self._flow.load_state_dict({k[5:]: torch.from_numpy(v) for k, v in tensors.items()
                                     if k.startswith("flow.")})
         self._stats = {k[6:]: v for k, v in tensors.items() if k.startswith("stats.")}
-        self.sha256 = digest
+        self.sha256 = record["sha256"]
         return self
+
+    @classmethod
+    def fit_head(cls, request):
+        """Fit the posterior of ``request.properties`` for `~minuet.Minuet.fit_heads`.
+
+        Parameters
+        ----------
+        request : HeadRequest
+            Latents, truth, seed and options of `~minuet.Minuet.fit_heads`.
+
+        Returns
+        -------
+        estimator : `PosteriorEstimator`
+            Or the marker that keeps the model's head when no property is asked for.
+        """
+        if not request.properties:
+            return UNCHANGED
+        return cls(request.posterior_config).fit(
+            request.latents, request.truth, properties=list(request.properties),
+            seed=request.seed, progress=request.progress)
+
+    def describe(self):
+        """A few words on what the estimator gives, for a model's ``repr``.
+
+        Examples
+        --------
+        >>> from minuet.posterior import PosteriorEstimator
+        >>> PosteriorEstimator().describe()
+        'posterior of redshift, log_mstar, log_sfr'
+        """
+        return f"posterior of {', '.join(self.config.properties)}"
 
 
 def _safe_std(values):

@@ -1,0 +1,68 @@
+"""The words and numbers every part of minuet shares.
+
+Bands, photometric zero point, pixel scale, the default properties and
+labels with their units, the columns of output tables and their dtypes, file
+suffixes and the version recorded as provenance. Every module reads them
+from here, so that one change reaches the whole package.
+"""
+
+import numpy as np
+
+__all__ = []
+
+#: The bands of a cutout, in the order of its first axis.
+BANDS = ("g", "r", "z")
+
+#: AB zero point of Legacy Surveys fluxes: ``m = 22.5 - 2.5 log10(flux / nanomaggy)``.
+AB_ZEROPOINT = 22.5
+
+#: Pixel scale of Legacy Surveys DR10 coadds, arcsec per pixel (Dey et al. 2019).
+PIXEL_SCALE = 0.262
+
+#: Physical properties the posterior learns by default, with their units.
+PROPERTY_UNITS = {"redshift": "", "log_mstar": "dex(solMass)", "log_sfr": "dex(solMass / yr)"}
+DEFAULT_PROPERTIES = tuple(PROPERTY_UNITS)
+
+#: Boolean morphology labels the classifiers learn by default.
+DEFAULT_LABELS = ("merger", "spiral_arms", "edge_on", "round")
+
+#: Columns, after the latents, of every encoded table and their dtypes.
+ENCODE_COLUMNS = {"valid": np.dtype(bool), "flag": np.dtype("U"),
+                  "masked_fraction": np.dtype(np.float32)}
+
+#: File suffixes of minuet's files.
+WEIGHTS_SUFFIX = ".safetensors"
+RECORD_SUFFIX = ".json"
+TABLE_SUFFIX = ".fits"
+MANIFEST = "minuet.json"
+
+#: The model `~minuet.Minuet.pretrained` loads by default.
+DEFAULT_MODEL = "minuet-sim"
+
+
+def latent_names(dim):
+    """Column names of a ``dim``-dimensional latent: ``latent_0``, ``latent_1``, ...
+
+    Examples
+    --------
+    >>> from minuet._vocabulary import latent_names
+    >>> latent_names(2)
+    ['latent_0', 'latent_1']
+    """
+    return [f"latent_{i}" for i in range(int(dim))]
+
+
+def version():
+    """The installed version of minuet, recorded in every file and output.
+
+    Examples
+    --------
+    >>> from minuet._vocabulary import version
+    >>> isinstance(version(), str)
+    True
+    """
+    try:
+        from ._version import version as found
+    except ImportError:  # pragma: no cover - only when run from a bare source tree
+        found = "0.0.0"
+    return found
