@@ -41,8 +41,8 @@ METRICS = ("median_chi2_red", "median_abs_dmag_r", "median_abs_dcolor_gr",
 def _decoders(args):
     """Name and ``flux -> reconstructed flux`` function of every decoder."""
     from minuet import Minuet
+    from minuet.baselines import DeterministicAutoencoder, PCABaseline
     from minuet.cutouts import nanomaggy
-    from minuet.evaluation.baselines import DeterministicAutoencoder, PCABaseline
 
     weights = Path(args.weights)
     missing = [p for p in (weights / "pca.npz", weights / "deterministic_autoencoder.json")

@@ -99,9 +99,9 @@ def register(subparsers):
 
 
 def _run(args):
-    from .catalogue._cli import _load_model
+    from .core import model_from_name
 
-    model = _load_model(args.model)
+    model = model_from_name(args.model)
     print(f"model: {model!r}")
     paths, summary = run_demo(args.output, model=model, n=args.n, steps=args.steps)
     print(f"encoded and reconstructed {args.n} simulated galaxies")

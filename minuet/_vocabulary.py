@@ -40,6 +40,25 @@ MANIFEST = "minuet.json"
 DEFAULT_MODEL = "minuet-sim"
 
 
+def fits_keywords(meta):
+    """An output's provenance as 8-character FITS keywords; its sources as COMMENT cards.
+
+    Examples
+    --------
+    >>> from minuet._vocabulary import fits_keywords
+    >>> fits_keywords({"model": "minuet-sim", "sources": ["a.fits"]})["COMMENT"]
+    ['source 0: a.fits']
+    """
+    return {
+        "MINUETV": meta.get("minuet_version"),
+        "MODEL": meta.get("model"),
+        "PRECISN": meta.get("precision"),
+        "WSHA256": meta.get("weights_sha256"),
+        "DATE": meta.get("date"),
+        "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
+    }
+
+
 def latent_names(dim):
     """Column names of a ``dim``-dimensional latent: ``latent_0``, ``latent_1``, ...
 

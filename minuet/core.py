@@ -30,6 +30,22 @@ __all__ = ["Minuet"]
 DEFAULT_PRETRAINED = DEFAULT_MODEL
 
 
+def model_from_name(name=None):
+    """Return the model a ``--model`` option names: a saved directory, or a model's name.
+
+    `None` means the default bundled model.
+
+    Examples
+    --------
+    >>> from minuet.core import model_from_name
+    >>> model_from_name().name
+    'minuet-sim'
+    """
+    if name is None:
+        return Minuet.pretrained(DEFAULT_MODEL)
+    return Minuet.load(name) if Path(name).is_dir() else Minuet.pretrained(str(name))
+
+
 class Minuet:
     """A diffusion autoencoder for g, r, z galaxy cutouts, ready for science.
 

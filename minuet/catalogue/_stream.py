@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .._latents import refuse_nonfinite_latents
 from .._validation import input_file
+from .._vocabulary import fits_keywords
 from ..cutouts import iter_hdf5, load_cutouts
 from ._resume import check_parts, fingerprint, input_stamps, read_manifest, why_different
 
@@ -347,22 +348,10 @@ def write_table(table, output):
         raise ValueError(msg)
     if suffix == ".fits":
         table = table.copy(copy_data=False)
-        table.meta = _fits_meta(table.meta)
+        table.meta = fits_keywords(table.meta)
     tmp = output.with_name(f".{output.name}.tmp{output.suffix}")
     table.write(tmp, overwrite=True, **_WRITERS[suffix])
     os.replace(tmp, output)
-
-
-def _fits_meta(meta):
-    """Provenance as standard 8-character FITS keywords; sources as COMMENT cards."""
-    return {
-        "MINUETV": meta.get("minuet_version"),
-        "MODEL": meta.get("model"),
-        "PRECISN": meta.get("precision"),
-        "WSHA256": meta.get("weights_sha256"),
-        "DATE": meta.get("date"),
-        "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
-    }
 
 
 def encode_catalogue(

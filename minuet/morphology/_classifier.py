@@ -12,7 +12,7 @@ from .._heads import UNCHANGED
 from .._latents import latent_array
 from .._vocabulary import DEFAULT_LABELS
 from .._weights import load_fitted, save_fitted
-from ..evaluation import binary_metrics
+from ._metrics import binary_metrics
 from ._network import ResidualMLP, train_binary
 
 __all__ = ["MorphologyClassifier"]

@@ -1,7 +1,6 @@
 """The astropy-facing posterior estimator: latents in, property posteriors out."""
 
 import dataclasses
-import json
 import warnings
 
 import astropy.units as u
@@ -10,6 +9,7 @@ import torch
 from astropy.table import QTable
 from astropy.utils.exceptions import AstropyUserWarning
 
+from .._config import JSONConfig
 from .._heads import UNCHANGED
 from .._latents import column_unit, latent_array, table_columns
 from .._validation import count
@@ -40,7 +40,7 @@ SUMMARY_PERCENTILES = {"median": 50.0, "lo68": 15.865525, "hi68": 84.134475,
 
 
 @dataclasses.dataclass
-class PosteriorConfig:
+class PosteriorConfig(JSONConfig):
     """
     Configuration of a `PosteriorEstimator`; round-trips through JSON.
 
@@ -98,53 +98,6 @@ class PosteriorConfig:
     max_epochs: int = 300
     patience: int = 20
     n_latents: int | None = None
-
-    def to_json(self):
-        """Return the configuration as a JSON string.
-
-        Returns
-        -------
-        text : str
-
-        Examples
-        --------
-        >>> from minuet.posterior import PosteriorConfig
-        >>> PosteriorConfig(max_epochs=10).to_json()[:50]
-        '{"batch_size": 256, "bins": 8, "flow": "context", '
-        """
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text):
-        """Build a configuration from `to_json` output (a string or a dict).
-
-        Parameters
-        ----------
-        text : str or dict
-            The JSON text, or the dictionary it decodes to.
-
-        Returns
-        -------
-        config : `PosteriorConfig`
-
-        Examples
-        --------
-        >>> from minuet.posterior import PosteriorConfig
-        >>> config = PosteriorConfig.from_json({"transforms": 2, "hidden_features": [64, 64]})
-        >>> config.transforms, config.hidden_features
-        (2, (64, 64))
-        """
-        values = json.loads(text) if isinstance(text, str) else dict(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - names
-        if unknown:
-            msg = (f"Unknown PosteriorConfig field(s) {sorted(unknown)}; expected a subset of "
-                   f"{sorted(names)}.")
-            raise ValueError(msg)
-        for key in ("properties", "units", "hidden_features"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
 
 
 class PosteriorEstimator:
@@ -512,7 +465,7 @@ class PosteriorEstimator:
         self._check_fitted()
         tensors = {f"flow.{k}": v.detach().numpy() for k, v in self._flow.state_dict().items()}
         tensors.update({f"stats.{k}": np.asarray(v) for k, v in self._stats.items()})
-        path, self.sha256 = save_fitted(path, _KIND, tensors, dataclasses.asdict(self.config))
+        path, self.sha256 = save_fitted(path, _KIND, tensors, self.config.to_dict())
         return path
 
     @classmethod

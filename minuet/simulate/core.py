@@ -387,13 +387,13 @@ def simulate_range(start, stop, *, seed, config):
 
 def truth_table(columns, *, seed, config):
     """Wrap truth columns in a QTable with units and provenance."""
-    from .. import __version__
+    from .._vocabulary import version
 
     table = QTable()
     for key, value in columns.items():
         table[key] = value * TRUTH_UNITS[key] if key in TRUTH_UNITS else value
     table.meta.update(
-        {"seed": int(seed), "minuet_version": __version__, "simulator_config": config.to_json()}
+        {"seed": int(seed), "minuet_version": version(), "simulator_config": config.to_json()}
     )
     return table
 

@@ -110,7 +110,7 @@ def test_save_load_round_trip(fitted, tmp_path):
 def test_config_json_round_trip():
     config = PosteriorConfig(properties=("redshift",), units=("",), hidden_features=(8,))
     assert PosteriorConfig.from_json(config.to_json()) == config
-    with pytest.raises(ValueError, match="Unknown"):
+    with pytest.raises(ValueError, match="unknown PosteriorConfig keys"):
         PosteriorConfig.from_json('{"depth": 3}')
 
 

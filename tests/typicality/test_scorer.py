@@ -90,7 +90,7 @@ def test_other_files_and_statistics_are_refused(scorer, tmp_path):
     estimator.fit(rng.normal(size=(50, 5)), Table({"redshift": rng.uniform(size=50)}),
                   properties=["redshift"])
     estimator.save(tmp_path / "posterior.safetensors")
-    with pytest.raises(ValueError, match="holds 'minuet-posterior-1'; expected 'minuet-typicality-1'"):
+    with pytest.raises(ValueError, match="holds 'minuet-posterior-1'; expected 'minuet-typ"):
         TypicalityScorer.load(tmp_path / "posterior.safetensors")
     scorer.save(tmp_path / "typicality.safetensors")
     sidecar = tmp_path / "typicality.json"

@@ -2,8 +2,8 @@ import astropy.units as u
 import numpy as np
 import pytest
 
+from minuet.baselines import PCABaseline
 from minuet.cutouts import AsinhStretch, nanomaggy
-from minuet.evaluation.baselines import PCABaseline
 
 
 def subspace_flux(n, dim, *, seed=0, size=8):

@@ -5,12 +5,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from minuet.cutouts import AsinhStretch, nanomaggy
-from minuet.models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
-from minuet.models._config import JSONConfig
-from minuet.training import augment
-
-from ..._weights import as_state_dict, load_weights, save_weights
+from .._config import JSONConfig
+from .._weights import as_state_dict, load_weights, save_weights
+from ..cutouts import AsinhStretch, nanomaggy
+from ..models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
+from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split
 from ._networks import AutoencoderNet, ConvDecoder
 from ._training import autocast, train
@@ -40,7 +39,7 @@ class DeterministicAutoencoderConfig(JSONConfig):
 
     Examples
     --------
-    >>> from minuet.evaluation.baselines import DeterministicAutoencoderConfig
+    >>> from minuet.baselines import DeterministicAutoencoderConfig
     >>> config = DeterministicAutoencoderConfig(decoder_widths=(64, 32))
     >>> DeterministicAutoencoderConfig.from_json(config.to_json()) == config
     True
@@ -75,7 +74,7 @@ class DeterministicAutoencoder:
     --------
     >>> import numpy as np
     >>> from minuet.models import EncoderConfig
-    >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+    >>> from minuet.baselines import (DeterministicAutoencoder,
     ...                                          DeterministicAutoencoderConfig)
     >>> config = DeterministicAutoencoderConfig(
     ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -103,7 +102,7 @@ class DeterministicAutoencoder:
 
         Examples
         --------
-        >>> from minuet.evaluation.baselines import DeterministicAutoencoder
+        >>> from minuet.baselines import DeterministicAutoencoder
         >>> DeterministicAutoencoder().image_size
         72
         """
@@ -150,7 +149,7 @@ class DeterministicAutoencoder:
         --------
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -207,7 +206,7 @@ class DeterministicAutoencoder:
         --------
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -245,7 +244,7 @@ class DeterministicAutoencoder:
         --------
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -288,7 +287,7 @@ class DeterministicAutoencoder:
         >>> import tempfile
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),

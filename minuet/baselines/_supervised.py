@@ -8,11 +8,10 @@ import torch
 from astropy.table import QTable
 from torch.nn import functional as F
 
-from minuet.cutouts import AsinhStretch
-from minuet.models._config import JSONConfig
-from minuet.training import augment
-
-from ..._weights import as_state_dict, load_weights, save_weights
+from .._config import JSONConfig
+from .._weights import as_state_dict, load_weights, save_weights
+from ..cutouts import AsinhStretch
+from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split, truth_array
 from ._networks import ResNet, gaussian_nll
 from ._training import autocast, train
@@ -50,7 +49,7 @@ class SupervisedCNNConfig(JSONConfig):
     --------
     A network for redshift only, with no classification heads:
 
-    >>> from minuet.evaluation.baselines import SupervisedCNNConfig
+    >>> from minuet.baselines import SupervisedCNNConfig
     >>> config = SupervisedCNNConfig(properties=("redshift",), units=("",), labels=())
     >>> SupervisedCNNConfig.from_json(config.to_json()) == config
     True
@@ -98,7 +97,7 @@ class SupervisedCNN:
     --------
     >>> import numpy as np
     >>> from astropy.table import Table
-    >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+    >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
     >>> rng = np.random.default_rng(0)
     >>> flux = rng.normal(0, 0.01, (16, 3, 16, 16))
     >>> truth = Table({"redshift": rng.uniform(0, 1, 16), "merger": rng.random(16) < 0.5})
@@ -136,7 +135,7 @@ class SupervisedCNN:
         --------
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
@@ -194,7 +193,7 @@ class SupervisedCNN:
 
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
@@ -275,7 +274,7 @@ class SupervisedCNN:
         --------
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
@@ -328,7 +327,7 @@ class SupervisedCNN:
         >>> import tempfile
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})

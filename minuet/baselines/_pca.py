@@ -5,8 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minuet.cutouts import AsinhStretch, nanomaggy
-
+from ..cutouts import AsinhStretch, nanomaggy
 from ._data import check_flux, is_files, read_flux
 
 __all__ = ["PCABaseline"]
@@ -36,7 +35,7 @@ class PCABaseline:
     Examples
     --------
     >>> import numpy as np
-    >>> from minuet.evaluation.baselines import PCABaseline
+    >>> from minuet.baselines import PCABaseline
     >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
     >>> pca = PCABaseline(n_components=3).fit(flux)
     >>> pca.encode(flux).shape
@@ -79,7 +78,7 @@ class PCABaseline:
         Examples
         --------
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux, max_images=10)
         >>> pca.components_.shape
@@ -119,7 +118,7 @@ class PCABaseline:
         Examples
         --------
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux)
         >>> pca.encode(flux[:4]).shape
@@ -151,7 +150,7 @@ class PCABaseline:
         The zero coefficients give the mean stretched image:
 
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux)
         >>> images = pca.reconstruct(np.zeros((1, 3)))
@@ -186,7 +185,7 @@ class PCABaseline:
         --------
         >>> import tempfile
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux)
         >>> with tempfile.TemporaryDirectory() as tmp:

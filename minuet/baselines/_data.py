@@ -9,8 +9,8 @@ import numpy as np
 from astropy.io.misc.hdf5 import read_table_hdf5
 from astropy.table import QTable, Table
 
-from minuet.cutouts import AsinhStretch, nanomaggy
-from minuet.training import CutoutFile, loss_weights, split_indices
+from ..cutouts import AsinhStretch, nanomaggy
+from ..training import CutoutFile, loss_weights, split_indices
 
 __all__ = []
 

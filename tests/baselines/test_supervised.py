@@ -4,7 +4,7 @@ import pytest
 import torch
 from astropy.table import QTable
 
-from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
 
 SIZE = 16  # side of the cutouts made by conftest.blobs
 TINY = SupervisedCNNConfig(image_size=SIZE, widths=(8, 16))

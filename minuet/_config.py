@@ -1,4 +1,4 @@
-"""JSON round trip shared by the configuration dataclasses."""
+"""The JSON round trip of every configuration dataclass of minuet."""
 
 import dataclasses
 import json
@@ -54,5 +54,15 @@ class JSONConfig:
 
     @classmethod
     def from_json(cls, text):
-        """Build the configuration from a JSON string."""
-        return cls.from_dict(json.loads(text))
+        """Build the configuration from a JSON string (or the dictionary it decodes to).
+
+        Examples
+        --------
+        >>> from minuet.posterior import PosteriorConfig
+        >>> config = PosteriorConfig.from_json('{"transforms": 2, "hidden_features": [64, 64]}')
+        >>> config.transforms, config.hidden_features
+        (2, (64, 64))
+        >>> PosteriorConfig.from_json(config.to_json()) == config
+        True
+        """
+        return cls.from_dict(json.loads(text) if isinstance(text, str) else dict(text))
