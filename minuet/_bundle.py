@@ -20,7 +20,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from ._heads import HEADS
+from . import _heads
 from ._vocabulary import MANIFEST, version
 from ._weights import check_replaceable, contained_file, replace_directory, sha256
 
@@ -121,7 +121,7 @@ def load_heads(path, manifest):
         catalogue = heads.pop("neighbours_catalogue", None)
         if catalogue is not None:
             options["neighbours"] = {"catalog": QTable.read(path / catalogue)}
-    known = {entry.key: entry for entry in HEADS}
+    known = {entry.key: entry for entry in _heads.HEADS}
     unknown = sorted(set(heads) - set(known))
     if unknown:
         msg = (
@@ -153,7 +153,7 @@ def save_bundle(model, path, *, overwrite=False):
     try:
         digest = save_model(model.autoencoder, tmp / AUTOENCODER)
         heads = {}
-        for entry in HEADS:
+        for entry in _heads.HEADS:
             head = getattr(model, entry.attribute)
             if head is not None:
                 heads[entry.key] = head.save(tmp / entry.key).name

@@ -76,8 +76,9 @@ HEADS = (
               "minuet.posterior:IntervalCalibration"),
 )
 
-#: Attribute names of the heads on a `~minuet.Minuet` model.
-ATTRIBUTES = tuple(entry.attribute for entry in HEADS)
+def attributes():
+    """Attribute names of the heads on a `~minuet.Minuet` model, in registry order."""
+    return tuple(entry.attribute for entry in HEADS)
 
 
 def fit_all(request):

@@ -88,15 +88,15 @@ class Minuet:
     """
 
     def __init__(self, autoencoder, *, stretch=None, name="custom", info=None, **heads):
-        unknown = sorted(set(heads) - set(_heads.ATTRIBUTES))
+        unknown = sorted(set(heads) - set(_heads.attributes()))
         if unknown:
             msg = (
                 f"Minuet() got unknown keyword arguments {unknown}; the heads it takes are "
-                f"{list(_heads.ATTRIBUTES)}."
+                f"{list(_heads.attributes())}."
             )
             raise TypeError(msg)
         self.autoencoder = autoencoder.eval()
-        for attribute in _heads.ATTRIBUTES:
+        for attribute in _heads.attributes():
             setattr(self, attribute, heads.get(attribute))
         self.stretch = AsinhStretch() if stretch is None else stretch
         self.name = str(name)
@@ -120,7 +120,7 @@ class Minuet:
         >>> len(heads)
         6
         """
-        return {attribute: getattr(self, attribute) for attribute in _heads.ATTRIBUTES}
+        return {attribute: getattr(self, attribute) for attribute in _heads.attributes()}
 
     # -- construction -------------------------------------------------------------------
 

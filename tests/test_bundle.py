@@ -2,10 +2,13 @@
 
 import json
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.table import Table
 
 from minuet import Minuet, _heads
 from minuet._bundle import FORMAT, LEGACY_FORMAT
@@ -48,7 +51,7 @@ def test_every_registered_head_follows_the_protocol():
 def test_constructor_takes_the_registered_heads_only():
     net = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
     model = Minuet(net)
-    assert set(model.heads) == set(_heads.ATTRIBUTES)
+    assert set(model.heads) == set(_heads.attributes())
     assert all(head is None for head in model.heads.values())
     with pytest.raises(TypeError, match=r"unknown keyword arguments \['posterior'\]"):
         Minuet(net, posterior=object())
@@ -95,3 +98,47 @@ def test_bundled_model_is_read_in_its_own_layout():
     manifest = json.loads((model.path / "minuet.json").read_text())
     assert manifest["format"] == LEGACY_FORMAT
     assert all(head is not None for head in model.heads.values())
+
+
+class MeanLatent:
+    """A toy head, written as docs/developer.rst tells: the mean latent of the fit set."""
+
+    def __init__(self, mean=None):
+        self.mean = mean
+
+    @classmethod
+    def fit_head(cls, request):
+        return cls(request.latents.mean(axis=0))
+
+    def save(self, path):
+        from minuet._weights import save_fitted
+
+        path, self.sha256 = save_fitted(path, "minuet-mean-latent-1", {"mean": self.mean}, {})
+        return path
+
+    @classmethod
+    def load(cls, path):
+        from minuet._weights import load_fitted
+
+        tensors, _, _ = load_fitted(path, "minuet-mean-latent-1")
+        return cls(tensors["mean"])
+
+    def describe(self):
+        return "mean latent"
+
+
+def test_a_new_head_is_one_module_and_one_registry_line(monkeypatch, tmp_path):
+    module = types.ModuleType("toy_heads")
+    module.MeanLatent = MeanLatent
+    monkeypatch.setitem(sys.modules, "toy_heads", module)
+    entry = _heads.HeadEntry("mean_latent", "mean_latent", "toy_heads:MeanLatent")
+    monkeypatch.setattr(_heads, "HEADS", (*_heads.HEADS, entry))
+    net = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24))
+    latents = np.random.default_rng(1).normal(size=(60, 5))
+    model = Minuet(net, name="toy").fit_heads(latents, Table({"x": np.arange(60)}))
+    np.testing.assert_allclose(model.mean_latent.mean, latents.mean(axis=0), rtol=1e-6)
+    assert repr(model).endswith("anomaly scores; mean latent>")
+    again = Minuet.load(model.save(tmp_path / "toy"))
+    np.testing.assert_allclose(again.mean_latent.mean, model.mean_latent.mean)
+    assert "mean_latent.safetensors" in json.loads((tmp_path / "toy" / "minuet.json").read_text())[
+        "heads"].values()
