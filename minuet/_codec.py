@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from ._latents import latent_array, refuse_nonfinite_latents
 from ._validation import SEED_LIMIT, count
 from ._validation import seed as validate_seed
-from ._vocabulary import BANDS
+from ._vocabulary import BANDS, encoded_columns
 from .cutouts import Cutouts, load_cutouts, nanomaggy
 
 __all__ = []
@@ -181,11 +181,9 @@ def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
     else:
         table = QTable()
         table["id"] = cutouts.ids
-    for i, name in enumerate(self.latent_names):
-        table[name] = latents[:, i]
-    table["valid"] = cutouts.valid
-    table["flag"] = np.asarray(cutouts.reason, dtype=str)
-    table["masked_fraction"] = cutouts.mask.reshape(len(cutouts), -1).mean(axis=1)
+    for name, column in encoded_columns(latents, cutouts.valid, cutouts.reason,
+                                        cutouts.mask).items():
+        table[name] = column
     self._add_typicality(table, latents, cutouts)
     table.meta.update(self.provenance())
     table.meta["precision"] = _resolved(precision)

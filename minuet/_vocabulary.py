@@ -59,6 +59,47 @@ def fits_keywords(meta):
     }
 
 
+def encoded_columns(latents, valid, reason, mask):
+    """The columns of every encoded table, in order and with their dtypes.
+
+    One builder for `~minuet.Minuet.encode`, the streamed catalogues and the
+    LSDB path, so that all of them write the same schema.
+
+    Parameters
+    ----------
+    latents : array-like
+        ``(N, D)`` latents (NaN for refused cutouts).
+    valid, reason : array-like
+        Per cutout: whether it was accepted, and why not.
+    mask : array-like
+        ``(N, ...)`` boolean masks of the cutouts' pixels.
+
+    Returns
+    -------
+    columns : dict of `~numpy.ndarray`
+        ``latent_0`` ... then the `ENCODE_COLUMNS`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet._vocabulary import encoded_columns
+    >>> columns = encoded_columns(np.zeros((2, 2)), [True, False], ["", "empty"],
+    ...                           np.array([[False, True], [True, True]]))
+    >>> list(columns), columns["masked_fraction"].tolist(), columns["masked_fraction"].dtype
+    (['latent_0', 'latent_1', 'valid', 'flag', 'masked_fraction'], [0.5, 1.0], dtype('float32'))
+    """
+    latents = np.asarray(latents, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    mask = mask.reshape(len(latents), -1) if mask.size else np.zeros((len(latents), 1), bool)
+    pixels = mask.shape[1]
+    columns = {name: latents[:, i] for i, name in enumerate(latent_names(latents.shape[1]))}
+    columns["valid"] = np.asarray(valid, dtype=ENCODE_COLUMNS["valid"])
+    columns["flag"] = np.asarray(reason, dtype=str)
+    columns["masked_fraction"] = (np.count_nonzero(mask, axis=1) / pixels).astype(
+        ENCODE_COLUMNS["masked_fraction"])
+    return columns
+
+
 def latent_names(dim):
     """Column names of a ``dim``-dimensional latent: ``latent_0``, ``latent_1``, ...
 

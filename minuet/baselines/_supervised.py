@@ -9,6 +9,7 @@ from astropy.table import QTable
 from torch.nn import functional as F
 
 from .._config import JSONConfig
+from .._vocabulary import DEFAULT_LABELS, DEFAULT_PROPERTIES, PROPERTY_UNITS
 from .._weights import as_state_dict, load_weights, save_weights
 from ..cutouts import AsinhStretch
 from ..training import augment
@@ -21,7 +22,7 @@ __all__ = ["SupervisedCNN", "SupervisedCNNConfig"]
 _FORMAT = "minuet-supervised-cnn-1"
 
 #: Units of the default properties when the truth table carries none (as in minuet.posterior).
-DEFAULT_UNITS = {"redshift": "", "log_mstar": "dex(solMass)", "log_sfr": "dex(solMass / yr)"}
+DEFAULT_UNITS = PROPERTY_UNITS
 
 #: Standard-normal quantiles of the summary columns shared with minuet's posterior summaries.
 _QUANTILES = {"median": 0.0, "lo68": -1.0, "hi68": 1.0, "lo95": -1.959964, "hi95": 1.959964}
@@ -58,9 +59,9 @@ class SupervisedCNNConfig(JSONConfig):
     image_size: int = 72
     channels: int = 3
     widths: tuple = (32, 64, 128)
-    properties: tuple = ("redshift", "log_mstar", "log_sfr")
+    properties: tuple = DEFAULT_PROPERTIES
     units: tuple = ("", "dex(solMass)", "dex(solMass / yr)")
-    labels: tuple = ("merger", "spiral_arms", "edge_on", "round")
+    labels: tuple = DEFAULT_LABELS
 
     def __post_init__(self):
         if len(self.units) != len(self.properties):

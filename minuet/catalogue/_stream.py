@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .._latents import refuse_nonfinite_latents
 from .._validation import input_file
-from .._vocabulary import fits_keywords
+from .._vocabulary import ENCODE_COLUMNS, encoded_columns, fits_keywords
 from ..cutouts import iter_hdf5, load_cutouts
 from ._resume import check_parts, fingerprint, input_stamps, read_manifest, why_different
 
@@ -195,12 +195,9 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
         columns["latents"].append(latents)
         columns["source_index"].append(source_index)
         columns["row"].append(row)
-        columns["valid"].append(cutouts.valid)
-        columns["flag"].append(np.asarray(cutouts.reason, dtype=str))
-        mask = cutouts.mask.reshape(len(cutouts), -1)
-        columns["masked_fraction"].append(
-            (np.count_nonzero(mask, axis=1) / mask.shape[1]).astype(np.float32)
-        )
+        encoded = encoded_columns(latents, cutouts.valid, cutouts.reason, cutouts.mask)
+        for name in ENCODE_COLUMNS:
+            columns[name].append(encoded[name])
     return {key: np.concatenate(value) for key, value in columns.items()}
 
 
@@ -320,9 +317,8 @@ def finish_run(output, parts_dir, sources, plan, *, latent_names, meta, keep_par
         table["row"] = columns["row"].astype(np.int64)
         for i, name in enumerate(latent_names):
             table[name] = columns["latents"][:, i]
-        table["valid"] = columns["valid"]
-        table["flag"] = columns["flag"]
-        table["masked_fraction"] = columns["masked_fraction"]
+        for name, dtype in ENCODE_COLUMNS.items():
+            table[name] = columns[name].astype(dtype, copy=False)
         tables.append(table)
     table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
     table.meta.update(meta)

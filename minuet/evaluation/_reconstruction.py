@@ -11,6 +11,7 @@ from astropy.table import QTable
 from photutils.segmentation import SegmentationImage, SourceCatalog
 
 from .._vocabulary import BANDS as _BANDS
+from .._vocabulary import PIXEL_SCALE
 from ..cutouts import central_segmentation
 
 __all__ = [
@@ -30,7 +31,7 @@ def _measure(image, segm, label):
 
 
 def compare_reconstructions(
-    inputs, reconstructions, *, invvar, footprint=None, pixscale=0.262, shape_band="r"
+    inputs, reconstructions, *, invvar, footprint=None, pixscale=PIXEL_SCALE, shape_band="r"
 ):
     r"""Compare reconstructions with their inputs galaxy by galaxy.
 

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .._vocabulary import BANDS as _BANDS
 from .config import SimulationConfig
 from .core import simulate_range, truth_table
 
 __all__ = ["iter_batches", "read_dataset", "write_dataset"]
 
-BANDS = ("g", "r", "z")
+BANDS = _BANDS
 
 
 def _work(job):
