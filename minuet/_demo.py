@@ -30,9 +30,7 @@ def run_demo(output="minuet-demo", *, model=None, n=12, seed=DEMO_SEED, steps=No
         Median figures of merit of the reconstructions (see
         `~minuet.evaluation.summarize_reconstructions`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import numpy as np
     from astropy.table import hstack
 
@@ -75,6 +73,7 @@ def run_demo(output="minuet-demo", *, model=None, n=12, seed=DEMO_SEED, steps=No
     )
     figure_path = output / "demo_reconstructions.png"
     fig.savefig(figure_path, dpi=110)
+    plt.close(fig)
     return {"table": table_path, "figure": figure_path}, summarize_reconstructions(metrics)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from astropy.table import Table
 from scipy.special import logsumexp
 
+from .._fitting import standardisation
 from .._latents import latent_array
 from .._validation import real
 from .._weights import load_fitted, save_fitted
@@ -99,8 +100,7 @@ class AnomalyScorer:
         from sklearn.mixture import GaussianMixture
 
         x = latent_array(latents)
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
+        mean, std = standardisation(x)
         xs = (x - mean) / std
         candidates = np.atleast_1d(self.n_components).astype(int)
         candidates = candidates[candidates <= len(x) // (2 * x.shape[1] + 2)]

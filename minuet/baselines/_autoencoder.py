@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .._config import JSONConfig
+from .._fitting import seeded
 from .._weights import as_state_dict, load_weights, save_weights
 from ..cutouts import AsinhStretch, nanomaggy
 from ..models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
@@ -90,10 +91,10 @@ class DeterministicAutoencoder:
         self.stretch = default_stretch(stretch)
         self.seed = int(seed)
         e = self.config.encoder
-        torch.manual_seed(self.seed)
-        decoder = ConvDecoder(latent_dim=e.latent_dim, image_size=e.image_size,
-                              channels=e.channels, widths=self.config.decoder_widths)
-        self.network = AutoencoderNet(Encoder(e), decoder).eval()
+        with seeded(self.seed):
+            decoder = ConvDecoder(latent_dim=e.latent_dim, image_size=e.image_size,
+                                  channels=e.channels, widths=self.config.decoder_widths)
+            self.network = AutoencoderNet(Encoder(e), decoder).eval()
         self.history = None
 
     @property

@@ -9,6 +9,7 @@ from astropy.table import QTable
 from torch.nn import functional as F
 
 from .._config import JSONConfig
+from .._fitting import seeded
 from .._vocabulary import DEFAULT_LABELS, DEFAULT_PROPERTIES, PROPERTY_UNITS
 from .._weights import as_state_dict, load_weights, save_weights
 from ..cutouts import AsinhStretch
@@ -114,9 +115,9 @@ class SupervisedCNN:
         self.stretch = default_stretch(stretch)
         self.seed = int(seed)
         c = self.config
-        torch.manual_seed(self.seed)
-        self.network = ResNet(channels=c.channels, widths=c.widths,
-                              n_outputs=2 * len(c.properties) + len(c.labels)).eval()
+        with seeded(self.seed):
+            self.network = ResNet(channels=c.channels, widths=c.widths,
+                                  n_outputs=2 * len(c.properties) + len(c.labels)).eval()
         self.register_stats(np.zeros(len(c.properties)), np.ones(len(c.properties)))
         self.history = None
 

@@ -1,6 +1,5 @@
 """A compact, seeded training loop shared by the network baselines."""
 
-import copy
 import math
 import time
 from contextlib import nullcontext
@@ -8,6 +7,8 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from .._fitting import EarlyStopping
 
 __all__ = []
 
@@ -76,7 +77,7 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
     batch_size = min(int(batch_size), len(train_idx))
     per_epoch = max(1, len(train_idx) // batch_size)
     history = {"train_loss": [], "val_loss": [], "best_step": 0, "best_val_loss": math.inf}
-    best_state, bad, stopped = None, 0, "steps"
+    stopper, stopped = EarlyStopping(model, patience=patience), "steps"
     start = time.perf_counter()
 
     def validate(step):
@@ -114,18 +115,14 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
             bar.set_postfix(loss=f"{float(loss.detach()):.4g}", val=f"{val:.4g}")
             if val < history["best_val_loss"]:
                 history["best_val_loss"], history["best_step"] = val, step + 1
-                best_state, bad = copy.deepcopy(model.state_dict()), 0
-            else:
-                bad += 1
-                if bad >= patience:
-                    stopped = "early"
-                    break
+            if stopper.update(val):
+                stopped = "early"
+                break
         if out_of_time:
             stopped = "time"
             break
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore()
     model.eval()
     history["steps"] = step + 1
     history["seconds"] = time.perf_counter() - start

@@ -8,6 +8,7 @@ import torch
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 
+from .._fitting import standardisation
 from .._heads import UNCHANGED
 from .._latents import latent_array
 from .._vocabulary import DEFAULT_LABELS
@@ -119,8 +120,7 @@ class MorphologyClassifier:
         """
         x = latent_array(latents)
         targets = _labels(table, labels, len(x))
-        self._mean, self._std = x.mean(axis=0), x.std(axis=0)
-        self._std = np.where(self._std > 0, self._std, 1.0)
+        self._mean, self._std = standardisation(x)
         xs = self._scale(x)
         self._models = {}
         for name, (y, known) in targets.items():

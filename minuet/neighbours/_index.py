@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable, Table
 
+from .._fitting import standardisation
 from .._latents import latent_array
 from .._validation import count
 from .._vocabulary import TABLE_SUFFIX
@@ -106,9 +107,7 @@ class LatentIndex:
         self.standardize = bool(standardize)
         self.leafsize = int(leafsize)
         if self.standardize:
-            self._mean = self.latents.mean(axis=0)
-            std = self.latents.std(axis=0)
-            self._std = np.where(std > 0, std, 1.0)
+            self._mean, self._std = standardisation(self.latents)
         else:
             self._mean = np.zeros(self.latents.shape[1])
             self._std = np.ones(self.latents.shape[1])

@@ -10,6 +10,7 @@ from astropy.table import QTable
 from astropy.utils.exceptions import AstropyUserWarning
 
 from .._config import JSONConfig
+from .._fitting import EarlyStopping, seeded, standardisation
 from .._heads import UNCHANGED
 from .._latents import column_unit, latent_array, table_columns
 from .._validation import count
@@ -242,18 +243,18 @@ class PosteriorEstimator:
         units = tuple(column_unit(table[n]) or DEFAULT_UNITS.get(n, "") for n in names)
         self.config = dataclasses.replace(self.config, properties=names, units=units,
                                           n_latents=x_lat.shape[1])
-        self._stats = {
-            "latent_mean": x_lat.mean(axis=0), "latent_std": _safe_std(x_lat),
-            "target_mean": targets.mean(axis=0), "target_std": _safe_std(targets),
-        }
+        (latent_mean, latent_std), (target_mean, target_std) = (
+            standardisation(x_lat), standardisation(targets))
+        self._stats = {"latent_mean": latent_mean, "latent_std": latent_std,
+                       "target_mean": target_mean, "target_std": target_std}
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(x_lat))
         val, train = order[:n_val], order[n_val:]
         c = self._context(x_lat)
         y = torch.as_tensor((targets - self._stats["target_mean"]) / self._stats["target_std"],
                             dtype=torch.float32)
-        torch.manual_seed(seed)
-        self._flow = self._build()
+        with seeded(seed):
+            self._flow = self._build()
         self.history = _train(self._flow, c[train], y[train], c[val], y[val],
                               epochs=epochs or self.config.max_epochs,
                               patience=self.config.patience,
@@ -527,11 +528,6 @@ class PosteriorEstimator:
         return f"posterior of {', '.join(self.config.properties)}"
 
 
-def _safe_std(values):
-    std = values.std(axis=0)
-    return np.where(std > 0, std, 1.0)
-
-
 def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_rate,
            batch_size, seed, progress):
     """Maximum-likelihood training with early stopping; returns the loss history."""
@@ -539,7 +535,7 @@ def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_r
 
     optimizer = torch.optim.Adam(flow.parameters(), lr=learning_rate)
     generator = torch.Generator().manual_seed(int(seed))
-    best, best_state, waited = np.inf, None, 0
+    stopper = EarlyStopping(flow, patience=patience, min_delta=1e-4)
     history = {"train": [], "validation": []}
     for _ in tqdm(range(epochs), disable=not progress, desc="posterior flow"):
         flow.train()
@@ -558,13 +554,7 @@ def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_r
             val = -flow(c_val).log_prob(y_val).mean().item()
         history["train"].append(total / len(order))
         history["validation"].append(val)
-        if val < best - 1e-4:
-            best, waited = val, 0
-            best_state = {k: v.detach().clone() for k, v in flow.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    if best_state is not None:
-        flow.load_state_dict(best_state)
+        if stopper.update(val):
+            break
+    stopper.restore()
     return history
