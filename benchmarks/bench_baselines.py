@@ -290,7 +290,7 @@ def main(argv=None):
     result["training"]["pca"] = {"steps": None, "seconds": time.perf_counter() - start,
                                  "stopped": f"fitted on {pca_images} images",
                                  "best_val_loss": None}
-    pca.save(weights / "pca.npz")
+    pca.save(weights / "pca")
     result["reconstruction"]["pca"] = evaluate_reconstruction(pca, flux, invvar, footprint)
     result["reconstruction"]["pca"]["explained_variance"] = float(
         pca.explained_variance_ratio_.sum())

@@ -45,13 +45,13 @@ def _decoders(args):
     from minuet.cutouts import nanomaggy
 
     weights = Path(args.weights)
-    missing = [p for p in (weights / "pca.npz", weights / "deterministic_autoencoder.json")
+    missing = [p for p in (weights / "pca.json", weights / "deterministic_autoencoder.json")
                if not p.exists()]
     if missing:
         msg = (f"baseline weights {[str(p) for p in missing]} are missing; run "
                "'python benchmarks/bench_baselines.py' (or --quick) first, or pass --weights.")
         raise SystemExit(msg)
-    pca = PCABaseline.load(weights / "pca.npz")
+    pca = PCABaseline.load(weights / "pca.safetensors")
     ae = DeterministicAutoencoder.load(weights / "deterministic_autoencoder")
     model = Minuet.pretrained()
 

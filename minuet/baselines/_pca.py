@@ -5,12 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .._weights import load_fitted, save_fitted
 from ..cutouts import AsinhStretch, nanomaggy
 from ._data import check_flux, is_files, read_flux
 
 __all__ = ["PCABaseline"]
 
-_FORMAT = "minuet-pca-baseline-1"
+_KIND = "minuet-pca-baseline-2"
+_LEGACY_FORMAT = "minuet-pca-baseline-1"  # an .npz file with its settings in an array
 
 
 class PCABaseline:
@@ -54,6 +56,7 @@ class PCABaseline:
         self.seed = int(seed)
         self.mean_ = self.components_ = self.explained_variance_ratio_ = None
         self.image_shape = None
+        self.sha256 = None
 
     def _check_fitted(self):
         if self.components_ is None:
@@ -96,9 +99,11 @@ class PCABaseline:
             raise ValueError(msg)
         x = self.stretch.forward(flux).reshape(len(flux), -1).astype(np.float64)
         pca = PCA(n_components=self.n_components, random_state=self.seed).fit(x)
-        self.mean_ = pca.mean_
-        self.components_ = pca.components_
-        self.explained_variance_ratio_ = pca.explained_variance_ratio_
+        # in the memory layout they are saved and loaded in, so that a loaded copy
+        # computes bit for bit the same
+        self.mean_ = np.ascontiguousarray(pca.mean_)
+        self.components_ = np.ascontiguousarray(pca.components_)
+        self.explained_variance_ratio_ = np.ascontiguousarray(pca.explained_variance_ratio_)
         self.image_shape = flux.shape[1:]
         return self
 
@@ -170,12 +175,12 @@ class PCABaseline:
         return self.stretch.inverse(x) * nanomaggy
 
     def save(self, path):
-        """Write the fitted components to a ``.npz`` file (no pickled objects).
+        """Write the fitted components in minuet's one format (safetensors and a JSON record).
 
         Parameters
         ----------
         path : str or path-like
-            Destination; ``.npz`` is appended when missing.
+            The ``.safetensors`` path or its stem.
 
         Returns
         -------
@@ -192,17 +197,14 @@ class PCABaseline:
         ...     path = pca.save(f"{tmp}/pca")
         ...     again = PCABaseline.load(path)
         >>> path.name, bool(np.allclose(again.encode(flux), pca.encode(flux)))
-        ('pca.npz', True)
+        ('pca.safetensors', True)
         """
         self._check_fitted()
-        path = Path(path)
-        path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"format": _FORMAT, "stretch": self.stretch.to_dict(), "seed": self.seed,
-                "image_shape": list(self.image_shape)}
-        np.savez(path, mean=self.mean_, components=self.components_,
-                 explained_variance_ratio=self.explained_variance_ratio_,
-                 meta=np.array(json.dumps(meta)))
+        config = {"stretch": self.stretch.to_dict(), "seed": self.seed,
+                  "image_shape": list(self.image_shape)}
+        tensors = {"mean": self.mean_, "components": self.components_,
+                   "explained_variance_ratio": self.explained_variance_ratio_}
+        path, self.sha256 = save_fitted(path, _KIND, tensors, config)
         return path
 
     @classmethod
@@ -212,7 +214,8 @@ class PCABaseline:
         Parameters
         ----------
         path : str or path-like
-            The ``.npz`` file.
+            The ``.safetensors`` file (or its ``.json`` record); the ``.npz``
+            file of an older version is read too.
 
         Returns
         -------
@@ -222,12 +225,16 @@ class PCABaseline:
         --------
         See :meth:`save`.
         """
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"])) if "meta" in f else {}
-            if meta.get("format") != _FORMAT:
-                msg = f"{path} is not a PCABaseline file (expected format {_FORMAT!r})."
-                raise ValueError(msg)
-            arrays = {k: f[k] for k in ("mean", "components", "explained_variance_ratio")}
+        if Path(path).suffix == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                meta = json.loads(str(f["meta"])) if "meta" in f else {}
+                if meta.get("format") != _LEGACY_FORMAT:
+                    msg = (f"{path} is not a PCABaseline file (expected format "
+                           f"{_LEGACY_FORMAT!r}).")
+                    raise ValueError(msg)
+                arrays = {k: f[k] for k in ("mean", "components", "explained_variance_ratio")}
+        else:
+            arrays, meta, _ = load_fitted(path, _KIND)
         self = cls(len(arrays["components"]), stretch=AsinhStretch.from_dict(meta["stretch"]),
                    seed=meta["seed"])
         self.mean_, self.components_ = arrays["mean"], arrays["components"]
