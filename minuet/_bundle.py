@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import _heads
 from ._vocabulary import MANIFEST, version
-from ._weights import check_replaceable, contained_file, replace_directory, sha256
+from ._weights import check_replaceable, contained_file, read_json, replace_directory, sha256
 
 __all__ = []
 
@@ -96,11 +96,7 @@ def read_manifest(path):
     if not manifest_path.is_file():
         msg = f"{path} is not a minuet model directory: {MANIFEST} is missing."
         raise FileNotFoundError(msg)
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        msg = f"{manifest_path} is not valid JSON ({exc}); the model directory is damaged."
-        raise ValueError(msg) from None
+    manifest = read_json(manifest_path, remedy="save or copy the model again")
     if not isinstance(manifest, dict) or manifest.get("format") not in (FORMAT, LEGACY_FORMAT):
         msg = (
             f"{manifest_path} is not a minuet model manifest (expected format {FORMAT!r} or "

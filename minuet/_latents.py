@@ -120,6 +120,8 @@ def table_columns(table, names, *, kind="property", dtype=float):
         msg = (f"The truth table has no {kind} column(s) {missing}; available columns are "
                f"{table.colnames}. Pass the names of existing columns.")
         raise ValueError(msg)
+    if not names:
+        return np.zeros((len(table), 0), dtype=dtype)
     return np.column_stack([np.asarray(_plain(table[n]), dtype=dtype) for n in names])
 
 

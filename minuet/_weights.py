@@ -58,6 +58,15 @@ def weight_paths(path):
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
+def read_json(path, *, remedy="save it again"):
+    """Parse the JSON file at ``path``; a damaged one raises a `ValueError` saying so."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        msg = f"{path} is not valid JSON ({exc}); the file is damaged, {remedy}."
+        raise ValueError(msg) from None
+
+
 def _as_numpy(value):
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
@@ -109,11 +118,7 @@ def load_weights(path, *, kind=None):
                 "their .json record are both needed."
             )
             raise FileNotFoundError(msg)
-    try:
-        record = json.loads(sidecar.read_text())
-    except json.JSONDecodeError as exc:
-        msg = f"{sidecar} is not valid JSON ({exc}); the file is damaged, save it again."
-        raise ValueError(msg) from None
+    record = read_json(sidecar)
     if not isinstance(record, dict) or (kind is not None and record.get("format") != kind):
         found = record.get("format") if isinstance(record, dict) else None
         msg = (

@@ -7,13 +7,12 @@ import torch
 
 from .._config import JSONConfig
 from .._fitting import seeded
-from .._weights import as_state_dict, load_weights, save_weights
-from ..cutouts import AsinhStretch, nanomaggy
+from ..cutouts import nanomaggy
 from ..models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
 from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split
 from ._networks import AutoencoderNet, ConvDecoder
-from ._training import autocast, train
+from ._training import autocast, load_network, save_network, train
 
 __all__ = ["DeterministicAutoencoder", "DeterministicAutoencoderConfig"]
 
@@ -85,6 +84,9 @@ class DeterministicAutoencoder:
     >>> ae.encode(flux).shape, ae.reconstruct(ae.encode(flux)).shape
     ((16, 5), (16, 3, 16, 16))
     """
+
+    #: The configuration class, rebuilt from a saved record.
+    config_class = DeterministicAutoencoderConfig
 
     def __init__(self, config=None, *, stretch=None, seed=0):
         self.config = DeterministicAutoencoderConfig() if config is None else config
@@ -301,10 +303,7 @@ class DeterministicAutoencoder:
         >>> bool(np.allclose(again.encode(flux), ae.encode(flux))), again.record["metadata"]
         (True, {'note': 'untrained'})
         """
-        record = {"format": _FORMAT, "config": self.config.to_dict(),
-                  "stretch": self.stretch.to_dict(), "seed": self.seed,
-                  "history": _summary(self.history), "metadata": metadata or {}}
-        return save_weights(self.network.state_dict(), record, path)
+        return save_network(self, path, _FORMAT, metadata=metadata)
 
     @classmethod
     def load(cls, path):
@@ -324,18 +323,4 @@ class DeterministicAutoencoder:
         --------
         See :meth:`save`.
         """
-        tensors, record = load_weights(path, kind=_FORMAT)
-        self = cls(DeterministicAutoencoderConfig.from_dict(record["config"]),
-                   stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
-        self.network.load_state_dict(as_state_dict(tensors))
-        self.network.eval()
-        self.history = record.get("history")
-        self.record = record
-        return self
-
-
-def _summary(history):
-    if history is None:
-        return None
-    keys = ("best_step", "best_val_loss", "steps", "seconds", "stopped")
-    return {k: history[k] for k in keys} | {"val_loss": history["val_loss"]}
+        return load_network(cls, path, _FORMAT)[0]

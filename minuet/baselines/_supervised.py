@@ -11,12 +11,10 @@ from torch.nn import functional as F
 from .._config import JSONConfig
 from .._fitting import seeded
 from .._vocabulary import DEFAULT_LABELS, DEFAULT_PROPERTIES, PROPERTY_UNITS
-from .._weights import as_state_dict, load_weights, save_weights
-from ..cutouts import AsinhStretch
 from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split, truth_array
 from ._networks import ResNet, gaussian_nll
-from ._training import autocast, train
+from ._training import autocast, load_network, save_network, train
 
 __all__ = ["SupervisedCNN", "SupervisedCNNConfig"]
 
@@ -109,6 +107,9 @@ class SupervisedCNN:
     >>> cnn.predict(flux).colnames[:3]
     ['redshift_mean', 'redshift_std', 'redshift_median']
     """
+
+    #: The configuration class, rebuilt from a saved record.
+    config_class = SupervisedCNNConfig
 
     def __init__(self, config=None, *, stretch=None, seed=0):
         self.config = SupervisedCNNConfig() if config is None else config
@@ -342,12 +343,9 @@ class SupervisedCNN:
         >>> again.record["sha256"] == digest, again.config == config
         (True, True)
         """
-        record = {"format": _FORMAT, "config": self.config.to_dict(),
-                  "stretch": self.stretch.to_dict(), "seed": self.seed,
-                  "target_mean": self.target_mean.tolist(),
-                  "target_std": self.target_std.tolist(),
-                  "history": _summary(self.history), "metadata": metadata or {}}
-        return save_weights(self.network.state_dict(), record, path)
+        return save_network(self, path, _FORMAT, metadata=metadata,
+                            target_mean=self.target_mean.tolist(),
+                            target_std=self.target_std.tolist())
 
     @classmethod
     def load(cls, path):
@@ -367,14 +365,8 @@ class SupervisedCNN:
         --------
         See :meth:`save`.
         """
-        tensors, record = load_weights(path, kind=_FORMAT)
-        self = cls(SupervisedCNNConfig.from_dict(record["config"]),
-                   stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
-        self.network.load_state_dict(as_state_dict(tensors))
-        self.network.eval()
+        self, record = load_network(cls, path, _FORMAT)
         self.register_stats(record["target_mean"], record["target_std"])
-        self.history = record.get("history")
-        self.record = record
         return self
 
 
@@ -382,9 +374,3 @@ def _unit(column, default):
     unit = getattr(column, "unit", None)
     return default if unit is None else unit.to_string()
 
-
-def _summary(history):
-    if history is None:
-        return None
-    keys = ("best_step", "best_val_loss", "steps", "seconds", "stopped")
-    return {k: history[k] for k in keys} | {"val_loss": history["val_loss"]}
