@@ -240,7 +240,7 @@ def classify(self, latents):
     return _carry_flag(latents, table)
 
 
-def neighbours(self, query, k=10, *, catalogue=None, metric="euclidean"):
+def neighbours(self, query, k=10, *, catalogue=None, metric=None):
     """Nearest neighbours of galaxies in latent space.
 
     Parameters
@@ -255,7 +255,9 @@ def neighbours(self, query, k=10, *, catalogue=None, metric="euclidean"):
         other columns are returned with the neighbours) or a prepared
         index. Default: the model's reference catalogue.
     metric : {'euclidean', 'cosine'}, optional
-        Distance used when ``catalogue`` is a table.
+        Distance used when ``catalogue`` is a table (default
+        ``'euclidean'``). An index, the model's or one given, searches with
+        its own metric: asking it for another is an error.
 
     Returns
     -------
@@ -287,14 +289,20 @@ def neighbours(self, query, k=10, *, catalogue=None, metric="euclidean"):
     from .neighbours import LatentIndex
 
     kept = None  # catalogue rows that entered the index, when some were refused
-    if catalogue is None:
-        index = self._head("latent_index", "neighbours() without a catalogue")
-    elif isinstance(catalogue, LatentIndex):
-        index = catalogue
+    if catalogue is None or isinstance(catalogue, LatentIndex):
+        index = (self._head("latent_index", "neighbours() without a catalogue")
+                 if catalogue is None else catalogue)
+        if metric is not None and metric != index.metric:
+            msg = (
+                f"the index searches with the {index.metric!r} metric, so metric={metric!r} "
+                "cannot apply; pass a table of latents as catalogue to search it with another "
+                "metric, or leave metric out."
+            )
+            raise ValueError(msg)
     else:
         z_cat, good_cat = self._rows(catalogue, what="search")
         rows = QTable(catalogue)[good_cat] if isinstance(catalogue, Table) else None
-        index = LatentIndex(z_cat[good_cat], metric=metric, catalog=rows)
+        index = LatentIndex(z_cat[good_cat], metric=metric or "euclidean", catalog=rows)
         kept = None if good_cat.all() else np.flatnonzero(good_cat)
     z, good = self._rows(query)
     if not good.all():

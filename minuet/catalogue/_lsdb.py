@@ -38,7 +38,7 @@ def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch
         positions = Table({"ra": np.asarray(frame[ra_column], dtype=float),
                            "dec": np.asarray(frame[dec_column], dtype=float)})
         if cutouts is None:
-            defaults = {"size": model.image_size, "on_invalid": "flag", "show_progress": False}
+            defaults = {"size": model.image_size, "on_invalid": "flag", "progress": False}
             batch = fetch_legacy_cutouts(positions, **(defaults | fetch_options))
         else:
             batch = cutouts(positions)

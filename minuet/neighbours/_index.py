@@ -178,7 +178,7 @@ class LatentIndex:
         idx[order] = self._order[idx_sorted.reshape(len(x), k)]
         return dist, idx
 
-    def query(self, latents, *, k=5, workers=-1):
+    def query(self, latents, *, k=10, workers=-1):
         """
         Find the ``k`` nearest catalogue galaxies to each query latent.
 

@@ -42,7 +42,7 @@ def test_latents_equal_those_of_the_downloaded_cutouts(legacy_viewer, model, pos
     assert len(legacy_viewer) == len(positions)
 
     direct = fetch_legacy_cutouts(Table.from_pandas(positions), cache=False, on_invalid="flag",
-                                  show_progress=False)
+                                  progress=False)
     expected = model.encode_cutouts(direct, progress=False)
     got = np.stack([result[name].to_numpy(dtype=float) for name in model.latent_names], axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, equal_nan=True)
