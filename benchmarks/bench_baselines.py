@@ -46,6 +46,13 @@ from _report import simulator_fingerprint
 from astropy.table import MaskedColumn, Table
 
 from minuet import __version__
+from minuet.baselines import (
+    DeterministicAutoencoder,
+    DeterministicAutoencoderConfig,
+    PCABaseline,
+    SupervisedCNN,
+    SupervisedCNNConfig,
+)
 from minuet.cutouts import nanomaggy
 from minuet.evaluation import (
     binary_metrics,
@@ -55,13 +62,6 @@ from minuet.evaluation import (
     redshift_metrics,
     summarize_reconstructions,
     tarp,
-)
-from minuet.evaluation.baselines import (
-    DeterministicAutoencoder,
-    DeterministicAutoencoderConfig,
-    PCABaseline,
-    SupervisedCNN,
-    SupervisedCNNConfig,
 )
 from minuet.models import EncoderConfig
 
@@ -290,7 +290,7 @@ def main(argv=None):
     result["training"]["pca"] = {"steps": None, "seconds": time.perf_counter() - start,
                                  "stopped": f"fitted on {pca_images} images",
                                  "best_val_loss": None}
-    pca.save(weights / "pca.npz")
+    pca.save(weights / "pca")
     result["reconstruction"]["pca"] = evaluate_reconstruction(pca, flux, invvar, footprint)
     result["reconstruction"]["pca"]["explained_variance"] = float(
         pca.explained_variance_ratio_.sum())

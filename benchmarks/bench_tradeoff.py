@@ -41,17 +41,17 @@ METRICS = ("median_chi2_red", "median_abs_dmag_r", "median_abs_dcolor_gr",
 def _decoders(args):
     """Name and ``flux -> reconstructed flux`` function of every decoder."""
     from minuet import Minuet
+    from minuet.baselines import DeterministicAutoencoder, PCABaseline
     from minuet.cutouts import nanomaggy
-    from minuet.evaluation.baselines import DeterministicAutoencoder, PCABaseline
 
     weights = Path(args.weights)
-    missing = [p for p in (weights / "pca.npz", weights / "deterministic_autoencoder.json")
+    missing = [p for p in (weights / "pca.json", weights / "deterministic_autoencoder.json")
                if not p.exists()]
     if missing:
         msg = (f"baseline weights {[str(p) for p in missing]} are missing; run "
                "'python benchmarks/bench_baselines.py' (or --quick) first, or pass --weights.")
         raise SystemExit(msg)
-    pca = PCABaseline.load(weights / "pca.npz")
+    pca = PCABaseline.load(weights / "pca.safetensors")
     ae = DeterministicAutoencoder.load(weights / "deterministic_autoencoder")
     model = Minuet.pretrained()
 

@@ -5,10 +5,9 @@ cutouts to a five-dimensional latent and reconstructs calibrated-flux images
 from it (Gagliano, Shen & Villar 2025, arXiv:2512.04145).
 """
 
-try:
-    from ._version import version as __version__
-except ImportError:  # pragma: no cover - only when run from a bare source tree
-    __version__ = "0.0.0"
+from ._vocabulary import version as _version
+
+__version__ = _version()
 
 from .core import Minuet
 from .explorer import explore

@@ -30,9 +30,7 @@ def run_demo(output="minuet-demo", *, model=None, n=12, seed=DEMO_SEED, steps=No
         Median figures of merit of the reconstructions (see
         `~minuet.evaluation.summarize_reconstructions`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import numpy as np
     from astropy.table import hstack
 
@@ -75,6 +73,7 @@ def run_demo(output="minuet-demo", *, model=None, n=12, seed=DEMO_SEED, steps=No
     )
     figure_path = output / "demo_reconstructions.png"
     fig.savefig(figure_path, dpi=110)
+    plt.close(fig)
     return {"table": table_path, "figure": figure_path}, summarize_reconstructions(metrics)
 
 
@@ -99,9 +98,9 @@ def register(subparsers):
 
 
 def _run(args):
-    from .catalogue._cli import _load_model
+    from .core import model_from_name
 
-    model = _load_model(args.model)
+    model = model_from_name(args.model)
     print(f"model: {model!r}")
     paths, summary = run_demo(args.output, model=model, n=args.n, steps=args.steps)
     print(f"encoded and reconstructed {args.n} simulated galaxies")

@@ -1,18 +1,12 @@
 """
-Shared input checks and weight files for the heads that work on latents.
+Shared input checks for the heads that work on latents.
 
 Latents arrive as an ``(N, D)`` array or as a table with columns
-``latent_0`` ... ``latent_{D-1}``; truth arrives as a table. Weights are
-written as a safetensors file with a JSON sidecar holding the configuration
-and the weights' SHA-256, which is checked before anything is loaded.
+``latent_0`` ... ``latent_{D-1}``; truth arrives as a table.
 """
-
-import datetime
 
 import numpy as np
 from astropy.table import Table
-
-from ._weights import load_weights, save_weights
 
 __all__ = []
 
@@ -126,6 +120,8 @@ def table_columns(table, names, *, kind="property", dtype=float):
         msg = (f"The truth table has no {kind} column(s) {missing}; available columns are "
                f"{table.colnames}. Pass the names of existing columns.")
         raise ValueError(msg)
+    if not names:
+        return np.zeros((len(table), 0), dtype=dtype)
     return np.column_stack([np.asarray(_plain(table[n]), dtype=dtype) for n in names])
 
 
@@ -141,20 +137,3 @@ def _plain(values):
         values = values.filled(np.nan) if values.dtype.kind == "f" else values.filled()
     return getattr(values, "value", values)
 
-
-def save_tensors(path, tensors, config):
-    """Write a head's tensors and configuration; return the weights' SHA-256."""
-    record = {
-        "config": config,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    return save_weights(tensors, record, path)
-
-
-def load_tensors(path):
-    """Read a head written by `save_tensors`, after checking the weights' SHA-256.
-
-    Returns the tensors, the configuration and the SHA-256.
-    """
-    tensors, record = load_weights(path)
-    return tensors, record["config"], record["sha256"]

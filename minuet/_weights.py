@@ -1,12 +1,16 @@
 """Weights on disk: a safetensors file and a JSON record that holds its SHA-256.
 
 Every trained part of minuet (the autoencoder, the science heads, the
-baselines) is stored this way. Both files are written under temporary names
-and renamed into place, so a crash never leaves a half-written file; on
-reading, the SHA-256 of the tensors is checked against the record before the
-file is parsed. Nothing is pickled.
+baselines) is stored this way: :func:`save_fitted` and :func:`load_fitted`
+for a fitted object, whose record names its ``format`` with a version
+(``minuet-posterior-1``), holds its configuration and the SHA-256 of the
+tensors and of any companion file (a table of the reference catalogue).
+Every file is written under a temporary name and renamed into place, so a
+crash never leaves a half-written file; on reading, every SHA-256 is checked
+against the record before the file is parsed. Nothing is pickled.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -52,6 +56,15 @@ def weight_paths(path):
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def read_json(path, *, remedy="save it again"):
+    """Parse the JSON file at ``path``; a damaged one raises a `ValueError` saying so."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        msg = f"{path} is not valid JSON ({exc}); the file is damaged, {remedy}."
+        raise ValueError(msg) from None
 
 
 def _as_numpy(value):
@@ -105,11 +118,7 @@ def load_weights(path, *, kind=None):
                 "their .json record are both needed."
             )
             raise FileNotFoundError(msg)
-    try:
-        record = json.loads(sidecar.read_text())
-    except json.JSONDecodeError as exc:
-        msg = f"{sidecar} is not valid JSON ({exc}); the file is damaged, save it again."
-        raise ValueError(msg) from None
+    record = read_json(sidecar)
     if not isinstance(record, dict) or (kind is not None and record.get("format") != kind):
         found = record.get("format") if isinstance(record, dict) else None
         msg = (
@@ -125,6 +134,121 @@ def load_weights(path, *, kind=None):
         )
         raise ValueError(msg)
     return load_file(str(weights)), record
+
+
+def write_atomic(path, write):
+    """Call ``write(tmp)`` for a temporary name beside ``path``, then rename it into place.
+
+    Returns the SHA-256 of the file written.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        digest = sha256(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return digest
+
+
+def save_fitted(path, kind, tensors, config, *, companions=None):
+    """Write a fitted object in minuet's one format; return its path and SHA-256.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.safetensors`` file, its ``.json`` record, or their common stem.
+    kind : str
+        The format and its version, ``minuet-<object>-<version>``.
+    tensors : dict
+        Arrays (numpy or torch) to store.
+    config : dict
+        JSON-serialisable settings needed to rebuild the object.
+    companions : dict, optional
+        ``{suffix: write}``: extra files ``<stem><suffix>`` written with
+        ``write(path)`` (for example a FITS table); their SHA-256 are
+        recorded and checked by :func:`load_fitted`.
+
+    Returns
+    -------
+    path : `~pathlib.Path`
+        The weights file; its ``.json`` record lies beside it.
+    sha256 : str
+        The SHA-256 of the weights file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from minuet._weights import load_fitted, save_fitted
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path, _ = save_fitted(f"{tmp}/thing", "minuet-thing-1", {"a": np.ones(3)}, {"k": 2})
+    ...     tensors, config, record = load_fitted(path, "minuet-thing-1")
+    >>> path.name, config, tensors["a"].tolist(), len(record["sha256"])
+    ('thing.safetensors', {'k': 2}, [1.0, 1.0, 1.0], 64)
+    """
+    from ._vocabulary import version
+
+    weights, _ = weight_paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for suffix, write in (companions or {}).items():
+        companion = weights.with_suffix(suffix)
+        files[companion.name] = write_atomic(companion, write)
+    record = {
+        "format": kind,
+        "config": config,
+        "files": files,
+        "minuet_version": version(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    return weights, save_weights(tensors, record, weights)
+
+
+def load_fitted(path, kind, *, legacy_kind=None):
+    """Read what :func:`save_fitted` wrote, after checking every SHA-256.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.safetensors`` file, its ``.json`` record, or their common stem.
+    kind : str
+        The expected format.
+    legacy_kind : str, optional
+        The ``config['kind']`` of records written before formats were
+        versioned; such records are read too.
+
+    Returns
+    -------
+    tensors : dict of `~numpy.ndarray`
+    config : dict
+    record : dict
+        The whole record, with ``sha256`` and the companion ``files``.
+    """
+    tensors, record = load_weights(path)
+    config = dict(record.get("config") or {})
+    found = record.get("format")
+    if found is None and legacy_kind is not None and config.get("kind") == legacy_kind:
+        config.pop("kind")
+        found = kind
+    if found != kind:
+        msg = (
+            f"{weight_paths(path)[1]} holds {found or config.get('kind')!r}; expected {kind!r}. "
+            "Load it with the class that wrote it."
+        )
+        raise ValueError(msg)
+    weights = weight_paths(path)[0]
+    for name, expected in (record.get("files") or {}).items():
+        companion = contained_file(weights.parent, name)
+        if not companion.is_file() or sha256(companion) != expected:
+            msg = (
+                f"{companion} is missing or does not match the SHA-256 in "
+                f"{weight_paths(path)[1].name}; save the object again."
+            )
+            raise ValueError(msg)
+    return tensors, config, record
 
 
 def as_state_dict(tensors):

@@ -93,6 +93,17 @@ def test_neighbours_default_and_given_catalogue(model, truth):
     assert near["catalog_index"][0] == 3
 
 
+def test_neighbours_refuse_a_metric_an_index_does_not_use(model, truth):
+    latents, _ = truth
+    assert len(model.neighbours(latents[:1], metric="euclidean")) == 10
+    with pytest.raises(ValueError, match="searches with the 'euclidean' metric"):
+        model.neighbours(latents[:1], metric="cosine")
+    table = QTable({f"latent_{i}": latents[:, i] for i in range(5)})
+    assert model.neighbours(latents[:1], k=2, catalogue=table,
+                            metric="cosine").meta["metric"] == "cosine"
+    assert len(model.latent_index.query(latents[:1])) == 10  # the same default k
+
+
 def test_anomaly_score(model, truth):
     latents, _ = truth
     odd = np.vstack([latents[:20], np.full((1, 5), 6.0)])
@@ -112,7 +123,7 @@ def test_heads_survive_save_and_load(model, truth, tmp_path):
     np.testing.assert_allclose(model.anomaly_score(latents[:5])["anomaly_score"],
                                loaded.anomaly_score(latents[:5])["anomaly_score"], rtol=1e-6)
     assert "posterior of redshift, log_mstar, log_sfr" in repr(loaded)
-    corrupt = tmp_path / "m" / "anomaly.npz"
+    corrupt = tmp_path / "m" / "anomaly.safetensors"
     corrupt.write_bytes(corrupt.read_bytes()[:-10])
     with pytest.raises(ValueError, match="truncated or altered"):
         Minuet.load(tmp_path / "m")

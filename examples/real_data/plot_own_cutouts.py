@@ -125,7 +125,7 @@ print(targets)
 
 cutouts = fetch_legacy_cutouts(targets, layer="ls-dr10", invvar=True,
                                on_invalid="flag", cache=False,
-                               show_progress=False)
+                               progress=False)
 print(f"{len(cutouts)} rows, {int(np.sum(cutouts.valid))} with a cutout")
 print("failed:", cutouts.reason[~cutouts.valid][0])
 

@@ -6,12 +6,15 @@ import numpy as np
 from astropy.table import Table
 from scipy.special import logsumexp
 
+from .._fitting import standardisation
 from .._latents import latent_array
 from .._validation import real
+from .._weights import load_fitted, save_fitted
 
 __all__ = ["AnomalyScorer"]
 
-_FORMAT = "minuet-anomaly-scorer-1"
+_KIND = "minuet-anomaly-scorer-2"
+_LEGACY_FORMAT = "minuet-anomaly-scorer-1"  # the .npz files of minuet-model-1 directories
 _NMAD = 1.4826
 
 
@@ -62,6 +65,7 @@ class AnomalyScorer:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self._params = None
+        self.sha256 = None
 
     def __repr__(self):
         k = None if self._params is None else len(self._params["weights"])
@@ -96,8 +100,7 @@ class AnomalyScorer:
         from sklearn.mixture import GaussianMixture
 
         x = latent_array(latents)
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
+        mean, std = standardisation(x)
         xs = (x - mean) / std
         candidates = np.atleast_1d(self.n_components).astype(int)
         candidates = candidates[candidates <= len(x) // (2 * x.shape[1] + 2)]
@@ -248,17 +251,17 @@ class AnomalyScorer:
         return table
 
     def save(self, path):
-        """Write the fitted mixture to an ``.npz`` file (no pickle).
+        """Write the fitted mixture in minuet's one format (safetensors and a JSON record).
 
         Parameters
         ----------
         path : str or `~pathlib.Path`
-            Destination; ``.npz`` is appended when missing.
+            The ``.safetensors`` path or its stem.
 
         Returns
         -------
         path : `~pathlib.Path`
-            The file written.
+            The ``.safetensors`` file written.
 
         Examples
         --------
@@ -273,19 +276,19 @@ class AnomalyScorer:
         True
         """
         self._check_fitted()
-        path = Path(path)
-        np.savez(path, format=np.array(_FORMAT),
-                 covariance_type=np.array(self.covariance_type), **self._params)
-        return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+        path, self.sha256 = save_fitted(path, _KIND, self._params,
+                                        {"covariance_type": self.covariance_type})
+        return path
 
     @classmethod
     def load(cls, path):
-        """Read a scorer written by `save`.
+        """Read a scorer written by `save`, checking its SHA-256.
 
         Parameters
         ----------
         path : str or `~pathlib.Path`
-            The ``.npz`` file.
+            The ``.safetensors`` file (or its ``.json`` record); the ``.npz``
+            file of an older version is read too.
 
         Returns
         -------
@@ -295,12 +298,46 @@ class AnomalyScorer:
         --------
         See `save`.
         """
-        with np.load(path, allow_pickle=False) as data:
-            if "format" not in data.files or str(data["format"]) != _FORMAT:
-                msg = f"{path} is not an AnomalyScorer file written by AnomalyScorer.save()."
-                raise ValueError(msg)
-            self = cls(covariance_type=str(data["covariance_type"]))
-            self._params = {k: data[k] for k in data.files
-                            if k not in ("format", "covariance_type")}
+        if Path(path).suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                if "format" not in data.files or str(data["format"]) != _LEGACY_FORMAT:
+                    msg = f"{path} is not an AnomalyScorer file written by AnomalyScorer.save()."
+                    raise ValueError(msg)
+                config = {"covariance_type": str(data["covariance_type"])}
+                params = {k: data[k] for k in data.files
+                          if k not in ("format", "covariance_type")}
+            digest = None
+        else:
+            params, config, record = load_fitted(path, _KIND)
+            digest = record["sha256"]
+        self = cls(covariance_type=config["covariance_type"])
+        self._params = dict(params)
         self.n_components = len(self._params["weights"])
+        self.sha256 = digest
         return self
+
+    @classmethod
+    def fit_head(cls, request):
+        """Fit the latent density for `~minuet.Minuet.fit_heads`.
+
+        Parameters
+        ----------
+        request : HeadRequest
+            Latents and seed of `~minuet.Minuet.fit_heads`.
+
+        Returns
+        -------
+        scorer : `AnomalyScorer`
+        """
+        return cls().fit(request.latents, seed=request.seed)
+
+    def describe(self):
+        """A few words on the scorer, for a model's ``repr``.
+
+        Examples
+        --------
+        >>> from minuet.anomaly import AnomalyScorer
+        >>> AnomalyScorer().describe()
+        'anomaly scores'
+        """
+        return "anomaly scores"

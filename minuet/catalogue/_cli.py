@@ -76,11 +76,9 @@ def _precision_argument(parser):
 
 
 def _load_model(name):
-    from ..core import DEFAULT_PRETRAINED, Minuet
+    from ..core import model_from_name
 
-    if name is None:
-        return Minuet.pretrained(DEFAULT_PRETRAINED)
-    return Minuet.load(name) if Path(name).is_dir() else Minuet.pretrained(name)
+    return model_from_name(name)
 
 
 def _read_table(path):

@@ -42,9 +42,9 @@ def _worker_model(location, sha256):
     Dask's nanny starts workers with ``OMP_NUM_THREADS=1``, so PyTorch in a
     worker uses one thread; run one worker thread per core.
     """
-    from ..core import Minuet
+    from ..core import model_from_name
 
-    model = Minuet.load(location) if Path(location).is_dir() else Minuet.pretrained(location)
+    model = model_from_name(location)
     if sha256 is not None and model.sha256 != sha256:
         msg = (
             f"the model at {location} has SHA-256 {model.sha256}, not {sha256}: the workers "

@@ -12,17 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .._vocabulary import ENCODE_COLUMNS, encoded_columns
 from ._dask import _model_reference, _worker_model
 
 __all__ = ["encode_lsdb"]
 
-#: Columns added beside the latents.
-VALID_COLUMN, FLAG_COLUMN = "minuet_valid", "minuet_flag"
+#: Columns added beside the latents, prefixed so as not to clash with the catalogue's.
+_PREFIX = "minuet_"
+VALID_COLUMN, FLAG_COLUMN, MASKED_COLUMN = (_PREFIX + name for name in ENCODE_COLUMNS)
 
 
 def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch_size,
                       average_dihedral, precision, fetch_options):
-    """The partition with latent, validity and flag columns added."""
+    """The partition with the latent, validity, flag and masked-fraction columns added."""
     import pandas as pd
     from astropy.table import Table
 
@@ -31,13 +33,12 @@ def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch
     model = _worker_model(*reference)
     n = len(frame)
     latents = np.full((n, model.latent_dim), np.nan, dtype=np.float32)
-    valid = np.zeros(n, dtype=bool)
-    flag = np.full(n, "", dtype=object)
+    valid, flag, mask = np.zeros(n, dtype=bool), np.full(n, ""), np.zeros((n, 1), dtype=bool)
     if n:
         positions = Table({"ra": np.asarray(frame[ra_column], dtype=float),
                            "dec": np.asarray(frame[dec_column], dtype=float)})
         if cutouts is None:
-            defaults = {"size": model.image_size, "on_invalid": "flag", "show_progress": False}
+            defaults = {"size": model.image_size, "on_invalid": "flag", "progress": False}
             batch = fetch_legacy_cutouts(positions, **(defaults | fetch_options))
         else:
             batch = cutouts(positions)
@@ -48,13 +49,12 @@ def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch
             raise ValueError(msg)
         latents = model.encode_cutouts(batch, batch_size=batch_size, progress=False,
                                        average_dihedral=average_dihedral, precision=precision)
-        valid = np.asarray(batch.valid, dtype=bool)
-        flag = np.asarray(batch.reason, dtype=object)
+        valid, flag, mask = batch.valid, batch.reason, batch.mask
     out = frame.copy()
-    for i, name in enumerate(model.latent_names):
-        out[name] = latents[:, i]
-    out[VALID_COLUMN] = valid
-    out[FLAG_COLUMN] = pd.Series(flag, index=frame.index, dtype=str)
+    for name, column in encoded_columns(latents, valid, flag, mask).items():
+        name = name if name in model.latent_names else _PREFIX + name
+        out[name] = pd.Series(column, index=frame.index, dtype=str if name == FLAG_COLUMN
+                              else column.dtype)
     return out
 
 
@@ -93,7 +93,8 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
     -------
     catalog : ``lsdb.Catalog``
         The same partitions with the latent columns (``model.latent_names``),
-        ``minuet_valid`` and ``minuet_flag`` (why a row was refused) added;
+        ``minuet_valid``, ``minuet_flag`` (why a row was refused) and
+        ``minuet_masked_fraction`` added;
         nothing is computed until ``.compute()`` or ``.write_catalog(path)``.
         Rows whose cutout was refused keep NaN latents.
 
@@ -137,7 +138,7 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
     precision = resolve_precision(precision)
     reference = _model_reference(model)
     driver_model = _worker_model(*reference)
-    added = [*driver_model.latent_names, VALID_COLUMN, FLAG_COLUMN]
+    added = [*driver_model.latent_names, VALID_COLUMN, FLAG_COLUMN, MASKED_COLUMN]
     clash = sorted(set(added) & set(catalog.columns))
     if clash:
         msg = (f"the catalogue already has the columns {clash}; select the columns to keep "

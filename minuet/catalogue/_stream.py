@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .._latents import refuse_nonfinite_latents
 from .._validation import input_file
+from .._vocabulary import ENCODE_COLUMNS, encoded_columns, fits_keywords
 from ..cutouts import iter_hdf5, load_cutouts
 from ._resume import check_parts, fingerprint, input_stamps, read_manifest, why_different
 
@@ -194,12 +195,9 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
         columns["latents"].append(latents)
         columns["source_index"].append(source_index)
         columns["row"].append(row)
-        columns["valid"].append(cutouts.valid)
-        columns["flag"].append(np.asarray(cutouts.reason, dtype=str))
-        mask = cutouts.mask.reshape(len(cutouts), -1)
-        columns["masked_fraction"].append(
-            (np.count_nonzero(mask, axis=1) / mask.shape[1]).astype(np.float32)
-        )
+        encoded = encoded_columns(latents, cutouts.valid, cutouts.reason, cutouts.mask)
+        for name in ENCODE_COLUMNS:
+            columns[name].append(encoded[name])
     return {key: np.concatenate(value) for key, value in columns.items()}
 
 
@@ -319,9 +317,8 @@ def finish_run(output, parts_dir, sources, plan, *, latent_names, meta, keep_par
         table["row"] = columns["row"].astype(np.int64)
         for i, name in enumerate(latent_names):
             table[name] = columns["latents"][:, i]
-        table["valid"] = columns["valid"]
-        table["flag"] = columns["flag"]
-        table["masked_fraction"] = columns["masked_fraction"]
+        for name, dtype in ENCODE_COLUMNS.items():
+            table[name] = columns[name].astype(dtype, copy=False)
         tables.append(table)
     table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
     table.meta.update(meta)
@@ -347,22 +344,10 @@ def write_table(table, output):
         raise ValueError(msg)
     if suffix == ".fits":
         table = table.copy(copy_data=False)
-        table.meta = _fits_meta(table.meta)
+        table.meta = fits_keywords(table.meta)
     tmp = output.with_name(f".{output.name}.tmp{output.suffix}")
     table.write(tmp, overwrite=True, **_WRITERS[suffix])
     os.replace(tmp, output)
-
-
-def _fits_meta(meta):
-    """Provenance as standard 8-character FITS keywords; sources as COMMENT cards."""
-    return {
-        "MINUETV": meta.get("minuet_version"),
-        "MODEL": meta.get("model"),
-        "PRECISN": meta.get("precision"),
-        "WSHA256": meta.get("weights_sha256"),
-        "DATE": meta.get("date"),
-        "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
-    }
 
 
 def encode_catalogue(

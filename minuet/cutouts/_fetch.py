@@ -1,6 +1,7 @@
 """Downloads from the Legacy Surveys viewer cutout service."""
 
 import os
+import warnings
 from urllib.error import HTTPError
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.utils.data import download_file
+from astropy.utils.exceptions import AstropyDeprecationWarning
 from tqdm import tqdm
 
 from ._container import Cutouts
@@ -92,15 +94,16 @@ def fetch_legacy_cutouts(
     table,
     *,
     layer="ls-dr10",
-    pixscale=0.262,
+    pixscale=PIXSCALE.value,
     size=CUTOUT_SIZE,
     bands="grz",
     invvar=False,
     cache=True,
     timeout=None,
-    show_progress=True,
+    progress=True,
     min_valid_fraction=0.5,
     on_invalid="raise",
+    show_progress=None,
 ):
     """Download g, r, z cutouts from the Legacy Surveys viewer.
 
@@ -130,7 +133,7 @@ def fetch_legacy_cutouts(
         Use astropy's download cache.
     timeout : float, optional
         Seconds per request; default ``conf.timeout``.
-    show_progress : bool, optional
+    progress : bool, optional
         Show a progress bar over the rows.
     min_valid_fraction : float, optional
         As in :func:`~minuet.cutouts.load_cutouts`.
@@ -139,6 +142,9 @@ def fetch_legacy_cutouts(
         (or `ValueError` for too few valid pixels) naming the row.
         ``'flag'``: every row is kept; a failed row is all masked with
         ``valid=False`` and the error in ``reason``.
+    show_progress : bool, optional
+        Deprecated name of ``progress``, the name every other function of
+        minuet uses; it warns and will be removed.
 
     Returns
     -------
@@ -150,8 +156,12 @@ def fetch_legacy_cutouts(
     >>> from astropy.table import Table
     >>> from minuet.cutouts import fetch_legacy_cutouts
     >>> table = Table({"ra": [150.1], "dec": [2.2]})
-    >>> cutouts = fetch_legacy_cutouts(table, show_progress=False)  # doctest: +REMOTE_DATA
+    >>> cutouts = fetch_legacy_cutouts(table, progress=False)  # doctest: +REMOTE_DATA
     """
+    if show_progress is not None:
+        msg = "fetch_legacy_cutouts(show_progress=...) is deprecated; pass progress=... instead."
+        warnings.warn(msg, AstropyDeprecationWarning, stacklevel=2)
+        progress = show_progress
     _check_options(size=size, min_valid_fraction=min_valid_fraction, on_invalid=on_invalid)
     ra, dec = _coordinates(table)
     timeout = conf.timeout if timeout is None else timeout
@@ -164,7 +174,7 @@ def fetch_legacy_cutouts(
     }
     pixscale_q = u.Quantity(pixscale, u.arcsec)
     parts = []
-    for row in tqdm(range(len(ra)), disable=not show_progress, desc="cutouts", unit="cutout"):
+    for row in tqdm(range(len(ra)), disable=not progress, desc="cutouts", unit="cutout"):
         url = _cutout_url(
             ra[row],
             dec[row],

@@ -10,7 +10,7 @@ from astropy.nddata import InverseVariance, NDData
 
 from .._validation import input_file
 from ._prepare import _check_options, _pixscale, _standardise, _window
-from ._units import CUTOUT_SIZE, _check_linear, _flux_factor, nanomaggy
+from ._units import CUTOUT_SIZE, PIXSCALE, _check_linear, _flux_factor, nanomaggy
 from ._warnings import CutoutWarning
 
 __all__ = ["iter_hdf5", "read_legacy_fits"]
@@ -126,7 +126,7 @@ def read_legacy_fits(path):
         parsed = u.Unit(bunit, parse_strict="silent")
         _check_linear(parsed, what=f"images of {path} (BUNIT {bunit!r})")
         try:
-            _flux_factor(parsed, zeropoint=None, pixscale=0.262)
+            _flux_factor(parsed, zeropoint=None, pixscale=PIXSCALE.value)
             unit = parsed
         except (ValueError, TypeError):
             warnings.warn(

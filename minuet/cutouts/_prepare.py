@@ -6,7 +6,7 @@ import numpy as np
 from astropy import units as u
 
 from ._container import Cutouts
-from ._units import BANDS, CUTOUT_SIZE, LEGACY_BANDS, PIXSCALE
+from ._units import AB_ZEROPOINT, BANDS, CUTOUT_SIZE, LEGACY_BANDS, PIXSCALE
 from ._warnings import CutoutWarning
 
 __all__ = []
@@ -320,7 +320,7 @@ def _implausible(flux, bad, pixscale):
     a cutout whose valid pixels are all exactly zero holds no data.
     """
     area = float(u.Quantity(pixscale, u.arcsec).value) ** 2
-    limit = area * 10.0 ** (-0.4 * (MIN_SURFACE_BRIGHTNESS - 22.5))  # nanomaggy per pixel
+    limit = area * 10.0 ** (-0.4 * (MIN_SURFACE_BRIGHTNESS - AB_ZEROPOINT))  # nanomaggy per pixel
     # bad pixels are already 0, so they count neither as negative, nor non-zero, nor bright
     rows = flux.reshape(len(flux), -1)
     n_good = bad.size // len(bad) - np.count_nonzero(bad.reshape(len(bad), -1), axis=1)
@@ -332,7 +332,7 @@ def _implausible(flux, bad, pixscale):
         if not nonzero[row]:
             found[row] = "every valid pixel is exactly 0: the cutout holds no data"
         elif peak[row] > limit:
-            mu = 22.5 - 2.5 * np.log10(peak[row] / area)
+            mu = AB_ZEROPOINT - 2.5 * np.log10(peak[row] / area)
             found[row] = (
                 f"a pixel of {peak[row]:.3g} nanomaggies ({mu:.1f} mag/arcsec2) is brighter "
                 f"than any galaxy (limit {MIN_SURFACE_BRIGHTNESS} mag/arcsec2): wrong unit or "

@@ -3,6 +3,8 @@
 import numpy as np
 from astropy import units as u
 
+from .. import _vocabulary
+
 __all__ = ["AB_ZEROPOINT", "BANDS", "CUTOUT_SIZE", "LEGACY_BANDS", "PIXSCALE", "nanomaggy"]
 
 #: The Legacy Surveys flux unit: 1 nanomaggy = 3.631e-6 Jy, i.e. AB magnitude 22.5
@@ -14,16 +16,16 @@ nanomaggy = u.def_unit(
 )
 
 #: AB magnitude of a 1-nanomaggy source: ``m = AB_ZEROPOINT - 2.5 log10(flux / nanomaggy)``.
-AB_ZEROPOINT = 22.5
+AB_ZEROPOINT = _vocabulary.AB_ZEROPOINT
 
 #: The bands minuet works in, in the order of the flux array's band axis.
-BANDS = ("g", "r", "z")
+BANDS = _vocabulary.BANDS
 
 #: Band names the Legacy Surveys images can carry (DR10 adds i).
 LEGACY_BANDS = ("g", "r", "i", "z")
 
 #: Native Legacy Surveys pixel scale (DECam, 0.262 arcsec per pixel).
-PIXSCALE = 0.262 * u.arcsec
+PIXSCALE = _vocabulary.PIXEL_SCALE * u.arcsec
 
 #: Side of the square cutouts minuet's networks see, in pixels.
 CUTOUT_SIZE = 72

@@ -1,11 +1,11 @@
 """Metrics: posterior calibration, point estimates, classification and reconstruction."""
 
+from ..cutouts import central_segmentation
+from ..morphology import binary_metrics
 from ._calibration import coverage, pit, pit_histogram, tarp
-from ._classification import binary_metrics
 from ._plots import plot_pit, plot_tarp
 from ._point import log_quantity_metrics, redshift_metrics
 from ._reconstruction import (
-    central_segmentation,
     compare_reconstructions,
     radial_power_spectrum,
     summarize_reconstructions,

@@ -44,10 +44,10 @@ def register(subparsers):
 
 
 def _explore(args):
-    from ..catalogue._cli import _load_model
+    from ..core import model_from_name
     from ._serve import explore
 
-    model = _load_model(args.model)
+    model = model_from_name(args.model)
     server = explore(args.table, model=model, cutouts=args.cutouts,
                      export_dir=args.export_dir, host=args.host, port=args.port,
                      allow_remote=args.allow_remote, show=False, max_points=args.max_points)

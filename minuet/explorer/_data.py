@@ -715,10 +715,10 @@ class ExplorerData:
             table.meta["selection"] = str(description)
         if fmt == "fits":
             # the same 8-character keywords as the FITS output of ``minuet encode``
-            from ..catalogue._stream import _fits_meta
+            from .._vocabulary import fits_keywords
 
             meta = table.meta
-            table.meta = _fits_meta(meta)
+            table.meta = fits_keywords(meta)
             table.meta["COMMENT"] = [f"exported by minuet explore {meta['exported']}"] + (
                 [f"selection: {description}"] if description else [])
         table.write(path, format=EXPORT_FORMATS[fmt])

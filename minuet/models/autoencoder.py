@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._config import JSONConfig
+from .._config import JSONConfig
 from .denoiser import Denoiser, DenoiserConfig
 from .diffusion import DiffusionConfig, build_diffusion
 from .encoder import Encoder, EncoderConfig

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._config import JSONConfig
+from .._config import JSONConfig
 from ._layers import AdaLNBlock, fourier_features, patchify, unpatchify
 
 __all__ = ["Denoiser", "DenoiserConfig"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._config import JSONConfig
+from .._config import JSONConfig
 
 __all__ = ["DDPM", "EDM", "DiffusionConfig", "build_diffusion"]
 

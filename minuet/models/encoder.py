@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._config import JSONConfig
+from .._config import JSONConfig
 from ._layers import Block, patchify
 
 __all__ = ["Encoder", "EncoderConfig"]

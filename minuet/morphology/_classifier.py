@@ -8,13 +8,17 @@ import torch
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 
-from .._latents import latent_array, load_tensors, save_tensors
-from ..evaluation import binary_metrics
+from .._fitting import standardisation
+from .._heads import UNCHANGED
+from .._latents import latent_array
+from .._vocabulary import DEFAULT_LABELS
+from .._weights import load_fitted, save_fitted
+from ._metrics import binary_metrics
 from ._network import ResidualMLP, train_binary
 
 __all__ = ["MorphologyClassifier"]
 
-DEFAULT_LABELS = ("merger", "spiral_arms", "edge_on", "round")
+_KIND = "minuet-morphology-1"
 
 
 @dataclasses.dataclass
@@ -116,8 +120,7 @@ class MorphologyClassifier:
         """
         x = latent_array(latents)
         targets = _labels(table, labels, len(x))
-        self._mean, self._std = x.mean(axis=0), x.std(axis=0)
-        self._std = np.where(self._std > 0, self._std, 1.0)
+        self._mean, self._std = standardisation(x)
         xs = self._scale(x)
         self._models = {}
         for name, (y, known) in targets.items():
@@ -243,8 +246,8 @@ class MorphologyClassifier:
 
         Returns
         -------
-        sha256 : str
-            The SHA-256 of the weights file.
+        path : `~pathlib.Path`
+            The weights file; its SHA-256 is kept as ``sha256``.
 
         Examples
         --------
@@ -258,9 +261,9 @@ class MorphologyClassifier:
         >>> clf = MorphologyClassifier(width=16, epochs=5)
         >>> clf = clf.fit(latents, truth, labels=["edge_on", "round"])
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     digest = clf.save(f"{tmp}/morphology.safetensors")
-        ...     again = MorphologyClassifier.load(f"{tmp}/morphology.safetensors")
-        >>> again.sha256 == digest, again.labels
+        ...     path = clf.save(f"{tmp}/morphology.safetensors")
+        ...     again = MorphologyClassifier.load(path)
+        >>> again.sha256 == clf.sha256, again.labels
         (True, ['edge_on', 'round'])
         """
         if self._models is None:
@@ -270,10 +273,9 @@ class MorphologyClassifier:
         for name, model in self._models.items():
             for key, value in model.state_dict().items():
                 tensors[f"{name}.{key}"] = value.numpy()
-        config = {"kind": "MorphologyClassifier", "labels": self.labels,
-                  **dataclasses.asdict(self._settings)}
-        self.sha256 = save_tensors(path, tensors, config)
-        return self.sha256
+        config = {"labels": self.labels, **dataclasses.asdict(self._settings)}
+        path, self.sha256 = save_fitted(path, _KIND, tensors, config)
+        return path
 
     @classmethod
     def load(cls, path):
@@ -292,10 +294,7 @@ class MorphologyClassifier:
         --------
         See `save`.
         """
-        tensors, config, digest = load_tensors(path)
-        if config.pop("kind", None) != "MorphologyClassifier":
-            msg = f"{path} does not hold a MorphologyClassifier."
-            raise ValueError(msg)
+        tensors, config, record = load_fitted(path, _KIND, legacy_kind="MorphologyClassifier")
         labels = config.pop("labels")
         self = cls(**config)
         self._mean, self._std = tensors["mean"], tensors["std"]
@@ -309,8 +308,40 @@ class MorphologyClassifier:
             model.eval()
             self._models[name] = model
         self.labels = labels
-        self.sha256 = digest
+        self.sha256 = record["sha256"]
         return self
+
+    @classmethod
+    def fit_head(cls, request):
+        """Fit classifiers of ``request.labels`` for `~minuet.Minuet.fit_heads`.
+
+        Parameters
+        ----------
+        request : HeadRequest
+            Latents, truth, seed and options of `~minuet.Minuet.fit_heads`.
+
+        Returns
+        -------
+        classifier : `MorphologyClassifier`
+            Or the marker that keeps the model's head when no label is asked for.
+        """
+        if not request.labels:
+            return UNCHANGED
+        return cls().fit(request.latents, request.truth, labels=list(request.labels),
+                         seed=request.seed)
+
+    def describe(self):
+        """A few words on what the classifier gives, for a model's ``repr``.
+
+        Examples
+        --------
+        >>> from minuet.morphology import MorphologyClassifier
+        >>> MorphologyClassifier().describe()
+        'classifiers (not fitted)'
+        """
+        if self.labels is None:
+            return "classifiers (not fitted)"
+        return f"classifiers for {', '.join(self.labels)}"
 
 
 def _labels(table, labels, n_rows, *, min_per_class=2):

@@ -4,6 +4,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._fitting import EarlyStopping, seeded
+
 __all__ = []
 
 
@@ -52,13 +54,13 @@ def train_binary(x, y, *, width, blocks, epochs, learning_rate, weight_decay, pa
         val[rng.choice(idx, max(1, len(idx) // 5), replace=False)] = True
     xt, yt = torch.as_tensor(x[~val]), torch.as_tensor(y[~val], dtype=torch.float32)
     xv, yv = torch.as_tensor(x[val]), torch.as_tensor(y[val], dtype=torch.float32)
-    torch.manual_seed(seed)
-    model = ResidualMLP(x.shape[1], width=width, blocks=blocks)
+    with seeded(seed):
+        model = ResidualMLP(x.shape[1], width=width, blocks=blocks)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate,
                                   weight_decay=weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(int(seed))
-    best, best_state, waited = np.inf, None, 0
+    stopper = EarlyStopping(model, patience=patience, min_delta=1e-5)
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(yt), generator=generator)
@@ -71,13 +73,8 @@ def train_binary(x, y, *, width, blocks, epochs, learning_rate, weight_decay, pa
         model.eval()
         with torch.no_grad():
             val_loss = loss_fn(model(xv), yv).item()
-        if val_loss < best - 1e-5:
-            best, waited = val_loss, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    model.load_state_dict(best_state)
+        if stopper.update(val_loss):
+            break
+    stopper.restore()
     model.eval()
     return model

@@ -5,13 +5,17 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable, Table
 
+from .._fitting import standardisation
 from .._latents import latent_array
 from .._validation import count
+from .._vocabulary import TABLE_SUFFIX
+from .._weights import load_fitted, save_fitted
 
 __all__ = ["LatentIndex"]
 
 METRICS = ("euclidean", "cosine")
-_FORMAT = "minuet-latent-index-1"
+_KIND = "minuet-latent-index-2"
+_LEGACY_FORMAT = "minuet-latent-index-1"  # the .npz files of minuet-model-1 directories
 _MORTON_BITS = 12  # grid cells per axis: 4096; 5 axes fill 60 bits of an int64
 
 
@@ -103,13 +107,12 @@ class LatentIndex:
         self.standardize = bool(standardize)
         self.leafsize = int(leafsize)
         if self.standardize:
-            self._mean = self.latents.mean(axis=0)
-            std = self.latents.std(axis=0)
-            self._std = np.where(std > 0, std, 1.0)
+            self._mean, self._std = standardisation(self.latents)
         else:
             self._mean = np.zeros(self.latents.shape[1])
             self._std = np.ones(self.latents.shape[1])
         self.catalog = None
+        self.sha256 = None
         if catalog is not None:
             self.attach_catalog(catalog)
         self._tree = self._build()
@@ -175,7 +178,7 @@ class LatentIndex:
         idx[order] = self._order[idx_sorted.reshape(len(x), k)]
         return dist, idx
 
-    def query(self, latents, *, k=5, workers=-1):
+    def query(self, latents, *, k=10, workers=-1):
         """
         Find the ``k`` nearest catalogue galaxies to each query latent.
 
@@ -234,51 +237,60 @@ class LatentIndex:
 
     def save(self, path):
         """
-        Write the latents and settings to an ``.npz`` file (no pickle).
+        Write the latents, settings and attached catalogue in minuet's one format.
 
-        The tree itself is not stored: it is rebuilt on `load`, which is
-        fast (see ``benchmarks/bench_science.py``) and avoids any pickled
-        object. An attached catalogue is not stored either; pass it to
-        `load`.
+        The latents go to ``<stem>.safetensors`` with a ``<stem>.json``
+        record, an attached catalogue to ``<stem>.fits``; the record holds
+        the SHA-256 of both. The tree itself is not stored: it is rebuilt on
+        `load`, which is fast (see ``benchmarks/bench_science.py``) and
+        avoids any pickled object.
 
         Parameters
         ----------
         path : str or `~pathlib.Path`
-            Destination; ``.npz`` is appended when missing.
+            The ``.safetensors`` path or its stem.
 
         Returns
         -------
         path : `~pathlib.Path`
-            The file written.
+            The ``.safetensors`` file written.
 
         Examples
         --------
         >>> import tempfile
         >>> import numpy as np
+        >>> from astropy.table import Table
         >>> from minuet.neighbours import LatentIndex
-        >>> index = LatentIndex(np.random.default_rng(0).normal(size=(50, 5)), metric="cosine")
+        >>> index = LatentIndex(np.random.default_rng(0).normal(size=(50, 5)), metric="cosine",
+        ...                     catalog=Table({"id": np.arange(50)}))
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = index.save(f"{tmp}/index")
         ...     again = LatentIndex.load(path)
-        >>> path.name, again
-        ('index.npz', <LatentIndex n=50 dims=5 metric='cosine'>)
+        >>> path.name, again, again.catalog["id"][7]
+        ('index.safetensors', <LatentIndex n=50 dims=5 metric='cosine'>, np.int64(7))
         """
-        path = Path(path)
-        np.savez(path, format=np.array(_FORMAT), latents=self.latents,
-                 metric=np.array(self.metric), standardize=np.array(self.standardize),
-                 leafsize=np.array(self.leafsize))
-        return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+        config = {"metric": self.metric, "standardize": self.standardize,
+                  "leafsize": self.leafsize, "catalog": self.catalog is not None}
+        companions = {}
+        if self.catalog is not None:
+            catalog = QTable(self.catalog)
+            catalog.meta.clear()
+            companions[TABLE_SUFFIX] = lambda tmp: catalog.write(tmp, format="fits")
+        path, self.sha256 = save_fitted(path, _KIND, {"latents": self.latents}, config,
+                                        companions=companions)
+        return path
 
     @classmethod
     def load(cls, path, *, catalog=None):
-        """Read an index written by `save` and rebuild its tree.
+        """Read an index written by `save`, check its SHA-256s and rebuild its tree.
 
         Parameters
         ----------
         path : str or `~pathlib.Path`
-            The ``.npz`` file.
+            The ``.safetensors`` file (or its ``.json`` record); the ``.npz``
+            file of an older version is read too.
         catalog : `~astropy.table.Table`, optional
-            Table to attach (see `attach_catalog`).
+            Table to attach (see `attach_catalog`) instead of the saved one.
 
         Returns
         -------
@@ -288,10 +300,53 @@ class LatentIndex:
         --------
         See `save`.
         """
+        if Path(path).suffix == ".npz":
+            return cls._load_npz(path, catalog=catalog)
+        tensors, config, record = load_fitted(path, _KIND)
+        if catalog is None and config["catalog"]:
+            catalog = QTable.read(Path(path).with_suffix(TABLE_SUFFIX), format="fits")
+        self = cls(tensors["latents"], metric=config["metric"],
+                   standardize=config["standardize"], catalog=catalog,
+                   leafsize=config["leafsize"])
+        self.sha256 = record["sha256"]
+        return self
+
+    @classmethod
+    def _load_npz(cls, path, *, catalog=None):
+        """Read the ``.npz`` file of a ``minuet-model-1`` directory."""
         with np.load(path, allow_pickle=False) as data:
-            if "format" not in data.files or str(data["format"]) != _FORMAT:
+            if "format" not in data.files or str(data["format"]) != _LEGACY_FORMAT:
                 msg = f"{path} is not a LatentIndex file written by LatentIndex.save()."
                 raise ValueError(msg)
             return cls(data["latents"], metric=str(data["metric"]),
                        standardize=bool(data["standardize"]), catalog=catalog,
                        leafsize=int(data["leafsize"]))
+
+    @classmethod
+    def fit_head(cls, request):
+        """Index the latents, with the catalogue columns, for `~minuet.Minuet.fit_heads`.
+
+        Parameters
+        ----------
+        request : HeadRequest
+            Latents, truth and ``catalogue_columns`` of `~minuet.Minuet.fit_heads`.
+
+        Returns
+        -------
+        index : `LatentIndex`
+        """
+        columns = list(request.catalogue_columns)
+        return cls(request.latents,
+                   catalog=QTable(request.truth)[columns] if columns else None)
+
+    def describe(self):
+        """A few words on the index, for a model's ``repr``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.neighbours import LatentIndex
+        >>> LatentIndex(np.eye(3)).describe()
+        'reference catalogue of 3 galaxies'
+        """
+        return f"reference catalogue of {len(self)} galaxies"

@@ -3,11 +3,14 @@
 import numpy as np
 from astropy.table import QTable
 
-from .._latents import load_tensors, save_tensors, table_columns
+from .._heads import UNCHANGED
+from .._latents import table_columns
+from .._weights import load_fitted, save_fitted
 
 __all__ = ["IntervalCalibration"]
 
-_KIND = "IntervalCalibration"
+_FORMAT = "minuet-interval-calibration-1"
+_KIND = "IntervalCalibration"  # the record of files written before formats had versions
 
 #: Central interval levels the calibration adjusts, with the summary columns they use.
 LEVELS = {0.68: ("lo68", "hi68"), 0.95: ("lo95", "hi95")}
@@ -250,7 +253,8 @@ class IntervalCalibration:
 
         Returns
         -------
-        sha256 : str
+        path : `~pathlib.Path`
+            The weights file; its SHA-256 is kept as ``sha256``.
 
         Examples
         --------
@@ -263,19 +267,19 @@ class IntervalCalibration:
         >>> truth = Table({"z": np.random.default_rng(0).normal(size=100)})
         >>> calibration = IntervalCalibration().fit(summary, truth)
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     digest = calibration.save(f"{tmp}/calibration.safetensors")
-        ...     again = IntervalCalibration.load(f"{tmp}/calibration.safetensors")
+        ...     path = calibration.save(f"{tmp}/calibration.safetensors")
+        ...     again = IntervalCalibration.load(path)
         >>> bool(np.array_equal(again.adjustment, calibration.adjustment)), again.properties
         (True, ['z'])
         """
         if self.adjustment is None:
             msg = "This IntervalCalibration is not fitted yet; there is nothing to save."
             raise RuntimeError(msg)
-        config = {"kind": _KIND, "properties": list(self.properties),
+        config = {"properties": list(self.properties),
                   "levels": list(LEVELS), "group_by": self.group_by}
         tensors = {"adjustment": self.adjustment, "counts": self.counts, "edges": self.edges}
-        self.sha256 = save_tensors(path, tensors, config)
-        return self.sha256
+        path, self.sha256 = save_fitted(path, _FORMAT, tensors, config)
+        return path
 
     @classmethod
     def load(cls, path):
@@ -294,10 +298,7 @@ class IntervalCalibration:
         --------
         See `save`.
         """
-        tensors, config, digest = load_tensors(path)
-        if config.get("kind") != _KIND:
-            msg = f"{path} does not hold an IntervalCalibration; load it with its own class."
-            raise ValueError(msg)
+        tensors, config, record = load_fitted(path, _FORMAT, legacy_kind=_KIND)
         if [float(v) for v in config["levels"]] != list(LEVELS):
             msg = (f"{path} calibrates the levels {config['levels']}; this version of minuet "
                    f"reports {list(LEVELS)}. Recalibrate.")
@@ -306,5 +307,36 @@ class IntervalCalibration:
         self.properties = list(config["properties"])
         self.adjustment = tensors["adjustment"]
         self.counts = tensors["counts"]
-        self.sha256 = digest
+        self.sha256 = record["sha256"]
         return self
+
+    @classmethod
+    def fit_head(cls, request):
+        """Drop the calibration when `~minuet.Minuet.fit_heads` replaces the posterior.
+
+        A calibration is made for one flow (see `~minuet.Minuet.recalibrate`);
+        `~minuet.Minuet.fit_heads` never fits one, but removes it when it fits
+        a new flow.
+
+        Parameters
+        ----------
+        request : HeadRequest
+            What `~minuet.Minuet.fit_heads` has fitted so far.
+
+        Returns
+        -------
+        None
+            Or the marker that keeps the model's calibration.
+        """
+        return None if "posterior" in request.fitted else UNCHANGED
+
+    def describe(self):
+        """A few words on the calibration, for a model's ``repr``.
+
+        Examples
+        --------
+        >>> from minuet.posterior import IntervalCalibration
+        >>> IntervalCalibration().describe()
+        'conformalised intervals'
+        """
+        return "conformalised intervals"

@@ -1,7 +1,6 @@
 """The astropy-facing posterior estimator: latents in, property posteriors out."""
 
 import dataclasses
-import json
 import warnings
 
 import astropy.units as u
@@ -10,9 +9,14 @@ import torch
 from astropy.table import QTable
 from astropy.utils.exceptions import AstropyUserWarning
 
-from .._latents import column_unit, latent_array, load_tensors, save_tensors, table_columns
+from .._config import JSONConfig
+from .._fitting import EarlyStopping, seeded, standardisation
+from .._heads import UNCHANGED
+from .._latents import column_unit, latent_array, table_columns
 from .._validation import count
 from .._validation import seed as validate_seed
+from .._vocabulary import DEFAULT_PROPERTIES, PROPERTY_UNITS, version
+from .._weights import load_fitted, save_fitted
 from ._flow import build_flow, sample
 
 #: Latents more than this many training standard deviations from the training mean, in
@@ -26,14 +30,10 @@ MIN_SUMMARY_SAMPLES = 20
 
 __all__ = ["PosteriorConfig", "PosteriorEstimator"]
 
-DEFAULT_PROPERTIES = ("redshift", "log_mstar", "log_sfr")
+_KIND = "minuet-posterior-1"
 
 #: Units used for the default properties when the truth table carries none.
-DEFAULT_UNITS = {
-    "redshift": "",
-    "log_mstar": "dex(solMass)",
-    "log_sfr": "dex(solMass / yr)",
-}
+DEFAULT_UNITS = PROPERTY_UNITS
 
 #: Percentiles reported by `PosteriorEstimator.summary`, with their column suffixes.
 SUMMARY_PERCENTILES = {"median": 50.0, "lo68": 15.865525, "hi68": 84.134475,
@@ -41,7 +41,7 @@ SUMMARY_PERCENTILES = {"median": 50.0, "lo68": 15.865525, "hi68": 84.134475,
 
 
 @dataclasses.dataclass
-class PosteriorConfig:
+class PosteriorConfig(JSONConfig):
     """
     Configuration of a `PosteriorEstimator`; round-trips through JSON.
 
@@ -99,53 +99,6 @@ class PosteriorConfig:
     max_epochs: int = 300
     patience: int = 20
     n_latents: int | None = None
-
-    def to_json(self):
-        """Return the configuration as a JSON string.
-
-        Returns
-        -------
-        text : str
-
-        Examples
-        --------
-        >>> from minuet.posterior import PosteriorConfig
-        >>> PosteriorConfig(max_epochs=10).to_json()[:50]
-        '{"batch_size": 256, "bins": 8, "flow": "context", '
-        """
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text):
-        """Build a configuration from `to_json` output (a string or a dict).
-
-        Parameters
-        ----------
-        text : str or dict
-            The JSON text, or the dictionary it decodes to.
-
-        Returns
-        -------
-        config : `PosteriorConfig`
-
-        Examples
-        --------
-        >>> from minuet.posterior import PosteriorConfig
-        >>> config = PosteriorConfig.from_json({"transforms": 2, "hidden_features": [64, 64]})
-        >>> config.transforms, config.hidden_features
-        (2, (64, 64))
-        """
-        values = json.loads(text) if isinstance(text, str) else dict(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - names
-        if unknown:
-            msg = (f"Unknown PosteriorConfig field(s) {sorted(unknown)}; expected a subset of "
-                   f"{sorted(names)}.")
-            raise ValueError(msg)
-        for key in ("properties", "units", "hidden_features"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
 
 
 class PosteriorEstimator:
@@ -290,18 +243,18 @@ class PosteriorEstimator:
         units = tuple(column_unit(table[n]) or DEFAULT_UNITS.get(n, "") for n in names)
         self.config = dataclasses.replace(self.config, properties=names, units=units,
                                           n_latents=x_lat.shape[1])
-        self._stats = {
-            "latent_mean": x_lat.mean(axis=0), "latent_std": _safe_std(x_lat),
-            "target_mean": targets.mean(axis=0), "target_std": _safe_std(targets),
-        }
+        (latent_mean, latent_std), (target_mean, target_std) = (
+            standardisation(x_lat), standardisation(targets))
+        self._stats = {"latent_mean": latent_mean, "latent_std": latent_std,
+                       "target_mean": target_mean, "target_std": target_std}
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(x_lat))
         val, train = order[:n_val], order[n_val:]
         c = self._context(x_lat)
         y = torch.as_tensor((targets - self._stats["target_mean"]) / self._stats["target_std"],
                             dtype=torch.float32)
-        torch.manual_seed(seed)
-        self._flow = self._build()
+        with seeded(seed):
+            self._flow = self._build()
         self.history = _train(self._flow, c[train], y[train], c[val], y[val],
                               epochs=epochs or self.config.max_epochs,
                               patience=self.config.patience,
@@ -472,9 +425,7 @@ class PosteriorEstimator:
         return torch.cat(out).numpy().astype(float) - np.log(self._stats["target_std"]).sum()
 
     def _meta(self, **extra):
-        from minuet import __version__
-
-        meta = {"minuet_version": __version__, "posterior_flow": self.config.flow,
+        meta = {"minuet_version": version(), "posterior_flow": self.config.flow,
                 "posterior_weights_sha256": self.sha256,
                 "properties": list(self.config.properties)}
         meta.update(extra)
@@ -491,8 +442,8 @@ class PosteriorEstimator:
 
         Returns
         -------
-        sha256 : str
-            The SHA-256 of the weights file.
+        path : `~pathlib.Path`
+            The weights file; its SHA-256 is kept as ``sha256``.
 
         Examples
         --------
@@ -507,17 +458,16 @@ class PosteriorEstimator:
         >>> estimator = PosteriorEstimator(config).fit(latents, Table({"redshift": z}),
         ...                                            properties=["redshift"])
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     digest = estimator.save(f"{tmp}/posterior.safetensors")
-        ...     again = PosteriorEstimator.load(f"{tmp}/posterior.safetensors")
-        >>> again.sha256 == digest, again.properties
+        ...     path = estimator.save(f"{tmp}/posterior.safetensors")
+        ...     again = PosteriorEstimator.load(path)
+        >>> again.sha256 == estimator.sha256, again.properties
         (True, ['redshift'])
         """
         self._check_fitted()
         tensors = {f"flow.{k}": v.detach().numpy() for k, v in self._flow.state_dict().items()}
         tensors.update({f"stats.{k}": np.asarray(v) for k, v in self._stats.items()})
-        config = dataclasses.asdict(self.config)
-        self.sha256 = save_tensors(path, tensors, {"kind": "PosteriorEstimator", **config})
-        return self.sha256
+        path, self.sha256 = save_fitted(path, _KIND, tensors, self.config.to_dict())
+        return path
 
     @classmethod
     def load(cls, path):
@@ -537,22 +487,45 @@ class PosteriorEstimator:
         --------
         See `save`.
         """
-        tensors, config, digest = load_tensors(path)
-        if config.pop("kind", None) != "PosteriorEstimator":
-            msg = f"{path} does not hold a PosteriorEstimator."
-            raise ValueError(msg)
+        tensors, config, record = load_fitted(path, _KIND, legacy_kind="PosteriorEstimator")
         self = cls(PosteriorConfig.from_json(config))
         self._flow = self._build()
         self._flow.load_state_dict({k[5:]: torch.from_numpy(v) for k, v in tensors.items()
                                     if k.startswith("flow.")})
         self._stats = {k[6:]: v for k, v in tensors.items() if k.startswith("stats.")}
-        self.sha256 = digest
+        self.sha256 = record["sha256"]
         return self
 
+    @classmethod
+    def fit_head(cls, request):
+        """Fit the posterior of ``request.properties`` for `~minuet.Minuet.fit_heads`.
 
-def _safe_std(values):
-    std = values.std(axis=0)
-    return np.where(std > 0, std, 1.0)
+        Parameters
+        ----------
+        request : HeadRequest
+            Latents, truth, seed and options of `~minuet.Minuet.fit_heads`.
+
+        Returns
+        -------
+        estimator : `PosteriorEstimator`
+            Or the marker that keeps the model's head when no property is asked for.
+        """
+        if not request.properties:
+            return UNCHANGED
+        return cls(request.posterior_config).fit(
+            request.latents, request.truth, properties=list(request.properties),
+            seed=request.seed, progress=request.progress)
+
+    def describe(self):
+        """A few words on what the estimator gives, for a model's ``repr``.
+
+        Examples
+        --------
+        >>> from minuet.posterior import PosteriorEstimator
+        >>> PosteriorEstimator().describe()
+        'posterior of redshift, log_mstar, log_sfr'
+        """
+        return f"posterior of {', '.join(self.config.properties)}"
 
 
 def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_rate,
@@ -562,7 +535,7 @@ def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_r
 
     optimizer = torch.optim.Adam(flow.parameters(), lr=learning_rate)
     generator = torch.Generator().manual_seed(int(seed))
-    best, best_state, waited = np.inf, None, 0
+    stopper = EarlyStopping(flow, patience=patience, min_delta=1e-4)
     history = {"train": [], "validation": []}
     for _ in tqdm(range(epochs), disable=not progress, desc="posterior flow"):
         flow.train()
@@ -581,13 +554,7 @@ def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_r
             val = -flow(c_val).log_prob(y_val).mean().item()
         history["train"].append(total / len(order))
         history["validation"].append(val)
-        if val < best - 1e-4:
-            best, waited = val, 0
-            best_state = {k: v.detach().clone() for k, v in flow.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    if best_state is not None:
-        flow.load_state_dict(best_state)
+        if stopper.update(val):
+            break
+    stopper.restore()
     return history

@@ -220,11 +220,11 @@ def _unpack(name, archive, target):
 
 def _intact(directory):
     """Whether an unpacked model directory still matches its manifest."""
-    from ..core import _verify_files
+    from .._bundle import verify_files
 
     try:
         manifest = json.loads((directory / _MANIFEST).read_text())
-        _verify_files(directory, manifest)
+        verify_files(directory, manifest)
     except (OSError, ValueError):
         return False
     return True
@@ -271,10 +271,10 @@ def download_model(name, *, progress=None):
     """
     models = registered_models()
     if name not in models:
-        from ..core import Minuet
+        from .._bundle import bundled_models
 
         msg = (
-            f"no model named {name!r}; the bundled models are {Minuet.available()} and the "
+            f"no model named {name!r}; the bundled models are {bundled_models()} and the "
             f"registered ones {sorted(models)}. Load your own with Minuet.load(directory)."
         )
         raise ValueError(msg)
@@ -370,10 +370,10 @@ def list_models():
     >>> str(row["source"]), str(row["status"])
     ('bundled', 'installed')
     """
-    from ..core import Minuet
+    from .._bundle import bundled_models
 
     rows = []
-    for name in Minuet.available():
+    for name in bundled_models():
         with resources.as_file(resources.files("minuet.data") / name) as path:
             manifest = json.loads((path / _MANIFEST).read_text())
             size = _directory_size(path)

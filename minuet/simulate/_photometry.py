@@ -10,12 +10,13 @@ import functools
 
 import numpy as np
 
+from .._vocabulary import BANDS as _BANDS
 from ._deps import import_galsim, import_speclite
 
 __all__ = []
 
 TEMPLATES = ("E", "Sbc", "Scd", "Im")
-BANDS = ("g", "r", "z")
+BANDS = _BANDS
 
 # Absolute AB magnitude of the Sun in SDSS r (Willmer 2018, ApJS 236, 47).
 SUN_ABS_MAG_R = 4.65

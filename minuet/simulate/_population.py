@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 
+from .._vocabulary import AB_ZEROPOINT
 from . import _photometry as phot
 from . import _seds as seds
 from .relations import (
@@ -218,7 +219,7 @@ def component_fluxes(log_m, z, light, templates):
     rest_gr = -2.5 * np.log10(total_w @ 10.0 ** (-0.4 * rest_gr_t))
     log_lum_r = log_m - phot.mass_to_light_r(rest_gr)
     abs_r = phot.SUN_ABS_MAG_R - 2.5 * log_lum_r
-    amplitude = 10.0 ** (-0.4 * (abs_r + phot.distance_modulus(z) - 22.5))
+    amplitude = 10.0 ** (-0.4 * (abs_r + phot.distance_modulus(z) - AB_ZEROPOINT))
     factors = phot.observed_flux_factors(z)  # (n, 4, 3)
     fluxes = np.einsum("nc,nct,ntb->ncb", light, weights, factors) * amplitude[:, None, None]
     return fluxes, rest_gr
@@ -409,7 +410,7 @@ def photometry(z, log_m, props, light, rng, choices):
 
 
 def _mag(flux):
-    return 22.5 - 2.5 * np.log10(np.maximum(flux, 1e-30))
+    return AB_ZEROPOINT - 2.5 * np.log10(np.maximum(flux, 1e-30))
 
 
 # Legacy Surveys DR9 Galactic extinction coefficients A_b / E(B-V) for DECam
@@ -594,4 +595,4 @@ def draw_stars(n, rng, config):
     gr = np.interp(temp, temps, colours[:, 0])
     rz = np.interp(temp, temps, colours[:, 1])
     mags = np.stack([mag_r + gr, mag_r, mag_r - rz], axis=1)
-    return {"flux": 10.0 ** (-0.4 * (mags - 22.5))}
+    return {"flux": 10.0 ** (-0.4 * (mags - AB_ZEROPOINT))}

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from .._vocabulary import AB_ZEROPOINT, BANDS
 from ._deps import import_speclite
 
 __all__ = []
@@ -148,7 +149,7 @@ def attenuation_curve(law, wave):
 
 
 @functools.cache
-def response_curves(bands=("g", "r", "z")):
+def response_curves(bands=BANDS):
     """Wavelength (A) and response of DECam g, r, z (speclite) and WISE W1 (kcorrect).
 
     W1 is only used to check colours against selections that need it.
@@ -179,7 +180,7 @@ def response_curves(bands=("g", "r", "z")):
 
 
 @functools.cache
-def flux_grid(law, bands=("g", "r", "z")):
+def flux_grid(law, bands=BANDS):
     """Observed flux per solar mass formed, before the distance dimming.
 
     Returns ``(z_grid, av_grid, log_flux)`` with ``log_flux`` of shape
@@ -205,7 +206,7 @@ def flux_grid(law, bands=("g", "r", "z")):
     return _Z_GRID.copy(), _AV_GRID.copy(), np.log10(np.maximum(flux, 1e-300))
 
 
-def template_fluxes(law, redshift, a_v, bands=("g", "r", "z")):
+def template_fluxes(law, redshift, a_v, bands=BANDS):
     """Observed flux factors of the six templates, shape (n, 6, nband).
 
     Linear in redshift, linear in log flux in ``a_v``; multiply by
@@ -227,7 +228,7 @@ def template_fluxes(law, redshift, a_v, bands=("g", "r", "z")):
     return 10.0**out
 
 
-def magnitudes(coeffs, redshift, a_v, law, bands=("g", "r", "z")):
+def magnitudes(coeffs, redshift, a_v, law, bands=BANDS):
     """AB magnitudes of template mixtures (solar masses formed per template).
 
     Before Galactic extinction; used to check colours against published
@@ -240,4 +241,4 @@ def magnitudes(coeffs, redshift, a_v, law, bands=("g", "r", "z")):
         template_fluxes(law, z, a_v, bands) * 10.0 ** (-0.4 * distance_modulus(z))[:, None, None]
     )
     flux = np.einsum("nt,ntb->nb", np.asarray(coeffs, dtype=float), factors)
-    return 22.5 - 2.5 * np.log10(np.maximum(flux, 1e-30))
+    return AB_ZEROPOINT - 2.5 * np.log10(np.maximum(flux, 1e-30))

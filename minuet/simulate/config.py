@@ -1,8 +1,9 @@
 """Configuration of the Legacy-Surveys-like simulator."""
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+from .._config import JSONConfig
 from .variants import TRAINING_VARIANTS, VARIANTS
 
 __all__ = ["SimulationConfig"]
@@ -11,7 +12,7 @@ SURVEYS = ("DECaLS", "DES", "BASS/MzLS")
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(JSONConfig):
     """Settings of the simulated survey and galaxy population.
 
     The defaults are the broad training distribution: each galaxy is drawn
@@ -263,27 +264,12 @@ class SimulationConfig:
             raise ValueError(msg)
         return cls(variants=(name,), **overrides)
 
-    def to_dict(self):
-        """Return a JSON-serialisable dictionary of the settings.
-
-        Returns
-        -------
-        config : dict
-
-        Examples
-        --------
-        >>> from minuet.simulate import SimulationConfig
-        >>> SimulationConfig(mag_limit=21.0).to_dict()["mag_limit"]
-        21.0
-        """
-
-        def plain(value):
-            return [plain(v) for v in value] if isinstance(value, tuple | list) else value
-
-        return {k: plain(v) for k, v in asdict(self).items()}
-
     def to_json(self):
-        """Return the settings as a JSON string.
+        """Return the settings as a compact JSON string.
+
+        Compact and with sorted keys, so that the text (recorded in every
+        simulated file, and hashed as the simulator's fingerprint by the
+        benchmarks) is the same for the same settings.
 
         Returns
         -------
@@ -332,16 +318,4 @@ class SimulationConfig:
                 f"moffat_beta_range=({beta}, {beta}); settings added since take their defaults."
             )
             warnings.warn(msg, AstropyUserWarning, stacklevel=2)
-        known = {f.name for f in fields(cls)}
-        unknown = set(config) - known
-        if unknown:
-            msg = (
-                f"unknown simulator settings {sorted(unknown)}; "
-                f"expected a subset of {sorted(known)}."
-            )
-            raise ValueError(msg)
-
-        def frozen(value):
-            return tuple(frozen(v) for v in value) if isinstance(value, list) else value
-
-        return cls(**{k: frozen(v) for k, v in config.items()})
+        return super().from_dict(config)

@@ -4,6 +4,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
+from .._vocabulary import AB_ZEROPOINT, DEFAULT_LABELS
 from . import _photometry as phot
 from . import _population as pop
 from . import _render as render
@@ -13,7 +14,7 @@ from .variants import variant_choices
 __all__ = ["LABELS", "TRUTH_UNITS", "simulate"]
 
 #: Boolean morphology labels with the meaning of Minuet's Galaxy Zoo targets.
-LABELS = ("merger", "spiral_arms", "edge_on", "round")
+LABELS = DEFAULT_LABELS
 
 # Galaxies are drawn in blocks of this many; galaxy i is fully determined by
 # the seed and i, whatever the chunking or the number of processes.
@@ -119,21 +120,25 @@ def _draw_block(block, seed, config):
     return gal
 
 
-def _truth_columns(gal, sl):
-    """Truth-catalogue columns (before image-based ones) for a slice of a block."""
+def _truth_columns(gal, sl, *, pixscale):
+    """Truth-catalogue columns (before image-based ones) for a slice of a block.
+
+    ``pixscale`` (arcsec per pixel) turns the PSF FWHM into pixels for the
+    noise-equivalent area behind ``psfdepth_*``.
+    """
     g = {k: v[sl] for k, v in gal.items()}
     z = g["redshift"]
     scale = phot.kpc_per_arcsec(z)
     total = g["fluxes"].sum(axis=1)
-    mags = 22.5 - 2.5 * np.log10(total)
+    mags = AB_ZEROPOINT - 2.5 * np.log10(total)
     bt = g["bulge_fraction"]
     disk_dominated = bt < 0.6
     axis_ratio = np.where(disk_dominated, g["q_disk"], g["q_bulge"])
-    fwhm_pix = g["psf_fwhm"] / 0.262
+    fwhm_pix = g["psf_fwhm"] / pixscale
     # Legacy Surveys "psfdepth": 5-sigma point source, noise-equivalent area
     # of a Gaussian PSF 4 pi sigma^2.
     nea = 4.0 * np.pi * (fwhm_pix / 2.3548) ** 2
-    psfdepth = 22.5 - 2.5 * np.log10(5.0 * g["sky_sigma"] * np.sqrt(nea))
+    psfdepth = AB_ZEROPOINT - 2.5 * np.log10(5.0 * g["sky_sigma"] * np.sqrt(nea))
     comp = g["companion"]
     cols = {
         "redshift": z,
@@ -172,7 +177,9 @@ def _truth_columns(gal, sl):
         "companion": comp,
         "companion_log_mstar": g["companion_log_mstar"],
         "companion_mag_r": np.where(
-            comp, 22.5 - 2.5 * np.log10(np.maximum(g["companion_flux"][:, 1], 1e-30)), np.nan
+            comp,
+            AB_ZEROPOINT - 2.5 * np.log10(np.maximum(g["companion_flux"][:, 1], 1e-30)),
+            np.nan,
         ),
         "companion_sep": g["companion_sep_kpc"] / scale,
         "companion_sep_kpc": g["companion_sep_kpc"],
@@ -347,7 +354,7 @@ def _gains(config):
     add variance ``flux / gain``.
     """
     pix_area = config.pixscale**2
-    sky = 10.0 ** (-0.4 * (np.asarray(config.sky_brightness) - 22.5)) * pix_area
+    sky = 10.0 ** (-0.4 * (np.asarray(config.sky_brightness) - AB_ZEROPOINT)) * pix_area
     return sky / np.asarray(config.sky_sigma) ** 2
 
 
@@ -370,7 +377,7 @@ def simulate_range(start, stop, *, seed, config):
         gal = _draw_block(block, seed, config)
         lo = max(start, block * BLOCK) - block * BLOCK
         hi = min(stop, (block + 1) * BLOCK) - block * BLOCK
-        columns.append(_truth_columns(gal, slice(lo, hi)))
+        columns.append(_truth_columns(gal, slice(lo, hi), pixscale=config.pixscale))
         for i in range(lo, hi):
             index = block * BLOCK + i
             out = index - start
@@ -387,13 +394,13 @@ def simulate_range(start, stop, *, seed, config):
 
 def truth_table(columns, *, seed, config):
     """Wrap truth columns in a QTable with units and provenance."""
-    from .. import __version__
+    from .._vocabulary import version
 
     table = QTable()
     for key, value in columns.items():
         table[key] = value * TRUTH_UNITS[key] if key in TRUTH_UNITS else value
     table.meta.update(
-        {"seed": int(seed), "minuet_version": __version__, "simulator_config": config.to_json()}
+        {"seed": int(seed), "minuet_version": version(), "simulator_config": config.to_json()}
     )
     return table
 

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .._vocabulary import BANDS as _BANDS
 from .config import SimulationConfig
 from .core import simulate_range, truth_table
 
 __all__ = ["iter_batches", "read_dataset", "write_dataset"]
 
-BANDS = ("g", "r", "z")
+BANDS = _BANDS
 
 
 def _work(job):
@@ -83,7 +84,7 @@ def write_dataset(
     from astropy.io.misc.hdf5 import write_table_hdf5
     from tqdm.auto import tqdm
 
-    from .. import __version__
+    from .._vocabulary import version
     from .core import _check_count
 
     config = SimulationConfig() if config is None else config
@@ -103,7 +104,7 @@ def write_dataset(
         f.attrs["bands"] = np.array(BANDS, dtype="S1")
         f.attrs["pixscale"] = config.pixscale
         f.attrs["seed"] = int(seed)
-        f.attrs["minuet_version"] = __version__
+        f.attrs["minuet_version"] = version()
         f.attrs["simulator_config"] = config.to_json()
         f.attrs["n"] = n
         rows = min(64, n)

@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from ..evaluation import central_segmentation
+from ..cutouts import central_segmentation
 
 
 def central_footprint(image, invvar=None, *, search_radius=4):
     """Boolean footprint of the source at the centre of a ``(C, H, W)`` cutout.
 
-    The segment that `~minuet.evaluation.central_segmentation` finds nearest
+    The segment that `~minuet.cutouts.central_segmentation` finds nearest
     the centre, when it lies within ``search_radius`` pixels; an all-False
     footprint otherwise, which gives the whole cutout the background weight.
     """

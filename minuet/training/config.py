@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from minuet.models import DiffusionAutoencoderConfig
-from minuet.models._config import JSONConfig
+from .._config import JSONConfig
+from ..models import DiffusionAutoencoderConfig
 
 __all__ = ["TrainingConfig"]
 

@@ -14,8 +14,8 @@ from torch import distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from minuet.models import DiffusionAutoencoder, dihedral, load_model, rotate, save_model
-
+from .._fitting import seeded, threads
+from ..models import DiffusionAutoencoder, dihedral, load_model, rotate, save_model
 from ._checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainingConfig
 from .data import CutoutFile, split_indices
@@ -388,6 +388,14 @@ def train(
     """
     if isinstance(config, dict):
         config = TrainingConfig.from_dict(config)
+    # the caller's thread count and global random state are back as they were afterwards
+    with threads(config.threads), seeded(config.seed):
+        return _run(config, resume=resume, max_steps=max_steps, max_seconds=max_seconds,
+                    progress=progress, callback=callback)
+
+
+def _run(config, *, resume, max_steps, max_seconds, progress, callback):
+    """The training run behind `train`, with the configuration's threads and seed set."""
     world, rank, device, started = _setup_distributed(config)
     if config.batch_size % world:
         msg = (
@@ -395,10 +403,7 @@ def train(
             f"processes ({world})."
         )
         raise ValueError(msg)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     output = Path(config.output)
-    torch.manual_seed(config.seed)
     model = DiffusionAutoencoder(config.model).to(device)
     if config.init and not (resume and (output / "checkpoint.safetensors").exists()):
         _initialise(model, config.init)

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy.special import logsumexp
 
+from .._fitting import standardisation
+
 __all__ = []
 
 
@@ -14,8 +16,7 @@ def fit_mixture(x, *, candidates=(1, 2, 4, 8, 16), seed=0):
     """
     from sklearn.mixture import GaussianMixture
 
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
+    mean, std = standardisation(x)
     xs = (x - mean) / std
     n_params = 1 + x.shape[1] + x.shape[1] * (x.shape[1] + 1) / 2
     usable = [int(k) for k in candidates if k * n_params <= len(x)]

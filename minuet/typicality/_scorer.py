@@ -6,13 +6,16 @@ import numpy as np
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 
-from .._latents import latent_array, load_tensors, save_tensors
+from .._heads import UNCHANGED
+from .._latents import latent_array
+from .._weights import load_fitted, save_fitted
 from ._density import fit_mixture, log_density
 from ._statistics import STATISTIC_NAMES
 
 __all__ = ["AtypicalWarning", "TypicalityScorer"]
 
-_KIND = "TypicalityScorer"
+_FORMAT = "minuet-typicality-1"
+_KIND = "TypicalityScorer"  # the record of files written before formats had versions
 
 #: Columns that `TypicalityScorer.score` returns and `Minuet.encode` adds.
 COLUMNS = ("typicality", "typicality_latent", "typicality_image", "atypical")
@@ -249,8 +252,8 @@ class TypicalityScorer:
 
         Returns
         -------
-        sha256 : str
-            The SHA-256 of the weights file.
+        path : `~pathlib.Path`
+            The weights file; its SHA-256 is kept as ``sha256``.
 
         Examples
         --------
@@ -261,21 +264,21 @@ class TypicalityScorer:
         >>> latents, stats = rng.normal(size=(1000, 5)), rng.normal(size=(1000, 7))
         >>> scorer = TypicalityScorer(n_components=(1,)).fit(latents, stats)
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     digest = scorer.save(f"{tmp}/typicality.safetensors")
-        ...     again = TypicalityScorer.load(f"{tmp}/typicality.safetensors")
-        >>> again.sha256 == digest
+        ...     path = scorer.save(f"{tmp}/typicality.safetensors")
+        ...     again = TypicalityScorer.load(path)
+        >>> again.sha256 == scorer.sha256
         True
         >>> bool(np.allclose(again.score(latents[:5], stats[:5])["typicality"],
         ...                  scorer.score(latents[:5], stats[:5])["typicality"]))
         True
         """
         self._check_fitted()
-        config = {"kind": _KIND, **dataclasses.asdict(self._record),
+        config = {**dataclasses.asdict(self._record),
                   "n_components": list(self.n_components),
                   "calibration_fraction": self.calibration_fraction}
         config["statistics"] = list(config["statistics"])
-        self.sha256 = save_tensors(path, self._arrays, config)
-        return self.sha256
+        path, self.sha256 = save_fitted(path, _FORMAT, self._arrays, config)
+        return path
 
     @classmethod
     def load(cls, path):
@@ -295,10 +298,7 @@ class TypicalityScorer:
         --------
         See `save`.
         """
-        arrays, config, digest = load_tensors(path)
-        if config.pop("kind", None) != _KIND:
-            msg = f"{path} does not hold a TypicalityScorer; load it with its own class."
-            raise ValueError(msg)
+        arrays, config, record = load_fitted(path, _FORMAT, legacy_kind=_KIND)
         if tuple(config["statistics"]) != STATISTIC_NAMES:
             msg = (f"{path} was fitted on the statistics {config['statistics']}, but this "
                    f"version of minuet measures {list(STATISTIC_NAMES)}; refit the scorer.")
@@ -308,5 +308,34 @@ class TypicalityScorer:
         config["statistics"] = tuple(config["statistics"])
         self._record = _Record(**config)
         self._arrays = dict(arrays)
-        self.sha256 = digest
+        self.sha256 = record["sha256"]
         return self
+
+    @classmethod
+    def fit_head(cls, request):
+        """Fit typicality on ``request.statistics`` for `~minuet.Minuet.fit_heads`.
+
+        Parameters
+        ----------
+        request : HeadRequest
+            Latents, cutout statistics and seed of `~minuet.Minuet.fit_heads`.
+
+        Returns
+        -------
+        scorer : `TypicalityScorer`
+            Or the marker that keeps the model's head when no statistics are given.
+        """
+        if request.statistics is None:
+            return UNCHANGED
+        return cls().fit(request.latents, request.statistics, seed=request.seed)
+
+    def describe(self):
+        """A few words on the scorer, for a model's ``repr``.
+
+        Examples
+        --------
+        >>> from minuet.typicality import TypicalityScorer
+        >>> TypicalityScorer().describe()
+        'typicality'
+        """
+        return "typicality"

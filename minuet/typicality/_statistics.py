@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._vocabulary import AB_ZEROPOINT
+
 __all__ = ["STATISTIC_NAMES", "cutout_statistics"]
 
 #: Names of the columns of `cutout_statistics`, in order.
@@ -16,7 +18,7 @@ _SKY_RADIUS = 24.0  # pixels beyond this radius from the centre estimate the noi
 
 def _asinh_mag(flux, softening):
     """Asinh magnitude of Lupton, Gunn & Szalay (1999, AJ 118, 1406); flux in nanomaggies."""
-    return 22.5 - _POGSON * (np.arcsinh(flux / (2.0 * softening)) + np.log(softening))
+    return AB_ZEROPOINT - _POGSON * (np.arcsinh(flux / (2.0 * softening)) + np.log(softening))
 
 
 def _pixel_noise(plane, bad, outer):
@@ -75,6 +77,8 @@ def cutout_statistics(flux, mask=None):
     Pure noise of 0.01 nanomaggies per pixel:
 
     >>> import numpy as np
+
+    from .._vocabulary import AB_ZEROPOINT
     >>> from minuet.typicality import STATISTIC_NAMES, cutout_statistics
     >>> flux = np.random.default_rng(0).normal(0.0, 0.01, size=(2, 3, 72, 72))
     >>> stats = cutout_statistics(flux)

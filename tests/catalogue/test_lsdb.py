@@ -1,3 +1,4 @@
+import h5py
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -41,7 +42,7 @@ def test_latents_equal_those_of_the_downloaded_cutouts(legacy_viewer, model, pos
     assert len(legacy_viewer) == len(positions)
 
     direct = fetch_legacy_cutouts(Table.from_pandas(positions), cache=False, on_invalid="flag",
-                                  show_progress=False)
+                                  progress=False)
     expected = model.encode_cutouts(direct, progress=False)
     got = np.stack([result[name].to_numpy(dtype=float) for name in model.latent_names], axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, equal_nan=True)
@@ -91,3 +92,34 @@ def test_a_cutout_function_must_keep_every_row(model, positions):
     # LSDB re-raises a partition's error as a RuntimeError that quotes it
     with pytest.raises((ValueError, RuntimeError), match="one cutout per row"):
         lazy.compute()
+
+
+def test_one_schema_for_every_path(model, positions, tmp_path):
+    from minuet._vocabulary import ENCODE_COLUMNS
+    from minuet.catalogue import encode_catalogue
+
+    rng = np.random.default_rng(3)
+    images = rng.normal(0, 0.02, (len(positions), 3, 72, 72)).astype(np.float32)
+    images[2, :, :10] = np.nan  # a partly masked cutout
+    by_position = {(round(r, 6), round(d, 6)): image for (r, d), image
+                   in zip(positions[["ra", "dec"]].itertuples(index=False), images, strict=True)}
+
+    def local_store(table):
+        keys = zip(np.round(table["ra"], 6), np.round(table["dec"], 6), strict=True)
+        return load_cutouts(np.stack([by_position[key] for key in keys]), on_invalid="flag")
+
+    in_memory = model.encode(images, on_invalid="flag", progress=False)
+    with h5py.File(tmp_path / "images.h5", "w") as handle:
+        handle["images"] = images
+    streamed = encode_catalogue(tmp_path / "images.h5", tmp_path / "out.fits", model=model,
+                                progress=False)
+    lazy = encode_lsdb(_catalog(positions), model=model, cutouts=local_store)
+    result = lazy.compute().sort_values("objid")
+    for name, dtype in ENCODE_COLUMNS.items():
+        if dtype.kind != "U":
+            assert in_memory[name].dtype == dtype, name
+            assert streamed[name].dtype == dtype, name
+            assert result[f"minuet_{name}"].to_numpy().dtype == dtype, name
+    assert in_memory["masked_fraction"][2] > 0
+    np.testing.assert_allclose(streamed["masked_fraction"], in_memory["masked_fraction"])
+    np.testing.assert_allclose(result["minuet_masked_fraction"], in_memory["masked_fraction"])

@@ -58,13 +58,13 @@ def test_cross_validate():
 
 def test_save_load(fitted, tmp_path):
     latents, _, _ = synthetic(20, seed=4)
-    digest = fitted.save(tmp_path / "morphology.safetensors")
+    assert fitted.save(tmp_path / "morphology") == tmp_path / "morphology.safetensors"
     loaded = MorphologyClassifier.load(tmp_path / "morphology.json")
-    assert loaded.sha256 == digest
+    assert loaded.sha256 == fitted.sha256
     assert loaded.labels == fitted.labels
     a, b = fitted.predict_proba(latents), loaded.predict_proba(latents)
     assert np.allclose(a["p_round"], b["p_round"])
-    assert b.meta["morphology_weights_sha256"] == digest
+    assert b.meta["morphology_weights_sha256"] == fitted.sha256
 
 
 def test_masked_labels_are_left_out_with_warning():

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -81,7 +83,8 @@ def test_save_load(data, tmp_path):
     catalog, queries = data
     index = LatentIndex(catalog, metric="cosine", leafsize=8)
     path = index.save(tmp_path / "index")
-    assert path.suffix == ".npz"
+    assert path.suffix == ".safetensors"
+    assert path.with_suffix(".json").is_file()
     loaded = LatentIndex.load(path)
     assert loaded.metric == "cosine"
     assert loaded.leafsize == 8
@@ -90,6 +93,19 @@ def test_save_load(data, tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(ValueError, match="not a LatentIndex"):
         LatentIndex.load(tmp_path / "other.npz")
+
+
+def test_saved_index_owns_its_catalogue(data, tmp_path):
+    catalog, _ = data
+    names = Table({"name": [f"g{i}" for i in range(len(catalog))]})
+    path = LatentIndex(catalog, catalog=names).save(tmp_path / "index")
+    loaded = LatentIndex.load(path)
+    assert loaded.catalog["name"].tolist() == names["name"].tolist()
+    assert loaded.sha256 == json.loads(path.with_suffix(".json").read_text())["sha256"]
+    table = path.with_suffix(".fits")
+    table.write_bytes(table.read_bytes()[:-2880])
+    with pytest.raises(ValueError, match="does not match the SHA-256"):
+        LatentIndex.load(path)
 
 
 def test_latent_table_input(data):

@@ -161,7 +161,7 @@ def test_config_validation_and_round_trip():
         SimulationConfig(z_max=1.5)
     with pytest.raises(ValueError, match="merger_fraction"):
         SimulationConfig(merger_fraction=2.0)
-    with pytest.raises(ValueError, match="unknown simulator settings"):
+    with pytest.raises(ValueError, match="unknown SimulationConfig keys"):
         SimulationConfig.from_dict({"not_a_setting": 1})
 
 

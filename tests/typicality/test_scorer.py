@@ -66,9 +66,9 @@ def test_refused_rows_get_nan_and_no_flag(scorer):
 def test_save_load_round_trip_and_checksum(scorer, tmp_path):
     latents, stats = _draw(np.random.default_rng(10), 20)
     path = tmp_path / "typicality.safetensors"
-    digest = scorer.save(path)
+    assert scorer.save(path) == path
     again = TypicalityScorer.load(path)
-    assert again.sha256 == digest
+    assert again.sha256 == scorer.sha256
     assert again.threshold == scorer.threshold
     assert np.array_equal(again.score(latents, stats)["typicality"],
                           scorer.score(latents, stats)["typicality"])
@@ -90,7 +90,7 @@ def test_other_files_and_statistics_are_refused(scorer, tmp_path):
     estimator.fit(rng.normal(size=(50, 5)), Table({"redshift": rng.uniform(size=50)}),
                   properties=["redshift"])
     estimator.save(tmp_path / "posterior.safetensors")
-    with pytest.raises(ValueError, match="does not hold a TypicalityScorer"):
+    with pytest.raises(ValueError, match="holds 'minuet-posterior-1'; expected 'minuet-typ"):
         TypicalityScorer.load(tmp_path / "posterior.safetensors")
     scorer.save(tmp_path / "typicality.safetensors")
     sidecar = tmp_path / "typicality.json"

@@ -1,6 +1,5 @@
 """A compact, seeded training loop shared by the network baselines."""
 
-import copy
 import math
 import time
 from contextlib import nullcontext
@@ -8,6 +7,9 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from .._fitting import EarlyStopping
+from .._weights import as_state_dict, load_weights, save_weights
 
 __all__ = []
 
@@ -76,7 +78,7 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
     batch_size = min(int(batch_size), len(train_idx))
     per_epoch = max(1, len(train_idx) // batch_size)
     history = {"train_loss": [], "val_loss": [], "best_step": 0, "best_val_loss": math.inf}
-    best_state, bad, stopped = None, 0, "steps"
+    stopper, stopped = EarlyStopping(model, patience=patience), "steps"
     start = time.perf_counter()
 
     def validate(step):
@@ -114,18 +116,14 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
             bar.set_postfix(loss=f"{float(loss.detach()):.4g}", val=f"{val:.4g}")
             if val < history["best_val_loss"]:
                 history["best_val_loss"], history["best_step"] = val, step + 1
-                best_state, bad = copy.deepcopy(model.state_dict()), 0
-            else:
-                bad += 1
-                if bad >= patience:
-                    stopped = "early"
-                    break
+            if stopper.update(val):
+                stopped = "early"
+                break
         if out_of_time:
             stopped = "time"
             break
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore()
     model.eval()
     history["steps"] = step + 1
     history["seconds"] = time.perf_counter() - start
@@ -133,3 +131,33 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
     if not len(val_idx):
         history["best_step"], history["best_val_loss"] = step + 1, None
     return history
+
+
+def _summary(history):
+    """What a saved network records of its training history."""
+    if history is None:
+        return None
+    keys = ("best_step", "best_val_loss", "steps", "seconds", "stopped")
+    return {k: history[k] for k in keys} | {"val_loss": history["val_loss"]}
+
+
+def save_network(baseline, path, kind, *, metadata=None, **extra):
+    """Write a baseline's network and settings in minuet's weights format; return the SHA-256."""
+    record = {"format": kind, "config": baseline.config.to_dict(),
+              "stretch": baseline.stretch.to_dict(), "seed": baseline.seed,
+              "history": _summary(baseline.history), "metadata": metadata or {}, **extra}
+    return save_weights(baseline.network.state_dict(), record, path)
+
+
+def load_network(cls, path, kind):
+    """Rebuild a baseline of class ``cls`` written by `save_network`; return it and its record."""
+    from ..cutouts import AsinhStretch
+
+    tensors, record = load_weights(path, kind=kind)
+    config = cls.config_class.from_dict(record["config"])
+    self = cls(config, stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
+    self.network.load_state_dict(as_state_dict(tensors))
+    self.network.eval()
+    self.history = record.get("history")
+    self.record = record
+    return self, record

@@ -2,8 +2,8 @@ import astropy.units as u
 import numpy as np
 import pytest
 
+from minuet.baselines import PCABaseline
 from minuet.cutouts import AsinhStretch, nanomaggy
-from minuet.evaluation.baselines import PCABaseline
 
 
 def subspace_flux(n, dim, *, seed=0, size=8):
@@ -60,12 +60,26 @@ def test_save_load_bit_identical(tmp_path):
     flux = subspace_flux(30, 7)
     pca = PCABaseline(stretch=AsinhStretch(scale=3.0)).fit(flux)
     path = pca.save(tmp_path / "pca")
-    assert path.suffix == ".npz"
+    assert path.suffix == ".safetensors"
     again = PCABaseline.load(path)
     assert again.stretch == pca.stretch
     np.testing.assert_array_equal(again.encode(flux), pca.encode(flux))
     latents = pca.encode(flux)
     np.testing.assert_array_equal(again.reconstruct(latents), pca.reconstruct(latents))
+
+
+def test_load_reads_the_older_npz_file(tmp_path):
+    import json
+
+    flux = subspace_flux(30, 7)
+    pca = PCABaseline(n_components=3).fit(flux)
+    meta = {"format": "minuet-pca-baseline-1", "stretch": pca.stretch.to_dict(), "seed": 0,
+            "image_shape": list(pca.image_shape)}
+    np.savez(tmp_path / "old.npz", mean=pca.mean_, components=pca.components_,
+             explained_variance_ratio=pca.explained_variance_ratio_,
+             meta=np.array(json.dumps(meta)))
+    again = PCABaseline.load(tmp_path / "old.npz")
+    np.testing.assert_array_equal(again.encode(flux), pca.encode(flux))
 
 
 def test_load_rejects_other_npz(tmp_path):

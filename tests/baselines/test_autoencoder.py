@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from minuet.cutouts import AsinhStretch, nanomaggy
-from minuet.evaluation.baselines import (
+from minuet.baselines import (
     DeterministicAutoencoder,
     DeterministicAutoencoderConfig,
     SupervisedCNN,
 )
+from minuet.cutouts import AsinhStretch, nanomaggy
 from minuet.models import DiffusionAutoencoderConfig, EncoderConfig
 
 SIZE = 16  # side of the cutouts made by conftest.blobs
@@ -139,7 +139,7 @@ def test_stretch_is_used(data):
 
 
 def test_footprint_weights(data, h5file):
-    from minuet.evaluation.baselines._data import make_source
+    from minuet.baselines._data import make_source
 
     flux, invvar, footprint, _ = data
     invvar = invvar.copy()

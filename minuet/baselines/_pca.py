@@ -5,13 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-from minuet.cutouts import AsinhStretch, nanomaggy
-
+from .._weights import load_fitted, save_fitted
+from ..cutouts import AsinhStretch, nanomaggy
 from ._data import check_flux, is_files, read_flux
 
 __all__ = ["PCABaseline"]
 
-_FORMAT = "minuet-pca-baseline-1"
+_KIND = "minuet-pca-baseline-2"
+_LEGACY_FORMAT = "minuet-pca-baseline-1"  # an .npz file with its settings in an array
 
 
 class PCABaseline:
@@ -36,7 +37,7 @@ class PCABaseline:
     Examples
     --------
     >>> import numpy as np
-    >>> from minuet.evaluation.baselines import PCABaseline
+    >>> from minuet.baselines import PCABaseline
     >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
     >>> pca = PCABaseline(n_components=3).fit(flux)
     >>> pca.encode(flux).shape
@@ -55,6 +56,7 @@ class PCABaseline:
         self.seed = int(seed)
         self.mean_ = self.components_ = self.explained_variance_ratio_ = None
         self.image_shape = None
+        self.sha256 = None
 
     def _check_fitted(self):
         if self.components_ is None:
@@ -79,7 +81,7 @@ class PCABaseline:
         Examples
         --------
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux, max_images=10)
         >>> pca.components_.shape
@@ -97,9 +99,11 @@ class PCABaseline:
             raise ValueError(msg)
         x = self.stretch.forward(flux).reshape(len(flux), -1).astype(np.float64)
         pca = PCA(n_components=self.n_components, random_state=self.seed).fit(x)
-        self.mean_ = pca.mean_
-        self.components_ = pca.components_
-        self.explained_variance_ratio_ = pca.explained_variance_ratio_
+        # in the memory layout they are saved and loaded in, so that a loaded copy
+        # computes bit for bit the same
+        self.mean_ = np.ascontiguousarray(pca.mean_)
+        self.components_ = np.ascontiguousarray(pca.components_)
+        self.explained_variance_ratio_ = np.ascontiguousarray(pca.explained_variance_ratio_)
         self.image_shape = flux.shape[1:]
         return self
 
@@ -119,7 +123,7 @@ class PCABaseline:
         Examples
         --------
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux)
         >>> pca.encode(flux[:4]).shape
@@ -151,7 +155,7 @@ class PCABaseline:
         The zero coefficients give the mean stretched image:
 
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux)
         >>> images = pca.reconstruct(np.zeros((1, 3)))
@@ -171,12 +175,12 @@ class PCABaseline:
         return self.stretch.inverse(x) * nanomaggy
 
     def save(self, path):
-        """Write the fitted components to a ``.npz`` file (no pickled objects).
+        """Write the fitted components in minuet's one format (safetensors and a JSON record).
 
         Parameters
         ----------
         path : str or path-like
-            Destination; ``.npz`` is appended when missing.
+            The ``.safetensors`` path or its stem.
 
         Returns
         -------
@@ -186,24 +190,21 @@ class PCABaseline:
         --------
         >>> import tempfile
         >>> import numpy as np
-        >>> from minuet.evaluation.baselines import PCABaseline
+        >>> from minuet.baselines import PCABaseline
         >>> flux = np.random.default_rng(0).normal(0, 0.01, (20, 3, 8, 8))
         >>> pca = PCABaseline(n_components=3).fit(flux)
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = pca.save(f"{tmp}/pca")
         ...     again = PCABaseline.load(path)
         >>> path.name, bool(np.allclose(again.encode(flux), pca.encode(flux)))
-        ('pca.npz', True)
+        ('pca.safetensors', True)
         """
         self._check_fitted()
-        path = Path(path)
-        path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"format": _FORMAT, "stretch": self.stretch.to_dict(), "seed": self.seed,
-                "image_shape": list(self.image_shape)}
-        np.savez(path, mean=self.mean_, components=self.components_,
-                 explained_variance_ratio=self.explained_variance_ratio_,
-                 meta=np.array(json.dumps(meta)))
+        config = {"stretch": self.stretch.to_dict(), "seed": self.seed,
+                  "image_shape": list(self.image_shape)}
+        tensors = {"mean": self.mean_, "components": self.components_,
+                   "explained_variance_ratio": self.explained_variance_ratio_}
+        path, self.sha256 = save_fitted(path, _KIND, tensors, config)
         return path
 
     @classmethod
@@ -213,7 +214,8 @@ class PCABaseline:
         Parameters
         ----------
         path : str or path-like
-            The ``.npz`` file.
+            The ``.safetensors`` file (or its ``.json`` record); the ``.npz``
+            file of an older version is read too.
 
         Returns
         -------
@@ -223,12 +225,16 @@ class PCABaseline:
         --------
         See :meth:`save`.
         """
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"])) if "meta" in f else {}
-            if meta.get("format") != _FORMAT:
-                msg = f"{path} is not a PCABaseline file (expected format {_FORMAT!r})."
-                raise ValueError(msg)
-            arrays = {k: f[k] for k in ("mean", "components", "explained_variance_ratio")}
+        if Path(path).suffix == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                meta = json.loads(str(f["meta"])) if "meta" in f else {}
+                if meta.get("format") != _LEGACY_FORMAT:
+                    msg = (f"{path} is not a PCABaseline file (expected format "
+                           f"{_LEGACY_FORMAT!r}).")
+                    raise ValueError(msg)
+                arrays = {k: f[k] for k in ("mean", "components", "explained_variance_ratio")}
+        else:
+            arrays, meta, _ = load_fitted(path, _KIND)
         self = cls(len(arrays["components"]), stretch=AsinhStretch.from_dict(meta["stretch"]),
                    seed=meta["seed"])
         self.mean_, self.components_ = arrays["mean"], arrays["components"]

@@ -1,22 +1,32 @@
-"""JSON round trip shared by the configuration dataclasses."""
+"""The JSON round trip of every configuration dataclass of minuet."""
 
 import dataclasses
 import json
 
 
+def _plain(value):
+    """Tuples, nested or not, as JSON lists."""
+    return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
+
+
+def _frozen(value):
+    """JSON lists, nested or not, as the tuples a frozen dataclass holds."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
 class JSONConfig:
-    """Mixin giving a flat dataclass ``to_dict``/``from_dict``/JSON methods."""
+    """Mixin giving a dataclass ``to_dict``/``from_dict``/JSON methods.
+
+    Fields that are themselves `JSONConfig` round-trip as nested
+    dictionaries, tuples (nested or not) as lists.
+    """
 
     def to_dict(self):
         """Return the configuration as a JSON-serialisable dictionary."""
         out = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, JSONConfig):
-                value = value.to_dict()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[field.name] = value
+            out[field.name] = value.to_dict() if isinstance(value, JSONConfig) else _plain(value)
         return out
 
     @classmethod
@@ -43,9 +53,7 @@ class JSONConfig:
             )
             if default is not None and isinstance(default(), JSONConfig):
                 value = type(default()).from_dict(value)
-            elif isinstance(value, list):
-                value = tuple(value)
-            kwargs[name] = value
+            kwargs[name] = _frozen(value)
         return cls(**kwargs)
 
     def to_json(self):
@@ -54,5 +62,15 @@ class JSONConfig:
 
     @classmethod
     def from_json(cls, text):
-        """Build the configuration from a JSON string."""
-        return cls.from_dict(json.loads(text))
+        """Build the configuration from a JSON string (or the dictionary it decodes to).
+
+        Examples
+        --------
+        >>> from minuet.posterior import PosteriorConfig
+        >>> config = PosteriorConfig.from_json('{"transforms": 2, "hidden_features": [64, 64]}')
+        >>> config.transforms, config.hidden_features
+        (2, (64, 64))
+        >>> PosteriorConfig.from_json(config.to_json()) == config
+        True
+        """
+        return cls.from_dict(json.loads(text) if isinstance(text, str) else dict(text))

@@ -7,10 +7,11 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.io.misc.hdf5 import read_table_hdf5
-from astropy.table import QTable, Table
+from astropy.table import QTable
 
-from minuet.cutouts import AsinhStretch, nanomaggy
-from minuet.training import CutoutFile, loss_weights, split_indices
+from .._latents import table_columns
+from ..cutouts import AsinhStretch, nanomaggy
+from ..training import CutoutFile, loss_weights, split_indices
 
 __all__ = []
 
@@ -61,25 +62,8 @@ def is_files(data):
 
 
 def truth_array(truth, names, *, dtype=np.float64):
-    """Stack the named truth columns as ``(N, len(names))``, with clear errors."""
-    if not isinstance(truth, Table):
-        msg = (f"truth must be an astropy Table with the columns {list(names)}; received "
-               f"{type(truth).__name__}.")
-        raise TypeError(msg)
-    missing = [n for n in names if n not in truth.colnames]
-    if missing:
-        msg = (f"the truth table lacks the column(s) {missing}; it has {truth.colnames}. "
-               "Add them or choose other names in the configuration.")
-        raise ValueError(msg)
-    if not names:
-        return np.zeros((len(truth), 0), dtype=dtype)
-    columns = []
-    for n in names:
-        values = truth[n]
-        if hasattr(values, "filled"):
-            values = values.filled(np.nan) if values.dtype.kind == "f" else values.filled()
-        columns.append(np.asarray(getattr(values, "value", values), dtype=dtype))
-    array = np.column_stack(columns)
+    """Stack the named truth columns as ``(N, len(names))``, refusing missing or bad values."""
+    array = table_columns(truth, names, kind="target", dtype=dtype)
     bad = ~np.isfinite(array).all(axis=1)
     if bad.any():
         msg = (f"the truth columns {list(names)} hold NaN or infinite values in {bad.sum()} "

@@ -5,15 +5,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from minuet.cutouts import AsinhStretch, nanomaggy
-from minuet.models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
-from minuet.models._config import JSONConfig
-from minuet.training import augment
-
-from ..._weights import as_state_dict, load_weights, save_weights
+from .._config import JSONConfig
+from .._fitting import seeded
+from ..cutouts import nanomaggy
+from ..models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
+from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split
 from ._networks import AutoencoderNet, ConvDecoder
-from ._training import autocast, train
+from ._training import autocast, load_network, save_network, train
 
 __all__ = ["DeterministicAutoencoder", "DeterministicAutoencoderConfig"]
 
@@ -40,7 +39,7 @@ class DeterministicAutoencoderConfig(JSONConfig):
 
     Examples
     --------
-    >>> from minuet.evaluation.baselines import DeterministicAutoencoderConfig
+    >>> from minuet.baselines import DeterministicAutoencoderConfig
     >>> config = DeterministicAutoencoderConfig(decoder_widths=(64, 32))
     >>> DeterministicAutoencoderConfig.from_json(config.to_json()) == config
     True
@@ -75,7 +74,7 @@ class DeterministicAutoencoder:
     --------
     >>> import numpy as np
     >>> from minuet.models import EncoderConfig
-    >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+    >>> from minuet.baselines import (DeterministicAutoencoder,
     ...                                          DeterministicAutoencoderConfig)
     >>> config = DeterministicAutoencoderConfig(
     ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -86,15 +85,18 @@ class DeterministicAutoencoder:
     ((16, 5), (16, 3, 16, 16))
     """
 
+    #: The configuration class, rebuilt from a saved record.
+    config_class = DeterministicAutoencoderConfig
+
     def __init__(self, config=None, *, stretch=None, seed=0):
         self.config = DeterministicAutoencoderConfig() if config is None else config
         self.stretch = default_stretch(stretch)
         self.seed = int(seed)
         e = self.config.encoder
-        torch.manual_seed(self.seed)
-        decoder = ConvDecoder(latent_dim=e.latent_dim, image_size=e.image_size,
-                              channels=e.channels, widths=self.config.decoder_widths)
-        self.network = AutoencoderNet(Encoder(e), decoder).eval()
+        with seeded(self.seed):
+            decoder = ConvDecoder(latent_dim=e.latent_dim, image_size=e.image_size,
+                                  channels=e.channels, widths=self.config.decoder_widths)
+            self.network = AutoencoderNet(Encoder(e), decoder).eval()
         self.history = None
 
     @property
@@ -103,7 +105,7 @@ class DeterministicAutoencoder:
 
         Examples
         --------
-        >>> from minuet.evaluation.baselines import DeterministicAutoencoder
+        >>> from minuet.baselines import DeterministicAutoencoder
         >>> DeterministicAutoencoder().image_size
         72
         """
@@ -150,7 +152,7 @@ class DeterministicAutoencoder:
         --------
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -207,7 +209,7 @@ class DeterministicAutoencoder:
         --------
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -245,7 +247,7 @@ class DeterministicAutoencoder:
         --------
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -288,7 +290,7 @@ class DeterministicAutoencoder:
         >>> import tempfile
         >>> import numpy as np
         >>> from minuet.models import EncoderConfig
-        >>> from minuet.evaluation.baselines import (DeterministicAutoencoder,
+        >>> from minuet.baselines import (DeterministicAutoencoder,
         ...                                          DeterministicAutoencoderConfig)
         >>> config = DeterministicAutoencoderConfig(
         ...     EncoderConfig(image_size=16, patch=8, width=16, depth=1, heads=2),
@@ -301,10 +303,7 @@ class DeterministicAutoencoder:
         >>> bool(np.allclose(again.encode(flux), ae.encode(flux))), again.record["metadata"]
         (True, {'note': 'untrained'})
         """
-        record = {"format": _FORMAT, "config": self.config.to_dict(),
-                  "stretch": self.stretch.to_dict(), "seed": self.seed,
-                  "history": _summary(self.history), "metadata": metadata or {}}
-        return save_weights(self.network.state_dict(), record, path)
+        return save_network(self, path, _FORMAT, metadata=metadata)
 
     @classmethod
     def load(cls, path):
@@ -324,18 +323,4 @@ class DeterministicAutoencoder:
         --------
         See :meth:`save`.
         """
-        tensors, record = load_weights(path, kind=_FORMAT)
-        self = cls(DeterministicAutoencoderConfig.from_dict(record["config"]),
-                   stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
-        self.network.load_state_dict(as_state_dict(tensors))
-        self.network.eval()
-        self.history = record.get("history")
-        self.record = record
-        return self
-
-
-def _summary(history):
-    if history is None:
-        return None
-    keys = ("best_step", "best_val_loss", "steps", "seconds", "stopped")
-    return {k: history[k] for k in keys} | {"val_loss": history["val_loss"]}
+        return load_network(cls, path, _FORMAT)[0]

@@ -8,21 +8,20 @@ import torch
 from astropy.table import QTable
 from torch.nn import functional as F
 
-from minuet.cutouts import AsinhStretch
-from minuet.models._config import JSONConfig
-from minuet.training import augment
-
-from ..._weights import as_state_dict, load_weights, save_weights
+from .._config import JSONConfig
+from .._fitting import seeded
+from .._vocabulary import DEFAULT_LABELS, DEFAULT_PROPERTIES, PROPERTY_UNITS
+from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split, truth_array
 from ._networks import ResNet, gaussian_nll
-from ._training import autocast, train
+from ._training import autocast, load_network, save_network, train
 
 __all__ = ["SupervisedCNN", "SupervisedCNNConfig"]
 
 _FORMAT = "minuet-supervised-cnn-1"
 
 #: Units of the default properties when the truth table carries none (as in minuet.posterior).
-DEFAULT_UNITS = {"redshift": "", "log_mstar": "dex(solMass)", "log_sfr": "dex(solMass / yr)"}
+DEFAULT_UNITS = PROPERTY_UNITS
 
 #: Standard-normal quantiles of the summary columns shared with minuet's posterior summaries.
 _QUANTILES = {"median": 0.0, "lo68": -1.0, "hi68": 1.0, "lo95": -1.959964, "hi95": 1.959964}
@@ -50,7 +49,7 @@ class SupervisedCNNConfig(JSONConfig):
     --------
     A network for redshift only, with no classification heads:
 
-    >>> from minuet.evaluation.baselines import SupervisedCNNConfig
+    >>> from minuet.baselines import SupervisedCNNConfig
     >>> config = SupervisedCNNConfig(properties=("redshift",), units=("",), labels=())
     >>> SupervisedCNNConfig.from_json(config.to_json()) == config
     True
@@ -59,9 +58,9 @@ class SupervisedCNNConfig(JSONConfig):
     image_size: int = 72
     channels: int = 3
     widths: tuple = (32, 64, 128)
-    properties: tuple = ("redshift", "log_mstar", "log_sfr")
+    properties: tuple = DEFAULT_PROPERTIES
     units: tuple = ("", "dex(solMass)", "dex(solMass / yr)")
-    labels: tuple = ("merger", "spiral_arms", "edge_on", "round")
+    labels: tuple = DEFAULT_LABELS
 
     def __post_init__(self):
         if len(self.units) != len(self.properties):
@@ -98,7 +97,7 @@ class SupervisedCNN:
     --------
     >>> import numpy as np
     >>> from astropy.table import Table
-    >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+    >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
     >>> rng = np.random.default_rng(0)
     >>> flux = rng.normal(0, 0.01, (16, 3, 16, 16))
     >>> truth = Table({"redshift": rng.uniform(0, 1, 16), "merger": rng.random(16) < 0.5})
@@ -109,14 +108,17 @@ class SupervisedCNN:
     ['redshift_mean', 'redshift_std', 'redshift_median']
     """
 
+    #: The configuration class, rebuilt from a saved record.
+    config_class = SupervisedCNNConfig
+
     def __init__(self, config=None, *, stretch=None, seed=0):
         self.config = SupervisedCNNConfig() if config is None else config
         self.stretch = default_stretch(stretch)
         self.seed = int(seed)
         c = self.config
-        torch.manual_seed(self.seed)
-        self.network = ResNet(channels=c.channels, widths=c.widths,
-                              n_outputs=2 * len(c.properties) + len(c.labels)).eval()
+        with seeded(self.seed):
+            self.network = ResNet(channels=c.channels, widths=c.widths,
+                                  n_outputs=2 * len(c.properties) + len(c.labels)).eval()
         self.register_stats(np.zeros(len(c.properties)), np.ones(len(c.properties)))
         self.history = None
 
@@ -136,7 +138,7 @@ class SupervisedCNN:
         --------
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
@@ -194,7 +196,7 @@ class SupervisedCNN:
 
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
@@ -275,7 +277,7 @@ class SupervisedCNN:
         --------
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
@@ -328,7 +330,7 @@ class SupervisedCNN:
         >>> import tempfile
         >>> import numpy as np
         >>> from astropy.table import Table
-        >>> from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+        >>> from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
         >>> rng = np.random.default_rng(0)
         >>> flux = rng.normal(0, 0.01, (8, 3, 16, 16))
         >>> truth = Table({"redshift": rng.uniform(0, 1, 8), "merger": rng.random(8) < 0.5})
@@ -341,12 +343,9 @@ class SupervisedCNN:
         >>> again.record["sha256"] == digest, again.config == config
         (True, True)
         """
-        record = {"format": _FORMAT, "config": self.config.to_dict(),
-                  "stretch": self.stretch.to_dict(), "seed": self.seed,
-                  "target_mean": self.target_mean.tolist(),
-                  "target_std": self.target_std.tolist(),
-                  "history": _summary(self.history), "metadata": metadata or {}}
-        return save_weights(self.network.state_dict(), record, path)
+        return save_network(self, path, _FORMAT, metadata=metadata,
+                            target_mean=self.target_mean.tolist(),
+                            target_std=self.target_std.tolist())
 
     @classmethod
     def load(cls, path):
@@ -366,14 +365,8 @@ class SupervisedCNN:
         --------
         See :meth:`save`.
         """
-        tensors, record = load_weights(path, kind=_FORMAT)
-        self = cls(SupervisedCNNConfig.from_dict(record["config"]),
-                   stretch=AsinhStretch.from_dict(record["stretch"]), seed=record["seed"])
-        self.network.load_state_dict(as_state_dict(tensors))
-        self.network.eval()
+        self, record = load_network(cls, path, _FORMAT)
         self.register_stats(record["target_mean"], record["target_std"])
-        self.history = record.get("history")
-        self.record = record
         return self
 
 
@@ -381,9 +374,3 @@ def _unit(column, default):
     unit = getattr(column, "unit", None)
     return default if unit is None else unit.to_string()
 
-
-def _summary(history):
-    if history is None:
-        return None
-    keys = ("best_step", "best_val_loss", "steps", "seconds", "stopped")
-    return {k: history[k] for k in keys} | {"val_loss": history["val_loss"]}

@@ -4,7 +4,7 @@ import pytest
 import torch
 from astropy.table import QTable
 
-from minuet.evaluation.baselines import SupervisedCNN, SupervisedCNNConfig
+from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
 
 SIZE = 16  # side of the cutouts made by conftest.blobs
 TINY = SupervisedCNNConfig(image_size=SIZE, widths=(8, 16))
@@ -95,7 +95,7 @@ def test_save_load_bit_identical(fitted, data, tmp_path):
 
 def test_bad_input(fitted, data):
     flux, _, _, truth = data
-    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['log_sfr', 'round'\]"):
+    with pytest.raises(ValueError, match=r"has no target column\(s\) \['log_sfr', 'round'\]"):
         SupervisedCNN(TINY).fit(flux, truth[[c for c in truth.colnames
                                              if c not in ("log_sfr", "round")]], steps=1)
     with pytest.raises(ValueError, match="truth is required"):
