@@ -65,10 +65,11 @@ def test_time_limit_plans_the_steps(train_gpu, tmp_path):
     assert 2 < config["steps"] < 10**6
     assert 1 <= summary["steps"] <= config["steps"]
     assert summary["calibration_images_per_s"] > 0
-    # training (timing run included) ends inside the limit; evaluating and writing the
+    # training (timing run included) ends inside the limit, give or take the step in
+    # flight when it is reached (seconds on a busy machine); evaluating and writing the
     # results after it take the few seconds kept for them, more on a busy machine
     timings = summary["timings_s"]
-    assert timings["simulate_test_s"] + timings["train_s"] < 0.6 * 60
+    assert timings["simulate_test_s"] + timings["train_s"] < 0.6 * 60 + 10
     assert timings["total_s"] < 0.6 * 60 + 60
 
 
