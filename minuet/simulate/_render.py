@@ -154,9 +154,25 @@ class Canvas:
     def convolve_bin(self, image, psf_ft):
         """Convolve a fine image with a PSF and bin it to survey pixels."""
         conv = scipy.fft.irfft2(scipy.fft.rfft2(image) * psf_ft, s=image.shape)
-        m = self.nfine // OVERSAMPLE
-        binned = conv.reshape(m, OVERSAMPLE, m, OVERSAMPLE).sum(axis=(1, 3))
-        return binned[PAD : PAD + self.size, PAD : PAD + self.size]
+        return _bin_stamp(conv, self.size)
+
+
+def _bin_stamp(fine, size):
+    """Sum 2 x 2 blocks of fine pixels into the stamp's survey pixels, margin dropped.
+
+    Only the stamp itself is binned, and the four fine pixels are added as
+    ``(a00 + a01) + (a10 + a11)``: the order in which numpy's
+    ``reshape(m, 2, m, 2).sum(axis=(1, 3))`` adds them, so the result is the
+    same to the last bit, at a tenth of the cost of that reduction over
+    non-adjacent axes.
+    """
+    if OVERSAMPLE != 2:
+        m = fine.shape[-1] // OVERSAMPLE
+        binned = fine.reshape(m, OVERSAMPLE, m, OVERSAMPLE).sum(axis=(1, 3))
+        return binned[PAD : PAD + size, PAD : PAD + size]
+    lo, hi = 2 * PAD, 2 * (PAD + size)
+    stamp = fine[lo:hi, lo:hi]
+    return (stamp[0::2, 0::2] + stamp[0::2, 1::2]) + (stamp[1::2, 0::2] + stamp[1::2, 1::2])
 
 
 PSF_FAMILIES = ("moffat", "kolmogorov", "vonkarman")
@@ -239,7 +255,8 @@ def central_components(canvas, gal, rng):
     bulge = canvas.sersic(gal["n_bulge"], gal["re_bulge"], gal["q_bulge"], pa, x0, y0)
     disk = canvas.sersic(1.0, gal["re_disk"], gal["q_disk"], pa, x0, y0)
     h = gal["re_disk"] / 1.678  # exponential scale length
-    radius, phi = canvas.disk_plane(gal["q_disk"], pa, x0, y0)
+    if gal["asymmetry"] > 0 or gal["n_arms"] > 0:
+        radius, phi = canvas.disk_plane(gal["q_disk"], pa, x0, y0)
     if gal["asymmetry"] > 0:
         disk = disk * (1.0 + gal["asymmetry"] * np.cos(phi - gal["tail_angle"]))
         disk /= disk.sum()

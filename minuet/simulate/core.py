@@ -295,7 +295,13 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
             )
         )
         model_central[b] = canvas.convolve_bin(central[b], psf_ft)
-        model[b] = model_central[b] + canvas.convolve_bin(field[b], psf_ft)
+        # An empty field convolves to exact zeros: adding them changes no bit
+        # of the noisy image or its variance, so it is skipped.
+        model[b] = (
+            model_central[b] + canvas.convolve_bin(field[b], psf_ft)
+            if n_gal or n_star
+            else model_central[b]
+        )
 
     sky = gal["sky_sigma"][i]
     footprint = render.segmentation_footprint(
