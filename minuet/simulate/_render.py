@@ -128,7 +128,11 @@ class Canvas:
         ):
             jx, jy = ix + dx, iy + dy
             ok = (jx >= 0) & (jx < n) & (jy >= 0) & (jy < n)
-            np.add.at(image, (jy[ok], jx[ok]), (flux * w)[ok])
+            if ok.size == 1:
+                # One point cannot repeat a pixel: plain indexing adds the same.
+                image[jy[ok], jx[ok]] += (flux * w)[ok]
+            else:
+                np.add.at(image, (jy[ok], jx[ok]), (flux * w)[ok])
 
     def disk_plane(self, q, pa, x0=0.0, y0=0.0):
         """Radius and azimuth in the plane of an inclined disk (arcsec, rad)."""
@@ -248,7 +252,9 @@ def _jacobian(q, pa):
 def central_components(canvas, gal, rng):
     """Unit-flux fine images of the central galaxy's six components.
 
-    ``gal`` holds one galaxy's parameters in arcsec and radians.
+    ``gal`` holds one galaxy's parameters in arcsec and radians. Components
+    the galaxy lacks (arms, clumps, bar, tail) are None rather than images of
+    zeros; the bulge and the disk are always drawn.
     """
     x0, y0 = gal["x0"], gal["y0"]
     pa = gal["pa"]
@@ -260,9 +266,8 @@ def central_components(canvas, gal, rng):
     if gal["asymmetry"] > 0:
         disk = disk * (1.0 + gal["asymmetry"] * np.cos(phi - gal["tail_angle"]))
         disk /= disk.sum()
-    zeros = np.zeros_like(disk)
 
-    arms = zeros
+    arms = None
     if gal["n_arms"] > 0:
         phase = gal["n_arms"] * (phi - np.log(np.maximum(radius, 1e-3) / h) / np.tan(gal["pitch"]))
         pattern = (0.5 * (1.0 + np.cos(phase + gal["arm_phase"]))) ** 3
@@ -270,7 +275,7 @@ def central_components(canvas, gal, rng):
         arms = disk * pattern * taper
         arms /= max(arms.sum(), 1e-30)
 
-    clumps = zeros
+    clumps = None
     if gal["n_clumps"] > 0:
         k = gal["n_clumps"]
         r_c = rng.gamma(2.0, h, k)
@@ -280,14 +285,14 @@ def central_components(canvas, gal, rng):
         clumps = np.zeros_like(disk)
         canvas.deposit(clumps, x0 + u * c - v * s, y0 + u * s + v * c, rng.dirichlet(np.ones(k)))
 
-    bar = zeros
+    bar = None
     if gal["bar"]:
         jac = _jacobian(gal["q_disk"], pa) @ _jacobian(0.3, gal["bar_angle"])
         prof = canvas.galsim.Sersic(n=0.5, half_light_radius=gal["bar_length"])
         bar = canvas.draw(prof.transform(*jac.ravel()).withFlux(1.0), x0, y0)
         bar /= max(bar.sum(), 1e-30)  # a thin bar seen edge-on is undersampled
 
-    tail = zeros
+    tail = None
     if gal["tail"]:
         tail = np.zeros_like(disk)
         _paint_tail(canvas, tail, x0, y0, gal["re_disk"], gal["tail_angle"], rng)
