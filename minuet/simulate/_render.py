@@ -128,7 +128,11 @@ class Canvas:
         ):
             jx, jy = ix + dx, iy + dy
             ok = (jx >= 0) & (jx < n) & (jy >= 0) & (jy < n)
-            np.add.at(image, (jy[ok], jx[ok]), (flux * w)[ok])
+            if ok.size == 1:
+                # One point cannot repeat a pixel: plain indexing adds the same.
+                image[jy[ok], jx[ok]] += (flux * w)[ok]
+            else:
+                np.add.at(image, (jy[ok], jx[ok]), (flux * w)[ok])
 
     def disk_plane(self, q, pa, x0=0.0, y0=0.0):
         """Radius and azimuth in the plane of an inclined disk (arcsec, rad)."""
@@ -154,9 +158,25 @@ class Canvas:
     def convolve_bin(self, image, psf_ft):
         """Convolve a fine image with a PSF and bin it to survey pixels."""
         conv = scipy.fft.irfft2(scipy.fft.rfft2(image) * psf_ft, s=image.shape)
-        m = self.nfine // OVERSAMPLE
-        binned = conv.reshape(m, OVERSAMPLE, m, OVERSAMPLE).sum(axis=(1, 3))
-        return binned[PAD : PAD + self.size, PAD : PAD + self.size]
+        return _bin_stamp(conv, self.size)
+
+
+def _bin_stamp(fine, size):
+    """Sum 2 x 2 blocks of fine pixels into the stamp's survey pixels, margin dropped.
+
+    Only the stamp itself is binned, and the four fine pixels are added as
+    ``(a00 + a01) + (a10 + a11)``: the order in which numpy's
+    ``reshape(m, 2, m, 2).sum(axis=(1, 3))`` adds them, so the result is the
+    same to the last bit, at a tenth of the cost of that reduction over
+    non-adjacent axes.
+    """
+    if OVERSAMPLE != 2:
+        m = fine.shape[-1] // OVERSAMPLE
+        binned = fine.reshape(m, OVERSAMPLE, m, OVERSAMPLE).sum(axis=(1, 3))
+        return binned[PAD : PAD + size, PAD : PAD + size]
+    lo, hi = 2 * PAD, 2 * (PAD + size)
+    stamp = fine[lo:hi, lo:hi]
+    return (stamp[0::2, 0::2] + stamp[0::2, 1::2]) + (stamp[1::2, 0::2] + stamp[1::2, 1::2])
 
 
 PSF_FAMILIES = ("moffat", "kolmogorov", "vonkarman")
@@ -232,20 +252,22 @@ def _jacobian(q, pa):
 def central_components(canvas, gal, rng):
     """Unit-flux fine images of the central galaxy's six components.
 
-    ``gal`` holds one galaxy's parameters in arcsec and radians.
+    ``gal`` holds one galaxy's parameters in arcsec and radians. Components
+    the galaxy lacks (arms, clumps, bar, tail) are None rather than images of
+    zeros; the bulge and the disk are always drawn.
     """
     x0, y0 = gal["x0"], gal["y0"]
     pa = gal["pa"]
     bulge = canvas.sersic(gal["n_bulge"], gal["re_bulge"], gal["q_bulge"], pa, x0, y0)
     disk = canvas.sersic(1.0, gal["re_disk"], gal["q_disk"], pa, x0, y0)
     h = gal["re_disk"] / 1.678  # exponential scale length
-    radius, phi = canvas.disk_plane(gal["q_disk"], pa, x0, y0)
+    if gal["asymmetry"] > 0 or gal["n_arms"] > 0:
+        radius, phi = canvas.disk_plane(gal["q_disk"], pa, x0, y0)
     if gal["asymmetry"] > 0:
         disk = disk * (1.0 + gal["asymmetry"] * np.cos(phi - gal["tail_angle"]))
         disk /= disk.sum()
-    zeros = np.zeros_like(disk)
 
-    arms = zeros
+    arms = None
     if gal["n_arms"] > 0:
         phase = gal["n_arms"] * (phi - np.log(np.maximum(radius, 1e-3) / h) / np.tan(gal["pitch"]))
         pattern = (0.5 * (1.0 + np.cos(phase + gal["arm_phase"]))) ** 3
@@ -253,7 +275,7 @@ def central_components(canvas, gal, rng):
         arms = disk * pattern * taper
         arms /= max(arms.sum(), 1e-30)
 
-    clumps = zeros
+    clumps = None
     if gal["n_clumps"] > 0:
         k = gal["n_clumps"]
         r_c = rng.gamma(2.0, h, k)
@@ -263,14 +285,14 @@ def central_components(canvas, gal, rng):
         clumps = np.zeros_like(disk)
         canvas.deposit(clumps, x0 + u * c - v * s, y0 + u * s + v * c, rng.dirichlet(np.ones(k)))
 
-    bar = zeros
+    bar = None
     if gal["bar"]:
         jac = _jacobian(gal["q_disk"], pa) @ _jacobian(0.3, gal["bar_angle"])
         prof = canvas.galsim.Sersic(n=0.5, half_light_radius=gal["bar_length"])
         bar = canvas.draw(prof.transform(*jac.ravel()).withFlux(1.0), x0, y0)
         bar /= max(bar.sum(), 1e-30)  # a thin bar seen edge-on is undersampled
 
-    tail = zeros
+    tail = None
     if gal["tail"]:
         tail = np.zeros_like(disk)
         _paint_tail(canvas, tail, x0, y0, gal["re_disk"], gal["tail_angle"], rng)

@@ -240,9 +240,7 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
     params["bar_length"] = gal["bar_length"][i] * params["re_disk"]
     comps = render.central_components(canvas, params, rng)
     flux = gal["fluxes"][i]  # (6, 3)
-    central = [
-        sum(f * c for f, c in zip(flux[:, b], comps, strict=True) if f > 0) for b in range(3)
-    ]
+    central = [_weighted_sum(flux[:, b], comps) for b in range(3)]
     hlr = render.half_light_radius(central[1], canvas, x0, y0)
 
     if gal["companion"][i]:
@@ -302,7 +300,13 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
             )
         )
         model_central[b] = canvas.convolve_bin(central[b], psf_ft)
-        model[b] = model_central[b] + canvas.convolve_bin(field[b], psf_ft)
+        # An empty field convolves to exact zeros: adding them changes no bit
+        # of the noisy image or its variance, so it is skipped.
+        model[b] = (
+            model_central[b] + canvas.convolve_bin(field[b], psf_ft)
+            if n_gal or n_star
+            else model_central[b]
+        )
 
     sky = gal["sky_sigma"][i]
     footprint = render.segmentation_footprint(
@@ -323,6 +327,24 @@ def _render_one(canvas, gal, i, index, seed, config, gains, densities):
         "masked_fraction": float(np.mean(invvar == 0)),
     }
     return image, invvar, footprint, extra
+
+
+def _weighted_sum(weights, images):
+    """``sum(w * image for w > 0)``, accumulated in place, in the same order.
+
+    The components are non-negative and hold no negative zeros, so starting
+    from the first term instead of from 0, and leaving out the terms whose
+    image is None (an absent bar, arms, clumps or tail: all zeros), changes no
+    bit. The bulge and the disk are always present.
+    """
+    total = None
+    for w, image in zip(weights, images, strict=True):
+        if w > 0 and image is not None:
+            if total is None:
+                total = w * image
+            else:
+                total += w * image
+    return np.zeros_like(images[0]) if total is None else total
 
 
 def _away_from_centre(rng, half, rmin):
