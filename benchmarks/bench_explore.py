@@ -71,8 +71,14 @@ def measure(browser, server, ids, repeats):
         title = f"{browser.model('panel_title')}.text.includes('Galaxy {galaxy}<')"
         start = time.perf_counter()
         browser.type_into("search", galaxy)
-        browser.wait_for(f"{title} && {state}.startsWith('panel: details')", timeout=120,
-                         what=f"the panel of galaxy {galaxy}")
+        shown = f"{title} && {state}.startsWith('panel: details')"
+        try:
+            browser.wait_for(shown, timeout=60, what=f"the panel of galaxy {galaxy}")
+        except TimeoutError:
+            # on a heavily loaded machine a search typed while the page is still busy can
+            # be lost; type it once more (the time counts from the first try)
+            browser.type_into("search", galaxy)
+            browser.wait_for(shown, timeout=120, what=f"the panel of galaxy {galaxy}")
         selections.append(time.perf_counter() - start)
         browser.wait_for(f"{title} && {state} === 'panel: ready'", timeout=300,
                          what=f"the draws of galaxy {galaxy}")
