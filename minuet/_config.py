@@ -31,7 +31,7 @@ class JSONConfig:
 
     @classmethod
     def from_dict(cls, config):
-        """Build the configuration from :meth:`to_dict` output.
+        """Build the configuration from the output of ``to_dict``.
 
         Unknown keys raise a `ValueError` so that typos are not silently
         ignored; missing keys take their defaults.

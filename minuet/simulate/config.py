@@ -286,7 +286,7 @@ class SimulationConfig(JSONConfig):
 
     @classmethod
     def from_dict(cls, config):
-        """Build a configuration from :meth:`to_dict` output.
+        """Build a configuration from the output of ``to_dict``.
 
         Parameters
         ----------
