@@ -317,7 +317,7 @@ def main(argv=None):
               f"({args.precision} precision, {args.threads} "
               f"thread{'s' if args.threads > 1 else ''}, batch "
               f"{args.batch_size}) on the same "
-              + (f"file {args.train}" if args.train else
+              + (f"file {args.train.name}" if args.train else
                  f"{args.n_train} simulated galaxies (seed {TRAIN_SEED})")
               + f"; quality on {args.n_eval} held-out galaxies (seed {HELD_OUT_SEED}), mean of "
               f"{args.draws} draw{'s' if args.draws > 1 else ''}, at the last point of each "
