@@ -253,7 +253,8 @@ def main(argv=None):
     args = parse_args(argv)
     record = new_record("bench_learning_curves.py", argv)
     stem = "learning_curves_quick" if args.quick else "learning_curves"
-    chosen = candidates(args.quick)
+    every = candidates(args.quick)
+    chosen = dict(every)
     if args.only:
         unknown = sorted(set(args.only) - set(chosen))
         if unknown:
@@ -277,8 +278,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         train_file, held = _data(args, work)
         record["simulation_seconds"] = round(time.perf_counter() - t0, 1)
-        default_model = candidates(args.quick)["default"][1]
-        _warm_up(default_model, train_file, args, work)
+        _warm_up(every["default"][1], train_file, args, work)
         if args.quick and "warm_start" in chosen:  # tiny: start from the warm-up's weights
             label, model_config, options = chosen["warm_start"]
             options = {**options, "init": str(work / "warm-up" / "model.safetensors")}

@@ -97,7 +97,8 @@ def main(argv=None):
             raise SystemExit(msg)
         _, model_config, options = recipes[args.recipe]
         options = dict(options)
-    init = args.init or options.pop("init", "")
+    recipe_init = options.pop("init", "")  # an --init given replaces the recipe's own
+    init = args.init or recipe_init
     if options.get("lr_schedule", "constant") != "constant" and args.steps >= 10_000_000:
         msg = "a decaying learning-rate schedule needs --steps, the planned length of the run."
         raise SystemExit(msg)
