@@ -65,6 +65,33 @@ def _widened_init(path, config, output):
     return str(output / "widened-init.safetensors")
 
 
+def held_out_curve(args):
+    """A training callback that measures held-out quality, as the bench's learning curves do.
+
+    Its galaxies are those of the learning curves (seed ``HELD_OUT_SEED``, the
+    same number and draws by default), so the curve of a long run continues
+    theirs. Each point also carries the process's CPU time since the sitting
+    began.
+    """
+    from bench_reconstruction import HELD_OUT_SEED
+
+    from minuet.simulate import simulate
+    from minuet.training import reconstruction_quality
+
+    images, invvar, footprint, _ = simulate(args.n_eval, seed=HELD_OUT_SEED)
+    cpu0 = time.process_time()
+
+    def callback(step, ema):
+        quality = reconstruction_quality(ema, images, invvar, footprint,
+                                         n_draws=args.draws, seed=3)
+        print(f"step {step}: held-out chi2 {quality['chi2_mean']:.2f}  "
+              f"|dr| {quality['abs_dmag_r']:.3f}  |d(g-r)| {quality['abs_dcolor_gr']:.3f}  "
+              f"max|rho| {quality['max_abs_spearman']:.2f}", flush=True)
+        return {"held_out": quality, "sitting_cpu_minutes": (time.process_time() - cpu0) / 60}
+
+    return callback
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", nargs="+", help="simulated HDF5 training files")
@@ -81,6 +108,10 @@ def main(argv=None):
                         help="planned steps of the whole run (the end of a cosine schedule)")
     parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
     parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--eval-every", type=int, default=500,
+                        help="steps between held-out evaluations (the learning curve; 0: none)")
+    parser.add_argument("--n-eval", type=int, default=64, help="held-out galaxies evaluated")
+    parser.add_argument("--draws", type=int, default=2, help="draws averaged per galaxy")
     args = parser.parse_args(argv)
 
     from bench_learning_curves import candidates
@@ -113,7 +144,7 @@ def main(argv=None):
         warmup_steps=200,
         ema_decay=0.998,
         seed=args.seed,
-        validate_every=500,
+        validate_every=args.eval_every or 500,
         checkpoint_every=200,
         log_every=50,
         init=init,
@@ -125,7 +156,9 @@ def main(argv=None):
     sittings_path = output / "sittings.json"
     sittings = json.loads(sittings_path.read_text()) if sittings_path.exists() else []
     t0 = time.perf_counter()
-    ema, history = train(config, max_seconds=60 * args.minutes, progress=False)
+    callback = held_out_curve(args) if args.eval_every else None
+    ema, history = train(config, max_seconds=60 * args.minutes, progress=False,
+                         callback=callback)
     minutes = (time.perf_counter() - t0) / 60
     step = history[-1]["step"]
     sittings.append({**provenance(), "minutes": round(minutes, 1), "until_step": step,

@@ -74,3 +74,19 @@ def test_production_training_refuses_unknown_recipes_and_unplanned_schedules(ben
     with pytest.raises(SystemExit, match="needs --steps"):
         production.main([*base, "--recipe", "cosine_decorrelation"])
     assert not (tmp_path / "run").exists()
+
+
+def test_production_learning_curve_point_measures_the_held_out_galaxies(bench):
+    import argparse
+    import math
+
+    from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
+
+    callback = bench("train_production").held_out_curve(argparse.Namespace(n_eval=3, draws=1))
+    model = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny")).eval()
+    point = callback(7, model)
+    quality = point["held_out"]
+    assert set(quality) >= {"chi2_mean", "abs_dmag_r", "abs_dcolor_gr", "max_abs_spearman"}
+    assert quality["chi2_mean"] > 0
+    assert math.isfinite(quality["chi2_mean"])
+    assert point["sitting_cpu_minutes"] >= 0
