@@ -118,7 +118,7 @@ STAGES = (
           quick=("--quick",), check=_check_baselines),
     Stage("reconstruction", "bench_reconstruction.py", "reconstruction quality of the model",
           full=("--n", "2000", "--n-many", "500"),
-          quick=("--n", "32", "--n-many", "8", "--many-steps", "20",
+          quick=("--n", "32", "--n-many", "8", "--many-steps", "20", "--n-variant", "16",
                  "--output-name", "reconstruction_quick")),
     Stage("tradeoff", "bench_tradeoff.py", "blur against fidelity: PCA, autoencoder, diffusion",
           full=("--n", "1000"), quick=("--quick",)),

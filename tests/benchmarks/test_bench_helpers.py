@@ -90,3 +90,28 @@ def test_production_learning_curve_point_measures_the_held_out_galaxies(bench):
     assert quality["chi2_mean"] > 0
     assert math.isfinite(quality["chi2_mean"])
     assert point["sitting_cpu_minutes"] >= 0
+
+
+def test_reconstruction_targets_are_judged_on_their_own_rows(bench):
+    check = bench("bench_reconstruction").check_targets
+    one = {"median_abs_dmag_r": 0.04, "median_abs_dcolor_gr": 0.05,
+           "median_abs_frac_r_half_err": 0.07, "median_chi2_red": 6.0}
+    mean4 = {**one, "median_chi2_red": 2.9}
+    targets = check(one, mean4, 0.81)
+    assert targets["median_abs_dmag_r"]["met"]
+    assert not targets["median_abs_dcolor_gr"]["met"]
+    assert targets["median_abs_frac_r_half_err"]["met"]  # at the limit counts as met
+    assert not targets["median_chi2_red"]["met"]
+    assert targets["median_chi2_red_mean4"] == {"value": 2.9, "limit": 3.0, "met": True}
+    assert not targets["latent_max_abs_spearman"]["met"]
+
+
+def test_latent_rank_correlation_finds_a_duplicated_dimension(bench):
+    import numpy as np
+
+    largest = bench("bench_reconstruction").latent_max_abs_spearman
+    rng = np.random.default_rng(0)
+    independent = rng.standard_normal((500, 4))
+    assert largest(independent) < 0.2
+    duplicated = np.column_stack([independent, -np.exp(independent[:, 1])])
+    assert largest(duplicated) == pytest.approx(1.0)
