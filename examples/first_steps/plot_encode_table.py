@@ -19,6 +19,7 @@ from scipy.stats import spearmanr
 from minuet import Minuet
 from minuet.cutouts import nanomaggy
 from minuet.simulate import simulate
+from minuet.visualization import corner_plot
 
 model = Minuet.pretrained()
 print(model)
@@ -65,36 +66,17 @@ print(f"{encoded['valid'].sum()} of {len(encoded)} cutouts encoded")
 # The latent is unsupervised: the encoder was never told any redshift. A
 # scatter matrix coloured by true redshift shows whether and along which
 # directions distance (through apparent size, brightness and colour) is
-# nevertheless encoded. Each panel pairs two latent dimensions; the diagonal
-# shows the distribution of each.
+# nevertheless encoded. `~minuet.visualization.corner_plot` draws it: each
+# panel pairs two latent dimensions, the diagonal shows the distribution of
+# each, and ``color_by`` colours every galaxy by its true redshift.
 
 names = model.latent_names
 good = encoded["valid"]
 latents = np.stack([encoded[name][good] for name in names], axis=1)
 redshift = np.asarray(encoded["z_true"][good])
 
-fig, axes = plt.subplots(len(names), len(names), figsize=(9, 9), layout="constrained")
-for i, row in enumerate(names):
-    for j, col in enumerate(names):
-        ax = axes[i, j]
-        if i == j:
-            ax.hist(latents[:, i], bins=30, color="0.4", histtype="stepfilled")
-            ax.set_yticks([])
-        elif j < i:
-            points = ax.scatter(latents[:, j], latents[:, i], c=redshift, s=4,
-                                cmap="viridis", vmin=0, vmax=redshift.max())
-        else:
-            ax.set_axis_off()
-            continue
-        if i == len(names) - 1:
-            ax.set_xlabel(col)
-        else:
-            ax.set_xticklabels([])
-        if j == 0 and i > 0:
-            ax.set_ylabel(row)
-        elif j > 0:
-            ax.set_yticklabels([])
-fig.colorbar(points, ax=axes, shrink=0.6, label="true redshift")
+corner_plot(latents, labels=names, bins=20, color_by=redshift, color_label="true redshift",
+            vmin=0, contours=False)
 plt.show()
 
 # %%
