@@ -11,6 +11,8 @@ with; with your own survey you would fill the ``cutout`` column from FITS
 or HDF5 files instead.
 """
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from astropy.table import QTable
@@ -22,7 +24,6 @@ from minuet.simulate import simulate
 from minuet.visualization import corner_plot
 
 model = Minuet.pretrained()
-print(model)
 
 # %%
 # A catalogue with cutouts in it
@@ -49,14 +50,14 @@ catalogue["mag_r"] = truth["mag_r"]
 # ``masked_fraction`` and the typicality columns, whose ``atypical`` flags
 # galaxies unlike the training set (:ref:`typicality`). The ``meta``
 # records which weights made the numbers, so that the table can be traced
-# later.
+# later. Below: the names of all the columns, then the first rows of a few.
 
 encoded = model.encode(catalogue, column="cutout", invvar="cutout_invvar", ids="objid")
-encoded.remove_columns(["cutout", "cutout_invvar"])  # keep the printed table readable
-for name in ["z_true", "mag_r", *model.latent_names, "masked_fraction", "typicality",
-             "typicality_latent", "typicality_image"]:
-    encoded[name].info.format = ".3f"
-encoded[:8].pprint(max_width=-1)
+print(textwrap.fill("columns: " + ", ".join(encoded.colnames), width=70))
+shown = encoded["objid", "z_true", *model.latent_names, "atypical"]
+for name in ["z_true", *model.latent_names]:
+    shown[name].info.format = ".3f"
+shown[:8].pprint(max_width=-1)
 print({key: encoded.meta[key] for key in ("model", "minuet_version") if key in encoded.meta})
 print(f"{encoded['valid'].sum()} of {len(encoded)} cutouts encoded")
 
@@ -75,8 +76,9 @@ good = encoded["valid"]
 latents = np.stack([encoded[name][good] for name in names], axis=1)
 redshift = np.asarray(encoded["z_true"][good])
 
+fig, _ = plt.subplots(len(names), len(names), figsize=(8, 8), layout="constrained")
 corner_plot(latents, labels=names, bins=20, color_by=redshift, color_label="true redshift",
-            vmin=0, contours=False)
+            vmin=0, contours=False, fig=fig)
 plt.show()
 
 # %%

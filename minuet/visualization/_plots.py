@@ -239,6 +239,11 @@ def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="
                     ax.axvline(truths[j], color="tab:blue")
                     ax.axhline(truths[i], color="tab:blue")
                     ax.plot(truths[j], truths[i], "s", color="tab:blue")
+            # a column shares its x range and a row its y range: number the outer axes only
+            if i < ndim - 1:
+                ax.tick_params(labelbottom=False)
+            if j > 0 and i != j:
+                ax.tick_params(labelleft=False)
             if labels is not None:
                 if i == ndim - 1:
                     ax.set_xlabel(labels[j])
