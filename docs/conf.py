@@ -137,5 +137,28 @@ def _constant_docstring(app, what, name, obj, options, lines):
     lines[:] = []
 
 
+def _no_inherited_init_docstring(app, what, name, obj, options, lines):
+    """Leave out the docstring a class's undocumented ``__init__`` inherits.
+
+    A network's ``__init__`` would otherwise bring ``torch.nn.Module``'s own
+    ("Initialize internal Module state ...") onto its page.
+    """
+    import inspect
+
+    own = vars(obj).get("__init__") if what == "class" else None
+    if own is None or own.__doc__:
+        return
+    inherited = inspect.getdoc(obj.__init__)
+    if not inherited:
+        return
+    block = [line.strip() for line in inherited.splitlines()]
+    stripped = [line.strip() for line in lines]
+    for start in range(len(lines) - len(block), -1, -1):
+        if stripped[start:start + len(block)] == block:
+            del lines[start:start + len(block)]
+            return
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _constant_docstring)
+    app.connect("autodoc-process-docstring", _no_inherited_init_docstring)
