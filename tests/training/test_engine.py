@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -208,3 +209,41 @@ def test_init_warm_start(cutout_file, tmp_path):
     )
     with pytest.raises(ValueError, match="do not fit"):
         train(bad, progress=False)
+
+
+OLD_CHECKPOINT = ROOT / "tests" / "data" / "checkpoint-1" / "checkpoint.safetensors"
+
+
+def test_checkpoint_of_the_first_format_resumes(cutout_file, tmp_path):
+    """A checkpoint written by the first checkpoint format continues a run exactly.
+
+    ``tests/data/checkpoint-1`` holds the step-3 checkpoint of
+    ``config_for(write_cutouts(...), ...)`` with ``max_steps=3``, written
+    before checkpoints carried a SHA-256. Resuming from it and resuming from
+    the same state saved in the current format must end at the same weights.
+    """
+    from minuet.models import DiffusionAutoencoder
+    from minuet.training._checkpoint import load_checkpoint, save_checkpoint
+
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copy(OLD_CHECKPOINT, old / "checkpoint.safetensors")
+    config = config_for(cutout_file, old)
+    model = DiffusionAutoencoder(config.model)
+    ema = DiffusionAutoencoder(config.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    step, extra = load_checkpoint(old / "checkpoint.safetensors", model=model, ema=ema,
+                                  optimizer=optimizer)
+    assert step == 3
+    assert extra["config"]["steps"] == 6
+    save_checkpoint(tmp_path / "new" / "checkpoint.safetensors", model=model, ema=ema,
+                    optimizer=optimizer, step=step, extra=extra)
+    a, history = train(config, progress=False)
+    assert [row["step"] for row in history] == [4, 5, 6]
+    b, _ = train(config_for(cutout_file, tmp_path / "new"), progress=False)
+    for (k, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), k
+    # the three steps after the checkpoint did train
+    moved = [not torch.equal(x, y) for x, y in
+             zip(a.state_dict().values(), ema.state_dict().values(), strict=True)]
+    assert any(moved)
