@@ -247,3 +247,24 @@ def test_checkpoint_of_the_first_format_resumes(cutout_file, tmp_path):
     moved = [not torch.equal(x, y) for x, y in
              zip(a.state_dict().values(), ema.state_dict().values(), strict=True)]
     assert any(moved)
+
+
+def test_checkpoint_records_and_checks_its_sha256(cutout_file, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    config = config_for(cutout_file, tmp_path / "run")
+    train(config, max_steps=3, progress=False)
+    path = tmp_path / "run" / "checkpoint.safetensors"
+    with safe_open(path, framework="pt") as f:
+        header = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    meta = json.loads(header["minuet"])
+    assert meta["format"] == "minuet-checkpoint-2"
+    assert len(meta["sha256"]) == 64
+    # a well-formed file whose tensors no longer match the recorded digest
+    name = next(k for k in tensors if k.startswith("ema."))
+    tensors[name] = tensors[name] + 1
+    save_file(tensors, path, metadata=header)
+    with pytest.raises(ValueError, match="damaged or was altered"):
+        train(config, progress=False)
