@@ -6,8 +6,8 @@ budget of CPU time can be spent in several sittings. A second call with the
 same ``--output`` resumes exactly from ``<output>/checkpoint.safetensors``;
 ``--init`` warm-starts a new run folder from saved weights (for example the
 bundled model's ``autoencoder.safetensors``); weights of a denoiser without
-overlapping windows are carried over to the windowed one (each window's
-centre starts as the old patch)::
+overlapping windows are carried over to the windowed one by the training
+engine (each window's centre starts as the old patch)::
 
     python -m minuet.cli simulate 100000 /work/data/sim-train-100k.h5 --seed 1 --processes 2
     python benchmarks/train_production.py /work/data/sim-train-100k.h5 \\
@@ -26,43 +26,6 @@ import time
 from pathlib import Path
 
 from _report import provenance
-
-
-def widen_patches(state, patch, channels=3):
-    """Map a patch-wise denoiser's embedding and output onto overlapping windows.
-
-    The input embedding reads only the centre of each window, so it acts as
-    before; the output repeats each patch's edge pixels over the window's
-    margin, so blending starts close to the old image.
-    """
-    import torch
-
-    state = dict(state)
-    half = patch // 2
-    old = state["denoiser.embed.weight"].reshape(-1, channels, patch, patch)
-    new = torch.zeros(old.shape[0], channels, 2 * patch, 2 * patch, dtype=old.dtype)
-    new[..., half:half + patch, half:half + patch] = old
-    state["denoiser.embed.weight"] = new.flatten(1)
-    edge = torch.arange(2 * patch).sub(half).clamp(0, patch - 1)
-    for name in ("denoiser.out.weight", "denoiser.out.bias"):
-        value = state[name]
-        rows = value.reshape(channels, patch, patch, *value.shape[1:])
-        state[name] = rows[:, edge][:, :, edge].reshape(-1, *value.shape[1:])
-    return state
-
-
-def _widened_init(path, config, output):
-    """Return ``path`` or, when it lacks the windows ``config`` asks for, a widened copy."""
-    from minuet.models import DiffusionAutoencoder, load_model, save_model
-
-    old = load_model(path)
-    if old.config.denoiser.overlap or not config.denoiser.overlap:
-        return path
-    model = DiffusionAutoencoder(config)
-    model.load_state_dict(widen_patches(old.state_dict(), config.denoiser.patch))
-    output.mkdir(parents=True, exist_ok=True)
-    save_model(model, output / "widened-init", metadata={"widened_from": str(path)})
-    return str(output / "widened-init.safetensors")
 
 
 def held_out_curve(args):
@@ -133,7 +96,6 @@ def main(argv=None):
     if options.get("lr_schedule", "constant") != "constant" and args.steps >= 10_000_000:
         msg = "a decaying learning-rate schedule needs --steps, the planned length of the run."
         raise SystemExit(msg)
-    init = _widened_init(init, model_config, output) if init else ""
     config = TrainingConfig(
         data=tuple(args.data),
         output=str(output),

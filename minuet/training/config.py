@@ -76,6 +76,9 @@ class TrainingConfig(JSONConfig):
         Weights (`~minuet.models.save_model` output) to start from when no
         checkpoint is resumed; parameters the file lacks keep their
         initialisation (e.g. a refinement head added to a trained model).
+        Weights of a denoiser without overlapping windows start a model
+        whose denoiser has them (same patch size): each window's centre
+        starts as the old patch.
 
     Examples
     --------

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from .._fitting import seeded, threads
 from ..models import DiffusionAutoencoder, dihedral, load_model, rotate, save_model
 from ._checkpoint import load_checkpoint, save_checkpoint
+from ._widen import initial_state
 from .config import TrainingConfig
 from .data import CutoutFile, split_indices
 
@@ -296,7 +297,8 @@ def _validate(model, data, indices, config, device, autocast):
 
 
 def _initialise(model, path):
-    state = load_model(path).state_dict()
+    """Start ``model`` from the weights at ``path`` (widened to windows when it asks for them)."""
+    state = initial_state(load_model(path), model.config)
     own = model.state_dict()
     bad = sorted(k for k, v in state.items() if k not in own or own[k].shape != v.shape)
     if bad:
