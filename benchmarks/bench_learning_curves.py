@@ -126,14 +126,14 @@ def candidates(quick, warm_start=None):
     return {
         "default": ("default", model(), {}),
         "cosine_decorrelation": ("default + cosine + decorrelation", model(),
-                                 {"lr_schedule": "cosine", "decorrelation_weight": 0.1}),
+                                 {"learning_rate_schedule": "cosine", "decorrelation_weight": 0.1}),
         "narrow": (f"narrow (width {narrow_width})",
                    model(encoder__width=narrow_width, denoiser__width=narrow_width), {}),
         "narrow_encoder": (f"narrow encoder (width {narrow_width})",
                            model(encoder__width=narrow_width), {}),
         "noise_edm": (f"noise at ln sigma {noise:g}", model(diffusion__p_mean=noise), {}),
         "warm_start": ("warm start from minuet-sim + cosine + decorrelation", model(),
-                       {"lr_schedule": "cosine", "decorrelation_weight": 0.1,
+                       {"learning_rate_schedule": "cosine", "decorrelation_weight": 0.1,
                         "init": warm_start or bundled_weights()}),
     }
 
@@ -171,7 +171,7 @@ def run_candidate(key, model_config, options, train_file, held, args, work):
     budget = 60 * args.cpu_minutes
     config = TrainingConfig(
         data=(str(train_file),), output=str(work / key), model=model_config, steps=10**9,
-        batch_size=args.batch_size, lr=3e-4, warmup_steps=2 if args.quick else 100,
+        batch_size=args.batch_size, learning_rate=3e-4, warmup_steps=2 if args.quick else 100,
         ema_decay=0.998, seed=1, validation_fraction=0.0, validate_every=10**9,
         checkpoint_every=10**9, log_every=10**9, threads=args.threads,
         precision=args.precision,
@@ -203,8 +203,9 @@ def run_candidate(key, model_config, options, train_file, held, args, work):
               f"max|rho| {quality['max_abs_spearman']:.2f}", flush=True)
     parameters = sum(p.numel() for p in ema.parameters())
     return {"points": points, "planned_steps": config.steps, "parameters": parameters,
-            "training": {k: getattr(config, k) for k in ("batch_size", "lr", "lr_schedule",
-                                                         "decorrelation_weight", "ema_decay")}}
+            "training": {k: getattr(config, k) for k in (
+                "batch_size", "learning_rate", "learning_rate_schedule", "decorrelation_weight",
+                "ema_decay")}}
 
 
 #: Record entries that must agree for candidates of two runs to share one record.

@@ -73,7 +73,7 @@ def main():
         model=DiffusionAutoencoderConfig.preset("default"),
         steps=1_000_000,
         batch_size=args.batch_size,
-        lr=3e-4,
+        learning_rate=3e-4,
         warmup_steps=100,
         ema_decay=0.995,
         validation_size=256,
@@ -83,7 +83,7 @@ def main():
         init=args.init,
         threads=args.threads,
     )
-    ema, history = train(config, max_seconds=60 * args.minutes, progress=False)
+    ema, history = train(config, max_minutes=args.minutes, progress=False)
     run = Path(args.output)
     save_model(ema, run / "model", metadata={"steps": history[-1]["step"]})
 

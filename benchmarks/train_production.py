@@ -59,7 +59,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", nargs="+", help="simulated HDF5 training files")
     parser.add_argument("--output", required=True, help="run folder")
-    parser.add_argument("--minutes", type=float, required=True, help="wall-time budget")
+    parser.add_argument("--max-minutes", "--minutes", dest="minutes", type=float, required=True,
+                        help="wall-time budget of this sitting")
     parser.add_argument("--init", default="", help="weights to warm-start a new run from")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-4)
@@ -93,7 +94,7 @@ def main(argv=None):
         options = dict(options)
     recipe_init = options.pop("init", "")  # an --init given replaces the recipe's own
     init = args.init or recipe_init
-    if options.get("lr_schedule", "constant") != "constant" and args.steps >= 10_000_000:
+    if options.get("learning_rate_schedule", "constant") != "constant" and args.steps >= 10_000_000:
         msg = "a decaying learning-rate schedule needs --steps, the planned length of the run."
         raise SystemExit(msg)
     config = TrainingConfig(
@@ -102,7 +103,7 @@ def main(argv=None):
         model=model_config,
         steps=args.steps,  # otherwise the wall-time budget decides when a sitting ends
         batch_size=args.batch_size,
-        lr=args.lr,
+        learning_rate=args.lr,
         warmup_steps=200,
         ema_decay=0.998,
         seed=args.seed,
@@ -119,7 +120,7 @@ def main(argv=None):
     sittings = json.loads(sittings_path.read_text()) if sittings_path.exists() else []
     t0 = time.perf_counter()
     callback = held_out_curve(args) if args.eval_every else None
-    ema, history = train(config, max_seconds=60 * args.minutes, progress=False,
+    ema, history = train(config, max_minutes=args.minutes, progress=False,
                          callback=callback)
     minutes = (time.perf_counter() - t0) / 60
     step = history[-1]["step"]

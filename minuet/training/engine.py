@@ -5,11 +5,13 @@ import json
 import math
 import os
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
+from astropy.utils.exceptions import AstropyDeprecationWarning
 from torch import distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
@@ -118,8 +120,9 @@ def decorrelation_penalty(latent):
 def learning_rate(config, step):
     """Learning rate of optimiser step ``step`` (counted from 0).
 
-    A linear warm-up over ``warmup_steps``, then ``lr`` (``'constant'``) or
-    a half cosine down to ``min_lr_fraction * lr`` at ``steps``
+    A linear warm-up over ``warmup_steps``, then ``learning_rate``
+    (``learning_rate_schedule='constant'``) or a half cosine down to
+    ``min_learning_rate_fraction * learning_rate`` at ``steps``
     (``'cosine'``, Loshchilov & Hutter 2017, arXiv:1608.03983).
 
     Parameters
@@ -131,22 +134,23 @@ def learning_rate(config, step):
 
     Returns
     -------
-    lr : float
+    rate : float
 
     Examples
     --------
     >>> from minuet.training import TrainingConfig, learning_rate
-    >>> config = TrainingConfig(lr=1e-3, warmup_steps=10, steps=110,
-    ...                         lr_schedule="cosine", min_lr_fraction=0.1)
+    >>> config = TrainingConfig(learning_rate=1e-3, warmup_steps=10, steps=110,
+    ...                         learning_rate_schedule="cosine",
+    ...                         min_learning_rate_fraction=0.1)
     >>> [round(learning_rate(config, s), 6) for s in (0, 9, 60, 110)]
     [0.0001, 0.001, 0.00055, 0.0001]
     """
     warm = max(config.warmup_steps, 1)
-    if config.lr_schedule == "constant" or step < warm:
-        return config.lr * min(1.0, (step + 1) / warm)
+    if config.learning_rate_schedule == "constant" or step < warm:
+        return config.learning_rate * min(1.0, (step + 1) / warm)
     progress = min(1.0, (step - warm) / max(config.steps - warm, 1))
-    floor = config.min_lr_fraction
-    return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    floor = config.min_learning_rate_fraction
+    return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 class _TrainStep(nn.Module):
@@ -314,11 +318,14 @@ def _read_history(path, until):
     if not path.exists():
         return []
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # rows written before the learning rate was called by its full name
+    rows = [{("learning_rate" if k == "lr" else k): v for k, v in row.items()} for row in rows]
     return [row for row in rows if row["step"] <= until]
 
 
 def train(
-    config, *, resume=True, max_steps=None, max_seconds=None, progress=True, callback=None
+    config, *, resume=True, max_steps=None, max_minutes=None, progress=True, callback=None,
+    max_seconds=None,
 ):
     """Train a diffusion autoencoder; resume from the run folder's checkpoint.
 
@@ -340,9 +347,9 @@ def train(
         Continue from ``<output>/checkpoint.safetensors`` when it exists.
     max_steps : int, optional
         Stop (with a checkpoint) after this many steps in this call.
-    max_seconds : float, optional
+    max_minutes : float, optional
         Stop (with a checkpoint) after the first step that ends this many
-        seconds after the loop started.
+        minutes after the loop started.
     progress : bool
         Show a tqdm progress bar with the loss and the throughput.
     callback : callable, optional
@@ -350,7 +357,9 @@ def train(
         validation and at the last step of the call, returns a dict (or
         ``None``) whose entries join that step's history row: for example
         the held-out quality of `reconstruction_quality`. Its time counts
-        towards ``max_seconds`` but not towards the logged throughput.
+        towards ``max_minutes`` but not towards the logged throughput.
+    max_seconds : float, optional
+        Deprecated: the time limit in seconds; use ``max_minutes``.
 
     Returns
     -------
@@ -390,6 +399,17 @@ def train(
     """
     if isinstance(config, dict):
         config = TrainingConfig.from_dict(config)
+    if max_seconds is not None:
+        warnings.warn(
+            "train's max_seconds is deprecated; give the time limit as max_minutes.",
+            AstropyDeprecationWarning,
+            stacklevel=2,
+        )
+        if max_minutes is not None:
+            msg = "give the time limit once, as max_minutes (max_seconds is deprecated)."
+            raise TypeError(msg)
+    elif max_minutes is not None:
+        max_seconds = 60 * max_minutes
     # the caller's thread count and global random state are back as they were afterwards
     with threads(config.threads), seeded(config.seed):
         return _run(config, resume=resume, max_steps=max_steps, max_seconds=max_seconds,
@@ -495,7 +515,7 @@ def _set_up(config, device, checkpoint):
         _initialise(model, config.init)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     step = 0
     if resuming:
@@ -603,7 +623,7 @@ class _Log:
             "loss": float(np.mean(self.losses)),
             "val_loss": None,
             "images_per_s": self.seen / (time.perf_counter() - self.tick),
-            "lr": lr,
+            "learning_rate": lr,
         }
 
     def write(self, row):

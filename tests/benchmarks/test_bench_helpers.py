@@ -37,7 +37,7 @@ def test_learning_curve_candidates_differ_as_labelled(bench, quick):
                                "warm_start", "narrow_encoder"}
     base = candidates["default"][1]
     assert candidates["cosine_decorrelation"][1] == base
-    assert candidates["cosine_decorrelation"][2] == {"lr_schedule": "cosine",
+    assert candidates["cosine_decorrelation"][2] == {"learning_rate_schedule": "cosine",
                                                      "decorrelation_weight": 0.1}
     assert candidates["narrow"][1].encoder.width < base.encoder.width
     assert candidates["narrow"][1].denoiser.width < base.denoiser.width
