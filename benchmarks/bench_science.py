@@ -223,7 +223,8 @@ def write_report(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--catalog-size", type=int, default=10_000_000)
+    parser.add_argument("--catalogue-size", "--catalog-size", dest="catalogue_size", type=int,
+                        default=10_000_000)
     parser.add_argument("--galaxies", type=int, default=10_000)
     parser.add_argument("--no-write", action="store_true", help="only print the results")
     parser.add_argument("--posterior-only", action="store_true",
@@ -236,7 +237,7 @@ def main():
         "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
         "posterior": bench_posterior(n_galaxies=args.galaxies),
         "neighbours": (json.loads((OUT / "science_speed.json").read_text())["neighbours"]
-                       if args.posterior_only else bench_neighbours(n=args.catalog_size)),
+                       if args.posterior_only else bench_neighbours(n=args.catalogue_size)),
         "max_rss_mib": peak_rss_mib(),
     }
     if not args.no_write:

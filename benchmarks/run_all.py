@@ -113,7 +113,7 @@ STAGES = (
     Stage("models", "bench_models.py", "speed of the default and reference networks",
           quick=("--quick",)),
     Stage("science", "bench_science.py", "speed of posterior sampling and neighbour search",
-          quick=("--catalog-size", "100000", "--galaxies", "1000"), redirect=True),
+          quick=("--catalogue-size", "100000", "--galaxies", "1000"), redirect=True),
     Stage("baselines", "bench_baselines.py", "PCA, deterministic autoencoder, supervised CNN",
           quick=("--quick",), check=_check_baselines),
     Stage("reconstruction", "bench_reconstruction.py", "reconstruction quality of the model",
