@@ -269,7 +269,7 @@ def main(argv=None):
     weights = Path(args.weights_out)
     weights.mkdir(parents=True, exist_ok=True)
     flux, invvar, footprint, truth = read_test(test_path, n_test)
-    fit = {"steps": 10**7, "minutes": minutes, "batch_size": args.batch_size,
+    fit = {"steps": 10**7, "max_minutes": minutes, "batch_size": args.batch_size,
            "validate_every": validate_every, "progress": args.progress}
     result = {
         "minuet_version": __version__,
@@ -303,7 +303,7 @@ def main(argv=None):
         ae, flux, invvar, footprint)
     print("AE:", json.dumps(result["reconstruction"]["deterministic_autoencoder"]), flush=True)
 
-    cnn = SupervisedCNN(cnn_config, seed=args.seed).fit(train_path, lr=1e-3, **fit)
+    cnn = SupervisedCNN(cnn_config, seed=args.seed).fit(train_path, learning_rate=1e-3, **fit)
     cnn.save(weights / "supervised_cnn")
     result["training"]["supervised_cnn"] = _training(cnn.history)
     result["supervised_cnn"] = evaluate_cnn(cnn, flux, truth, seed=args.seed)
