@@ -54,7 +54,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _report import GENERATED, figure, new_record, rst_table, write_results
+from _report import add_output_dir, figure, new_record, output_folder, rst_table, write_results
 from bench_reconstruction import HELD_OUT_SEED
 
 #: Seed of the simulated training set of these curves.
@@ -88,7 +88,7 @@ def parse_args(argv=None):
                         help="add these candidates to the existing record of the same settings")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the candidates' training directories under this folder")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
     if args.quick:
         args.n_train, args.n_eval, args.draws = 24, 6, 1
         args.cpu_minutes, args.points, args.batch_size = 0.05, 2, 8
@@ -252,6 +252,7 @@ def write_figure(results, path):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = output_folder(args)
     record = new_record("bench_learning_curves.py", argv)
     stem = "learning_curves_quick" if args.quick else "learning_curves"
     every = candidates(args.quick)
@@ -297,10 +298,9 @@ def main(argv=None):
         "candidates": results,
     })
     if args.merge:
-        results = merged_candidates(GENERATED / f"{stem}.json", record)
+        results = merged_candidates(out / f"{stem}.json", record)
         record["candidates"] = results
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    png = GENERATED / f"{stem}.png"
+    png = out / f"{stem}.png"
     write_figure(results, png)
     finals = {k: r["points"][-1] for k, r in results.items() if r["points"]}
     best = min(finals, key=lambda k: finals[k]["chi2_mean"]) if finals else None
@@ -325,7 +325,7 @@ def main(argv=None):
               f"curve. Lowest chi-squared at this budget: ``{results[best]['label']}``"
               if best else ""]
     lines += figure(png, "held-out quality against CPU time and images seen")
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
     print(f"wrote {png}")
     return record
 

@@ -20,8 +20,7 @@ import json
 import time
 
 import numpy as np
-from _report import GENERATED as OUT
-from _report import ROOT, provenance, rst_table
+from _report import ROOT, add_output_dir, output_folder, provenance, rst_table
 
 #: Seed of the held-out simulated set. Training sets use other seeds.
 HELD_OUT_SEED = 20_251_204
@@ -123,7 +122,8 @@ def main(argv=None):
                         help="galaxies for the many-step run (default: all)")
     parser.add_argument("--no-real", action="store_true", help="skip the real stamps")
     parser.add_argument("--output-name", default="reconstruction")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
 
     from minuet import Minuet
     from minuet.simulate import simulate
@@ -182,10 +182,9 @@ def main(argv=None):
             for i in range(len(table))
         ]
 
-    OUT.mkdir(parents=True, exist_ok=True)
     name = args.output_name
-    (OUT / f"{name}.json").write_text(json.dumps(results, indent=2))
-    write_figure(images, recon.data, real_images, real_recon, OUT / f"{name}.png")
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    write_figure(images, recon.data, real_images, real_recon, out / f"{name}.png")
 
     header = ("sampler", "chi2_red", "abs dm_r [mag]", "abs d(g-r) [mag]", "abs dR/R",
               "abs de", "ms/galaxy")
@@ -222,7 +221,7 @@ def main(argv=None):
               f"{s['dmag_z']:+.3f}", f"{s['chi2_red']:.2f}")
              for s in results["real_stamps"][:2]],
         )
-    (OUT / f"{name}.rst").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.rst").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
