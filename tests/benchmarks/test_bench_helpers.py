@@ -115,3 +115,19 @@ def test_latent_rank_correlation_finds_a_duplicated_dimension(bench):
     assert largest(independent) < 0.2
     duplicated = np.column_stack([independent, -np.exp(independent[:, 1])])
     assert largest(duplicated) == pytest.approx(1.0)
+
+
+def test_production_sittings_record_their_data_and_code(bench, tmp_path):
+    from minuet.simulate import write_dataset
+
+    production = bench("train_production")
+    path = write_dataset(tmp_path / "train.h5", 2, seed=5)
+    (row,) = production.data_provenance([path])
+    assert row["file"] == "train.h5"
+    assert row["n"] == 2
+    assert row["seed"] == 5
+    assert len(row["simulator_sha256"]) == 64
+    code = production.code_version()
+    assert "minuet" in code
+    if "commit" in code:
+        assert len(code["commit"]) == 40
