@@ -131,3 +131,37 @@ def test_production_sittings_record_their_data_and_code(bench, tmp_path):
     assert "minuet" in code
     if "commit" in code:
         assert len(code["commit"]) == 40
+
+
+def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path, monkeypatch):
+    import json
+
+    report = bench("report_training_run")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"batch_size": 32}))
+    quality = {"chi2_mean": 9.0, "abs_dmag_r": 0.1, "abs_dcolor_gr": 0.05,
+               "max_abs_spearman": 0.3}
+    rows = [{"step": 50, "loss": 0.2},
+            {"step": 100, "loss": 0.2, "held_out": quality},
+            {"step": 200, "loss": 0.2, "held_out": {**quality, "chi2_mean": 8.0}}]
+    (run / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sittings = [{"until_step": 100, "minutes": 10.0,
+                 "data": [{"file": "a.h5", "seed": 0, "n": 10}], "code": {"commit": "f" * 40}},
+                {"until_step": 200, "minutes": 12.0}]
+    (run / "sittings.json").write_text(json.dumps(sittings))
+    points, read_sittings, batch = report.read_run(run)
+    assert batch == 32
+    assert [(p["step"], p["sitting"], p["images_seen"]) for p in points] == [
+        (100, 1, 3200), (200, 2, 6400)]
+    table = report.sitting_rows(read_sittings, batch)
+    assert table[0] == ("1", "0-100", "3,200", "10", "a.h5 (seed 0, 10 galaxies)", "f" * 10)
+    assert table[1][-2:] == ("not recorded", "not recorded")
+    monkeypatch.setattr(report, "GENERATED", tmp_path / "out")
+    monkeypatch.setattr(bench("_report"), "GENERATED", tmp_path / "out")
+    record = report.main([str(run), "--name", "toy-model"])
+    assert record["command"].endswith("report_training_run.py run --name toy-model")
+    assert (tmp_path / "out" / "toy_model_training.png").stat().st_size > 0
+    assert "8.00" in (tmp_path / "out" / "toy_model_training.rst").read_text()
+    with pytest.raises(SystemExit, match=r"no history\.jsonl"):
+        report.read_run(tmp_path)
