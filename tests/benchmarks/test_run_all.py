@@ -149,3 +149,9 @@ def test_a_partial_run_merges_into_the_summary(run_all, monkeypatch, tmp_path):
     assert list(json.loads((tmp_path / "run_all_quick.json").read_text())["stages"]) == [
         "losses"]
     assert json.loads((tmp_path / "run_all.json").read_text()) == merged
+
+
+def test_a_run_that_judged_its_own_targets_is_reported_as_judged(run_all):
+    judged = {"median_abs_dmag_r": {"value": 0.06, "limit": 0.05, "met": False},
+              "median_chi2_red_mean4": {"value": 2.5, "limit": 3.0, "met": True}}
+    assert run_all._missed_targets([], judged) == ["abs_dmag_r 0.06 against at most 0.05"]
