@@ -165,3 +165,47 @@ def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path, m
     assert "8.00" in (tmp_path / "out" / "toy_model_training.rst").read_text()
     with pytest.raises(SystemExit, match=r"no history\.jsonl"):
         report.read_run(tmp_path)
+
+
+def test_a_sitting_continues_from_the_later_of_kept_and_working_state(bench, tmp_path,
+                                                                       monkeypatch):
+    import json
+
+    long_run = bench("long_run")
+    calls = []
+
+    def fake_train(argv):
+        run = Path(argv[argv.index("--output") + 1])
+        before = long_run.last_step(run)
+        calls.append((before, argv))
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "checkpoint.safetensors").write_bytes(b"x")
+        sittings = json.loads((run / "sittings.json").read_text()) if before else []
+        sittings.append({"until_step": before + 10})
+        (run / "sittings.json").write_text(json.dumps(sittings))
+
+    monkeypatch.setattr(bench("train_production"), "main", fake_train)
+    monkeypatch.setattr(bench("report_training_run"), "main", lambda argv: None)
+    monkeypatch.setattr(long_run, "shard", lambda work, seed, n: work / f"shard{seed}.h5")
+    args = ["--minutes", "1", "--work", str(tmp_path / "work"),
+            "--state-dir", str(tmp_path / "kept")]
+    long_run.main(["--shard", "0", *args])
+    kept = tmp_path / "kept" / "minuet-sim-2"
+    assert long_run.last_step(kept) == 10
+    plan = json.loads((kept / "plan.json").read_text())
+    assert plan["recipe"] == "warm_start"
+    argv = calls[0][1]
+    assert argv[argv.index("--steps") + 1] == str(plan["steps"])
+    assert argv[0].endswith("shard0.h5")
+    # a fresh machine: the work folder is gone and the kept state carries the run on
+    import shutil
+
+    shutil.rmtree(tmp_path / "work")
+    long_run.main(["--shard", "1", *args])
+    assert calls[1][0] == 10
+    assert long_run.last_step(kept) == 20
+    # a work folder ahead of the kept state is never overwritten by the older state
+    (kept / "sittings.json").write_text(json.dumps([{"until_step": 5}]))
+    long_run.main(["--shard", "2", *args])
+    assert calls[2][0] == 20
+    assert long_run.last_step(kept) == 30
