@@ -5,14 +5,23 @@ encodes every galaxy, draws reconstructions with the model's default
 few-step sampler and with a many-step run of the same model, and measures
 with ``minuet.evaluation.compare_reconstructions``: reduced chi-squared over
 the central galaxy's footprint, magnitude and colour errors, half-light
-radius and ellipticity errors. It also encodes and reconstructs the real
-Legacy Surveys DR9 stamps when they are available (``--real``).
+radius and ellipticity errors. The same few-step measurements are repeated
+on galaxies of a modelling variant that no training set used
+(``--variant``, by default the first of
+``minuet.simulate.HELD_OUT_VARIANTS``), the latents' largest rank
+correlation between two dimensions is measured on the test set, and the
+results are compared with the targets of a converged model (``TARGETS``).
+It also encodes and reconstructs the real Legacy Surveys stamps in
+``../shared/data/real`` when they are there (``--no-real`` skips them): the
+DR9 stamps and the nearby NSA galaxies, shown beside their reconstructions
+with their magnitude errors.
 
 Writes ``docs/validation/generated/reconstruction.{json,rst}`` and a figure
 ``reconstruction.png``::
 
     python benchmarks/bench_reconstruction.py                 # bundled model, 2000 galaxies
     python benchmarks/bench_reconstruction.py --model runs/x/model --n 500
+    python benchmarks/bench_reconstruction.py --quick     # a pipeline check, seconds
 """
 
 import argparse
@@ -24,7 +33,19 @@ from _report import ROOT, add_output_dir, output_folder, provenance, rst_table
 
 #: Seed of the held-out simulated set. Training sets use other seeds.
 HELD_OUT_SEED = 20_251_204
-REAL_STAMPS = ROOT.parent / "shared" / "data" / "real" / "ls_dr9_grz_72x72_stamps.npz"
+REAL = ROOT.parent / "shared" / "data" / "real"
+REAL_STAMPS = REAL / "ls_dr9_grz_72x72_stamps.npz"
+NSA_STAMPS = REAL / "ls_nsa_grz_72x72_stamps.npz"
+#: Targets of a converged model for the default sampler on held-out galaxies:
+#: ``key -> (row, limit)``, the row being the single draw or the mean of 4 draws.
+TARGETS = {
+    "median_abs_dmag_r": ("one", 0.05),
+    "median_abs_dcolor_gr": ("one", 0.04),
+    "median_abs_frac_r_half_err": ("one", 0.07),
+    "median_chi2_red": ("one", 5.5),
+    "median_chi2_red_mean4": ("mean4", 3.0),
+    "latent_max_abs_spearman": ("latents", 0.8),
+}
 
 
 def _summary_row(label, summary, seconds_per_galaxy):
@@ -80,39 +101,79 @@ def noise_floor(images, invvar, footprint, *, seed):
     return summarize_reconstructions(table)
 
 
-def real_stamps(model, *, seed):
+def _fallback_invvar(images, invvar):
+    """Inverse variance of real stamps, the DR9 sky noise where a stamp has none.
+
+    Stamps without inverse variance get the median sky noise per band of the
+    DR9-south stamps that have it (0 and 1).
+    """
+    with np.load(REAL_STAMPS, allow_pickle=False) as data:
+        dr9 = data["invvar"]
+    has = np.isfinite(dr9).all(axis=(1, 2, 3)) & (dr9 > 0).any(axis=(1, 2, 3))
+    sky = np.array([[np.median(dr9[i][b][dr9[i][b] > 0]) for b in range(3)]
+                    for i in np.flatnonzero(has)])
+    fallback = np.broadcast_to(np.median(sky, axis=0)[:, None, None], images.shape[1:])
+    if invvar is None:
+        return np.broadcast_to(fallback, images.shape).astype(np.float32)
+    own = np.isfinite(invvar).all(axis=(1, 2, 3)) & (invvar > 0).any(axis=(1, 2, 3))
+    return np.where(own[:, None, None, None], np.nan_to_num(invvar), fallback)
+
+
+def real_stamps(model, path, *, seed):
+    """Encode and reconstruct the real stamps in ``path``; their table, inputs and draws."""
     from minuet.evaluation import compare_reconstructions
 
-    with np.load(REAL_STAMPS, allow_pickle=False) as data:
-        images, invvar = data["images"], data["invvar"]
-    has_invvar = np.isfinite(invvar).all(axis=(1, 2, 3)) & (invvar > 0).any(axis=(1, 2, 3))
-    # stamps without inverse variance: the sky noise of the DR9-south coadds of stamps 0-1
-    sky = np.array([np.median(invvar[i][b][invvar[i][b] > 0])
-                    for i in np.flatnonzero(has_invvar) for b in range(3)]).reshape(-1, 3)
-    fallback = np.broadcast_to(np.median(sky, axis=0)[:, None, None], images.shape[1:])
-    invvar = np.where(has_invvar[:, None, None, None], np.nan_to_num(invvar), fallback)
+    with np.load(path, allow_pickle=False) as data:
+        images = data["images"].astype(np.float32)
+        invvar = data["invvar"] if "invvar" in data.files else None
+    invvar = _fallback_invvar(images, invvar)
     latents = model.encode(images, invvar=invvar)
     recon = model.reconstruct(latents, seed=seed)
     table = compare_reconstructions(images, recon.data, invvar=invvar)
     return table, images, recon.data
 
 
-def write_figure(images, recon, real_images, real_recon, path):
+def _real_rows(table):
+    return [{"stamp": i, **{f"dmag_{b}": float(table[f"dmag_{b}"][i].value) for b in "grz"},
+             "chi2_red": float(table["chi2_red"][i])} for i in range(len(table))]
+
+
+def latent_max_abs_spearman(latents):
+    """Largest absolute Spearman rank correlation between two latent dimensions."""
+    from scipy.stats import spearmanr
+
+    rho = np.atleast_2d(spearmanr(np.asarray(latents)).statistic)
+    off = np.abs(rho[~np.eye(len(rho), dtype=bool)])
+    return float(off.max()) if off.size else 0.0
+
+
+def check_targets(one, mean4, max_rho):
+    """Each target of ``TARGETS`` with the measured value and whether it is met."""
+    rows = {"one": one, "mean4": mean4}
+    out = {}
+    for key, (row, limit) in TARGETS.items():
+        value = max_rho if row == "latents" else rows[row][key.removesuffix("_mean4")]
+        out[key] = {"value": float(value), "limit": limit, "met": bool(value <= limit)}
+    return out
+
+
+def write_figure(rows, path):
+    """Inputs above their reconstructions, eight per row; ``rows`` is (label, images)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from minuet.visualization import plot_cutouts
 
-    rows = [images[:8], recon[:8]]
-    labels = ["simulated input", "reconstruction"]
-    if real_images is not None:
-        rows += [real_images[:8], real_recon[:8]]
-        labels += ["real DR9 stamp", "reconstruction"]
-    fig = plot_cutouts(np.concatenate(rows), ncols=8, rows=labels)
+    rows = [(label, images[:8]) for label, images in rows]
+    width = max(len(images) for _, images in rows)
+    blank = np.full((1, *rows[0][1].shape[1:]), np.nan, dtype=np.float32)
+    padded = [np.concatenate([images, np.repeat(blank, width - len(images), axis=0)])
+              for _, images in rows]
+    fig = plot_cutouts(np.concatenate(padded), ncols=width, rows=[label for label, _ in rows])
     fig.savefig(path, dpi=100)
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model directory (default: bundled)")
     parser.add_argument("--n", type=int, default=2000, help="held-out galaxies")
@@ -120,13 +181,46 @@ def main(argv=None):
                         help="steps of the many-step reference run of the same model")
     parser.add_argument("--n-many", type=int, default=None,
                         help="galaxies for the many-step run (default: all)")
+    parser.add_argument("--variant", default=None,
+                        help="held-out modelling variant measured beside the test set "
+                             "(default: the first of minuet.simulate.HELD_OUT_VARIANTS)")
+    parser.add_argument("--n-variant", type=int, default=None,
+                        help="galaxies of the variant (default: --n)")
+    parser.add_argument("--no-variant", action="store_true", help="skip the variant")
     parser.add_argument("--no-real", action="store_true", help="skip the real stamps")
-    parser.add_argument("--output-name", default="reconstruction")
+    parser.add_argument("--quick", action="store_true", help="a few galaxies, few steps")
+    parser.add_argument("--output-name", default=None,
+                        help="stem of the results files (default: reconstruction, or "
+                             "reconstruction_quick with --quick)")
     args = add_output_dir(parser).parse_args(argv)
+    if args.quick:
+        args.n, args.n_many, args.many_steps = min(args.n, 8), 4, 12
+        args.n_variant = min(args.n_variant or 8, 8)
+    args.output_name = args.output_name or ("reconstruction_quick" if args.quick
+                                            else "reconstruction")
+    return args
+
+
+def measure_set(model, images, invvar, footprint):
+    """The default sampler's single draw and mean of 4 draws on one set: rows and draws."""
+    default_steps = model.autoencoder.config.diffusion.steps
+    summary, seconds, recon, table = evaluate(model, images, invvar, footprint, steps=None,
+                                              n_samples=1, seed=1)
+    one = _summary_row(f"default ({default_steps} steps)", summary, seconds)
+    summary, seconds, _, _ = evaluate(model, images, invvar, footprint, steps=None,
+                                      n_samples=4, seed=1)
+    mean4 = _summary_row(f"default, mean of 4 samples ({default_steps} steps each)", summary,
+                         seconds)
+    return one, mean4, recon, table
+
+
+def main(argv=None):
+    args = parse_args(argv)
     out = output_folder(args)
 
     from minuet import Minuet
-    from minuet.simulate import simulate
+    from minuet.evaluation import summarize_reconstructions
+    from minuet.simulate import HELD_OUT_VARIANTS, SimulationConfig, simulate
 
     model = Minuet.load(args.model) if args.model else Minuet.pretrained()
     images, invvar, footprint, _ = simulate(args.n, seed=HELD_OUT_SEED)
@@ -138,19 +232,11 @@ def main(argv=None):
         "held_out_seed": HELD_OUT_SEED,
         "rows": [],
     }
-    default_steps = model.autoencoder.config.diffusion.steps
-    summary, seconds, recon, few = evaluate(model, images, invvar, footprint, steps=None,
-                                            n_samples=1, seed=1)
-    results["rows"].append(_summary_row(f"default ({default_steps} steps)", summary, seconds))
+    one, mean4, recon, few = measure_set(model, images, invvar, footprint)
+    results["rows"] += [one, mean4]
     patch = model.autoencoder.config.denoiser.patch
     results["patch_edge_ratio"] = {"input": patch_edge_ratio(images, patch),
                                    "reconstruction": patch_edge_ratio(recon.data, patch)}
-    summary, seconds, _, _ = evaluate(model, images, invvar, footprint, steps=None,
-                                      n_samples=4, seed=1)
-    results["rows"].append(
-        _summary_row(f"default, mean of 4 samples ({default_steps} steps each)", summary,
-                     seconds)
-    )
     n_many = args.n_many or args.n
     summary_many, seconds, _, _ = evaluate(model, images[:n_many], invvar[:n_many],
                                            footprint[:n_many], steps=args.many_steps,
@@ -160,8 +246,6 @@ def main(argv=None):
                      seconds)
     )
     # the few-step run on the very galaxies of the many-step run, for a fair ratio
-    from minuet.evaluation import summarize_reconstructions
-
     few_same = _summary_row("few", summarize_reconstructions(few[:n_many]), 0)
     many = results["rows"][-1]
     results["few_vs_many_percent"] = {
@@ -171,32 +255,87 @@ def main(argv=None):
     }
     results["rows"].append(_summary_row("noise alone: a perfect single sample",
                                         noise_floor(images, invvar, footprint, seed=2), 0))
+    latents = model.encode(images, invvar=invvar)
+    results["latent_max_abs_spearman"] = latent_max_abs_spearman(
+        np.stack([np.asarray(latents[c]) for c in model.latent_names], axis=1))
+    results["targets"] = check_targets(one, mean4, results["latent_max_abs_spearman"])
+    figure_rows = [("simulated input", images), ("reconstruction", recon.data)]
 
-    real_images = real_recon = None
-    if not args.no_real and REAL_STAMPS.exists():
-        table, real_images, real_recon = real_stamps(model, seed=1)
-        results["real_stamps"] = [
-            {"stamp": i, "dmag_g": float(table["dmag_g"][i].value),
-             "dmag_r": float(table["dmag_r"][i].value),
-             "dmag_z": float(table["dmag_z"][i].value), "chi2_red": float(table["chi2_red"][i])}
-            for i in range(len(table))
-        ]
+    if not args.no_variant:
+        variant = args.variant or HELD_OUT_VARIANTS[0]
+        n_variant = args.n_variant or args.n
+        v_images, v_invvar, v_footprint, _ = simulate(
+            n_variant, seed=HELD_OUT_SEED + 1, config=SimulationConfig.from_variant(variant))
+        v_one, v_mean4, _, _ = measure_set(model, v_images, v_invvar, v_footprint)
+        v_latents = model.encode(v_images, invvar=v_invvar)
+        v_rho = latent_max_abs_spearman(
+            np.stack([np.asarray(v_latents[c]) for c in model.latent_names], axis=1))
+        results["variant"] = {"name": variant, "n_galaxies": n_variant,
+                              "seed": HELD_OUT_SEED + 1, "rows": [v_one, v_mean4],
+                              "latent_max_abs_spearman": v_rho,
+                              "targets": check_targets(v_one, v_mean4, v_rho)}
+
+    real = {}
+    for key, path, label in (("dr9", REAL_STAMPS, "real DR9 stamp"),
+                             ("nsa", NSA_STAMPS, "nearby NSA galaxy")):
+        if args.no_real or not path.exists():
+            continue
+        table, real_images, real_recon = real_stamps(model, path, seed=1)
+        real[key] = _real_rows(table)
+        figure_rows += [(label, real_images), ("reconstruction", real_recon)]
+    if "dr9" in real:
+        results["real_stamps"] = real["dr9"]
+    if "nsa" in real:
+        results["nsa_stamps"] = real["nsa"]
 
     name = args.output_name
     (out / f"{name}.json").write_text(json.dumps(results, indent=2))
-    write_figure(images, recon.data, real_images, real_recon, out / f"{name}.png")
+    write_figure(figure_rows, out / f"{name}.png")
+    lines = report(results, args)
+    (out / f"{name}.rst").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return results
 
+
+def _rows_table(rows):
     header = ("sampler", "chi2_red", "abs dm_r [mag]", "abs d(g-r) [mag]", "abs dR/R",
               "abs de", "ms/galaxy")
     body = [
         (r["sampler"], f"{r['median_chi2_red']:.2f}", f"{r['median_abs_dmag_r']:.3f}",
          f"{r['median_abs_dcolor_gr']:.3f}", f"{r['median_abs_frac_r_half_err']:.3f}",
-         f"{r['median_abs_d_ellipticity']:.3f}", f"{r['ms_per_galaxy']:.0f}")
-        for r in results["rows"]
+         f"{r['median_abs_d_ellipticity']:.3f}",
+         f"{r['ms_per_galaxy']:.0f}" if r["ms_per_galaxy"] else "")
+        for r in rows
     ]
-    body[-1] = (*body[-1][:-1], "")
-    lines = rst_table(header, body)
+    return rst_table(header, body)
+
+
+def _targets_table(results):
+    labels = {"median_abs_dmag_r": "median abs dm_r [mag], one draw",
+              "median_abs_dcolor_gr": "median abs d(g-r) [mag], one draw",
+              "median_abs_frac_r_half_err": "median abs dR/R, one draw",
+              "median_chi2_red": "median chi2_red, one draw",
+              "median_chi2_red_mean4": "median chi2_red, mean of 4 draws",
+              "latent_max_abs_spearman": "largest abs Spearman rho between latents"}
+    sets = [("test set", results["targets"])]
+    if "variant" in results:
+        sets.append((results["variant"]["name"], results["variant"]["targets"]))
+    body = []
+    for key, label in labels.items():
+        cells = [label, f"<= {TARGETS[key][1]:g}"]
+        for _, targets in sets:
+            t = targets[key]
+            cells.append(f"{t['value']:.3g} ({'met' if t['met'] else 'missed'})")
+        body.append(tuple(cells))
+    return rst_table(("measure", "target", *(name for name, _ in sets)), body)
+
+
+def report(results, args):
+    """The reStructuredText lines of a results record."""
+    lines = _rows_table(results["rows"])
+    n_many = args.n_many or args.n
     diff = results["few_vs_many_percent"]
+    patch = results["patch_edge_ratio"]
     lines += ["", f"Few-step against many-step on the same {n_many} galaxies: chi2_red "
               f"{diff['median_chi2_red']:+.1f}%, abs dm_r {diff['median_abs_dmag_r']:+.1f}%, "
               f"abs d(g-r) {diff['median_abs_dcolor_gr']:+.1f}%, abs dR/R "
@@ -204,25 +343,35 @@ def main(argv=None):
               "the noise: a reconstruction is a fresh draw with its own noise, so even a "
               "perfect one differs from the input by twice the noise variance (chi2_red near "
               "2; the mean of N draws approaches 1 + 1/N).",
-              "", f"Pixel steps across the denoiser's {patch}-pixel patch edges relative to "
-              f"steps elsewhere (1 means no patch artefacts): "
-              f"{results['patch_edge_ratio']['reconstruction']:.3f} in the reconstructions, "
-              f"{results['patch_edge_ratio']['input']:.3f} in the inputs."]
-    lines += ["", f"Medians over {args.n} held-out simulated galaxies (seed {HELD_OUT_SEED}); "
-              f"model ``{model.name}`` (SHA-256 ``{(model.sha256 or '')[:16]}...``); "
-              f"{results['machine']}, {results['date']}; command: "
+              "", "Pixel steps across the denoiser's patch edges relative to steps "
+              f"elsewhere (1 means no patch artefacts): {patch['reconstruction']:.3f} in the "
+              f"reconstructions, {patch['input']:.3f} in the inputs."]
+    lines += ["", f"Medians over {args.n} held-out simulated galaxies (seed "
+              f"{results['held_out_seed']}); model ``{results['model']}`` (SHA-256 "
+              f"``{(results['weights_sha256'] or '')[:16]}...``); command: "
               f"``python benchmarks/bench_reconstruction.py --n {args.n}"
-              f"{'' if args.n_many is None else f' --n-many {args.n_many}'}``."]
-    if "real_stamps" in results:
-        lines += ["", "Real DR9 stamps 0 and 1 (bright isolated galaxies):", ""]
-        lines += rst_table(
-            ("stamp", "dm_g [mag]", "dm_r [mag]", "dm_z [mag]", "chi2_red"),
-            [(str(s["stamp"]), f"{s['dmag_g']:+.3f}", f"{s['dmag_r']:+.3f}",
-              f"{s['dmag_z']:+.3f}", f"{s['chi2_red']:.2f}")
-             for s in results["real_stamps"][:2]],
-        )
-    (out / f"{name}.rst").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+              f"{'' if args.n_many is None or args.quick else f' --n-many {args.n_many}'}"
+              f"{' --quick' if args.quick else ''}``."]
+    if "variant" in results:
+        v = results["variant"]
+        lines += ["", f"The same default sampler on {v['n_galaxies']} galaxies of the "
+                  f"``{v['name']}`` variant, which no training set used (seed {v['seed']}):",
+                  ""]
+        lines += _rows_table(v["rows"])
+    lines += ["", "Against the targets of a converged model:", ""]
+    lines += _targets_table(results)
+    for key, title in (("real_stamps", "Real DR9 stamps (0 and 1 are bright isolated "
+                                       "galaxies; 2-13 a crowded cluster field)"),
+                       ("nsa_stamps", "Nearby NSA galaxies (no inverse variance: the DR9 "
+                                      "sky noise stands in for it)")):
+        if key in results:
+            lines += ["", f"{title}:", ""]
+            lines += rst_table(
+                ("stamp", "dm_g [mag]", "dm_r [mag]", "dm_z [mag]", "chi2_red"),
+                [(str(r["stamp"]), f"{r['dmag_g']:+.3f}", f"{r['dmag_r']:+.3f}",
+                  f"{r['dmag_z']:+.3f}", f"{r['chi2_red']:.2f}") for r in results[key]],
+            )
+    return lines
 
 
 if __name__ == "__main__":

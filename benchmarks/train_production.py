@@ -22,6 +22,7 @@ curves' candidates (``bench_learning_curves.py``); a cosine schedule needs
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -53,6 +54,53 @@ def held_out_curve(args):
         return {"held_out": quality, "sitting_cpu_minutes": (time.process_time() - cpu0) / 60}
 
     return callback
+
+
+def data_provenance(paths):
+    """Name, galaxies, seed, simulator and code version of each training file.
+
+    Files written by ``minuet simulate`` carry these as HDF5 attributes; a
+    file without them (real cutouts, say) is recorded by name and size only.
+    """
+    import hashlib
+
+    import h5py
+
+    rows = []
+    for path in paths:
+        path = Path(path)
+        row = {"file": path.name, "bytes": path.stat().st_size}
+        with h5py.File(path, "r") as f:
+            attrs = dict(f.attrs)
+        for key in ("n", "seed", "minuet_version"):
+            if key in attrs:
+                value = attrs[key]
+                row[key] = value.item() if hasattr(value, "item") else str(value)
+        if "simulator_config" in attrs:
+            config = attrs["simulator_config"]
+            config = config.decode() if isinstance(config, bytes) else str(config)
+            row["simulator_sha256"] = hashlib.sha256(config.encode()).hexdigest()
+        rows.append(row)
+    return rows
+
+
+def code_version():
+    """The package version and, in a git checkout, the commit and whether it was modified."""
+    import subprocess
+
+    from minuet import __version__
+
+    version = {"minuet": __version__}
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return version
+    return {**version, "commit": commit, "modified": bool(dirty)}
 
 
 def main(argv=None):
@@ -119,13 +167,17 @@ def main(argv=None):
     sittings_path = output / "sittings.json"
     sittings = json.loads(sittings_path.read_text()) if sittings_path.exists() else []
     t0 = time.perf_counter()
+    code, data = code_version(), data_provenance(args.data)
     callback = held_out_curve(args) if args.eval_every else None
     ema, history = train(config, max_minutes=args.minutes, progress=False,
                          callback=callback)
     minutes = (time.perf_counter() - t0) / 60
     step = history[-1]["step"]
+    command = ["python", "benchmarks/train_production.py",
+               *(sys.argv[1:] if argv is None else argv)]
     sittings.append({**provenance(), "minutes": round(minutes, 1), "until_step": step,
                      "note": args.note, "init": init, "recipe": args.recipe,
+                     "command": command, "code": code, "data": data,
                      "load_average_end": list(os.getloadavg())})
     sittings_path.write_text(json.dumps(sittings, indent=1))
     validation = [row for row in history if row.get("val_loss") is not None]

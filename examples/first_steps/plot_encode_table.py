@@ -11,6 +11,8 @@ with; with your own survey you would fill the ``cutout`` column from FITS
 or HDF5 files instead.
 """
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from astropy.table import QTable
@@ -19,9 +21,9 @@ from scipy.stats import spearmanr
 from minuet import Minuet
 from minuet.cutouts import nanomaggy
 from minuet.simulate import simulate
+from minuet.visualization import corner_plot
 
 model = Minuet.pretrained()
-print(model)
 
 # %%
 # A catalogue with cutouts in it
@@ -48,14 +50,14 @@ catalogue["mag_r"] = truth["mag_r"]
 # ``masked_fraction`` and the typicality columns, whose ``atypical`` flags
 # galaxies unlike the training set (:ref:`typicality`). The ``meta``
 # records which weights made the numbers, so that the table can be traced
-# later.
+# later. Below: the names of all the columns, then the first rows of a few.
 
 encoded = model.encode(catalogue, column="cutout", invvar="cutout_invvar", ids="objid")
-encoded.remove_columns(["cutout", "cutout_invvar"])  # keep the printed table readable
-for name in ["z_true", "mag_r", *model.latent_names, "masked_fraction", "typicality",
-             "typicality_latent", "typicality_image"]:
-    encoded[name].info.format = ".3f"
-encoded[:8].pprint(max_width=-1)
+print(textwrap.fill("columns: " + ", ".join(encoded.colnames), width=70))
+shown = encoded["objid", "z_true", *model.latent_names, "atypical"]
+for name in ["z_true", *model.latent_names]:
+    shown[name].info.format = ".3f"
+shown[:8].pprint(max_width=-1)
 print({key: encoded.meta[key] for key in ("model", "minuet_version") if key in encoded.meta})
 print(f"{encoded['valid'].sum()} of {len(encoded)} cutouts encoded")
 
@@ -65,36 +67,18 @@ print(f"{encoded['valid'].sum()} of {len(encoded)} cutouts encoded")
 # The latent is unsupervised: the encoder was never told any redshift. A
 # scatter matrix coloured by true redshift shows whether and along which
 # directions distance (through apparent size, brightness and colour) is
-# nevertheless encoded. Each panel pairs two latent dimensions; the diagonal
-# shows the distribution of each.
+# nevertheless encoded. `~minuet.visualization.corner_plot` draws it: each
+# panel pairs two latent dimensions, the diagonal shows the distribution of
+# each, and ``color_by`` colours every galaxy by its true redshift.
 
 names = model.latent_names
 good = encoded["valid"]
 latents = np.stack([encoded[name][good] for name in names], axis=1)
 redshift = np.asarray(encoded["z_true"][good])
 
-fig, axes = plt.subplots(len(names), len(names), figsize=(9, 9), layout="constrained")
-for i, row in enumerate(names):
-    for j, col in enumerate(names):
-        ax = axes[i, j]
-        if i == j:
-            ax.hist(latents[:, i], bins=30, color="0.4", histtype="stepfilled")
-            ax.set_yticks([])
-        elif j < i:
-            points = ax.scatter(latents[:, j], latents[:, i], c=redshift, s=4,
-                                cmap="viridis", vmin=0, vmax=redshift.max())
-        else:
-            ax.set_axis_off()
-            continue
-        if i == len(names) - 1:
-            ax.set_xlabel(col)
-        else:
-            ax.set_xticklabels([])
-        if j == 0 and i > 0:
-            ax.set_ylabel(row)
-        elif j > 0:
-            ax.set_yticklabels([])
-fig.colorbar(points, ax=axes, shrink=0.6, label="true redshift")
+fig, _ = plt.subplots(len(names), len(names), figsize=(8, 8), layout="constrained")
+corner_plot(latents, labels=names, bins=20, color_by=redshift, color_label="true redshift",
+            vmin=0, contours=False, fig=fig)
 plt.show()
 
 # %%

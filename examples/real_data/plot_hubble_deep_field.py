@@ -216,7 +216,7 @@ own = model.neighbours(catalogue, k=2, catalogue=catalogue)
 own_distance = np.asarray(own["distance"])[1::2]  # rank 1 is the galaxy itself
 print(f"median distance of a simulated galaxy to its nearest neighbour: "
       f"{np.median(own_distance):.2f}")
-print("distance of each Hubble stamp to its nearest simulated galaxy: "
+print("each Hubble stamp's distance to its nearest: "
       + ", ".join(f"{d:.2f}" for d in near["distance"][::k]))
 ratio = np.asarray(near["distance"][::k]) / np.median(own_distance)
 print(f"ratios: {ratio.min():.1f} to {ratio.max():.1f}")

@@ -50,6 +50,7 @@ Surveys cutouts. Your cutouts match what it saw when:
 # south, gets an error, as a position outside the survey would.
 
 import tempfile
+import textwrap
 import threading
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -140,7 +141,7 @@ model = Minuet.pretrained()
 latents = model.encode(cutouts, on_invalid="flag")
 latents["latent_0"].info.format = ".3f"
 print(latents["id", "latent_0", "valid"][-3:])
-print("flag of the last row:", latents["flag"][-1])
+print("flag:", latents["flag"][-1])
 
 # %%
 # The trust check
@@ -197,7 +198,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", AtypicalWarning)
     post = model.posterior(latents, n_samples=500, seed=0)
 for warning in caught:
-    print(f"{warning.category.__name__}: {warning.message}")
+    print(textwrap.fill(f"{warning.category.__name__}: {warning.message}", width=70))
 in_range = np.asarray(targets["mag_r"]) < 21.5
 for name in post.colnames:
     post[name].info.format = ".2f"

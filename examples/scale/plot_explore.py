@@ -10,6 +10,7 @@ once, so the notebook stays usable. Here the bundled reference catalogue
 directly to draw what the page shows.
 """
 
+import textwrap
 import urllib.request
 
 import matplotlib.pyplot as plt
@@ -30,7 +31,7 @@ data = ExplorerData(reference_catalogue(model), model=model)
 
 server = minuet.explore(data, show=False)
 with urllib.request.urlopen(server.url, timeout=60) as page:
-    print(server, "answers with HTTP status", page.status)
+    print(server.url, "answers with HTTP status", page.status)
 server.stop()
 
 # %%
@@ -43,7 +44,7 @@ server.stop()
 
 layout = build_layout(data)
 points = layout.select_one({"name": "points"}).data
-print(layout.select_one({"name": "status"}).text)
+print(textwrap.fill(layout.select_one({"name": "status"}).text, width=70))
 
 # %%
 # What the page draws
@@ -81,8 +82,10 @@ plt.show()
 # %%
 # .. rst-class:: minuet-caption
 #
-# Left: the points of the explorer's scatter over the density of
-# the whole catalogue (grey), the selected galaxy circled in red. Middle and
+# Left: the points of the explorer's scatter, coloured by redshift, over
+# the grey density of the whole catalogue (hidden here, where every
+# galaxy is drawn; it shows around the points of a decimated sample),
+# the selected galaxy circled in red. Middle and
 # right: that galaxy's posterior of redshift and stellar mass, its 68%
 # interval (orange) and the truth (dashed).
 

@@ -75,7 +75,7 @@ print(f"redshift: sigma_NMAD = {z_metrics['sigma_nmad']:.3f}, "
 pits = pit(samples, truths)
 fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8), layout="constrained")
 for j, (name, ax) in enumerate(zip(names, axes, strict=True)):
-    plot_pit(pits[:, j], ax=ax, label=name)
+    plot_pit(pits[:, j], ax=ax)
     ax.set_title(name)
 plt.show()
 

@@ -11,6 +11,7 @@ simulated galaxies of a variant the training mixture never used, standing in
 for a few hundred spectroscopic redshifts).
 """
 
+import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
@@ -40,7 +41,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", AtypicalWarning)
     raw = model.posterior(latents, n_samples=500, seed=0, calibrated=False)
 for warning in caught:
-    print(f"{warning.category.__name__}: {warning.message}")
+    print(textwrap.fill(f"{warning.category.__name__}: {warning.message}", width=70))
 print(f"flagged: {np.mean(latents['atypical']):.0%} of this population")
 
 # %%

@@ -44,8 +44,8 @@ low, median, high = np.percentile(latents, [5, 50, 95], axis=0)
 distance = np.sum(((latents - median) / latents.std(axis=0)) ** 2, axis=1)
 reference = int(np.argmin(distance))
 for i, name in enumerate(model.latent_names):
-    print(f"{name}: 5th percentile {low[i]:6.2f}, median {median[i]:6.2f}, "
-          f"95th percentile {high[i]:6.2f}; reference galaxy {latents[reference, i]:6.2f}")
+    print(f"{name}: 5% {low[i]:6.2f}, median {median[i]:6.2f}, 95% {high[i]:6.2f}; "
+          f"reference {latents[reference, i]:6.2f}")
 
 # %%
 # Traversals

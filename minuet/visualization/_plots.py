@@ -123,8 +123,15 @@ def plot_cutouts(flux, *, mask=None, titles=None, rows=None, ncols=8, panel_size
     return fig
 
 
-def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="k"):
-    """Draw a corner plot of posterior samples for one object.
+def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="k",
+                color_by=None, color_label=None, cmap="viridis", vmin=None, vmax=None,
+                contours=True):
+    """Draw a corner plot of posterior samples, or a scatter matrix of a catalogue.
+
+    Below the diagonal each panel pairs two dimensions; the diagonal shows the
+    histogram of each. Given ``color_by``, every point is drawn coloured by its
+    value (for example the latent of each galaxy in a table, coloured by its
+    redshift) and a colorbar is added.
 
     Parameters
     ----------
@@ -139,7 +146,23 @@ def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="
     fig : `~matplotlib.figure.Figure`, optional
         Figure to draw into, so that several posteriors can be overlaid.
     color : str, optional
-        Colour of the histograms and contours.
+        Colour of the histograms and contours, and of the points when
+        ``color_by`` is not given.
+    color_by : array-like, optional
+        One value per sample, length ``S``, that colours the points through
+        ``cmap``; a colorbar labelled ``color_label`` is drawn beside the
+        panels. A `~astropy.units.Quantity` is plotted in its own unit.
+    color_label : str, optional
+        Label of the colorbar, used only with ``color_by``.
+    cmap : str or `~matplotlib.colors.Colormap`, optional
+        Colormap for ``color_by``.
+    vmin, vmax : float, optional
+        Range of ``color_by`` that the colormap spans; by default the range
+        of the finite values.
+    contours : bool, optional
+        Draw the contours enclosing 68% and 95% of the samples in each
+        panel below the diagonal. A scatter matrix of a few hundred
+        catalogue rows usually reads better without them.
 
     Returns
     -------
@@ -153,6 +176,14 @@ def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="
     >>> fig = corner_plot(rng.normal(size=(500, 3)), labels=["z", "M", "SFR"])
     >>> len(fig.axes)
     9
+
+    A scatter matrix of five numbers per galaxy, coloured by a sixth:
+
+    >>> values = rng.normal(size=(300, 5))
+    >>> fig = corner_plot(values, color_by=values[:, 0] + values[:, 1], contours=False,
+    ...                   color_label="sum of the first two")
+    >>> len(fig.axes)  # 25 panels and the colorbar
+    26
     """
     import matplotlib.pyplot as plt
 
@@ -161,6 +192,19 @@ def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="
         msg = f"corner_plot expects samples of shape (S, D); got shape {samples.shape}."
         raise ValueError(msg)
     ndim = samples.shape[1]
+    if color_by is not None:
+        color_by = np.asarray(getattr(color_by, "value", color_by), dtype=float)
+        if color_by.shape != (samples.shape[0],):
+            msg = (f"corner_plot expects color_by to hold one value per sample, shape "
+                   f"({samples.shape[0]},); got shape {color_by.shape}. Pass one value for "
+                   "each row of samples.")
+            raise ValueError(msg)
+        finite = color_by[np.isfinite(color_by)]
+        if finite.size == 0:
+            msg = "corner_plot got no finite value in color_by; pass numbers to colour by."
+            raise ValueError(msg)
+        vmin = finite.min() if vmin is None else vmin
+        vmax = finite.max() if vmax is None else vmax
     if fig is None:
         fig, _ = plt.subplots(ndim, ndim, figsize=(2.2 * ndim, 2.2 * ndim), layout="constrained")
     axes = np.asarray(fig.axes).reshape(ndim, ndim)
@@ -181,21 +225,32 @@ def corner_plot(samples, *, labels=None, truths=None, bins=40, fig=None, color="
                 hist, xe, ye = np.histogram2d(samples[:, j], samples[:, i], bins=bins // 2,
                                               range=[(lo[j], hi[j]), (lo[i], hi[i])])
                 levels = _credible_levels(hist, (0.95, 0.68))
-                if np.all(np.diff(levels) > 0):
+                if contours and np.all(np.diff(levels) > 0):
                     ax.contour(0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1]), hist.T,
                                levels=levels, colors=color, linewidths=1)
-                ax.plot(samples[:, j], samples[:, i], ",", color=color, alpha=0.2)
+                if color_by is None:
+                    ax.plot(samples[:, j], samples[:, i], ",", color=color, alpha=0.2)
+                else:
+                    points = ax.scatter(samples[:, j], samples[:, i], c=color_by, s=4,
+                                        cmap=cmap, vmin=vmin, vmax=vmax, linewidths=0)
                 ax.set_xlim(lo[j], hi[j])
                 ax.set_ylim(lo[i], hi[i])
                 if truths is not None:
                     ax.axvline(truths[j], color="tab:blue")
                     ax.axhline(truths[i], color="tab:blue")
                     ax.plot(truths[j], truths[i], "s", color="tab:blue")
+            # a column shares its x range and a row its y range: number the outer axes only
+            if i < ndim - 1:
+                ax.tick_params(labelbottom=False)
+            if j > 0 and i != j:
+                ax.tick_params(labelleft=False)
             if labels is not None:
                 if i == ndim - 1:
                     ax.set_xlabel(labels[j])
                 if j == 0 and i > 0:
                     ax.set_ylabel(labels[i])
+    if color_by is not None and ndim > 1:
+        fig.colorbar(points, ax=axes.ravel().tolist(), shrink=0.6, label=color_label)
     return fig
 
 

@@ -152,7 +152,8 @@ def test_a_partial_run_merges_into_the_summary(run_all, monkeypatch, tmp_path):
 
 
 def test_every_stage_script_takes_an_output_dir(run_all, capsys):
-    scripts = {stage.script for stage in run_all.STAGES} | {"train_models_demo.py"}
+    scripts = {stage.script for stage in run_all.STAGES} | {"train_models_demo.py",
+                                                              "report_training_run.py"}
     for script in sorted(scripts):
         module = importlib.import_module(Path(script).stem)
         with pytest.raises(SystemExit):
@@ -199,3 +200,9 @@ def test_stages_get_the_output_folder(run_all, monkeypatch, tmp_path):
     code, written = run_all._run_script(models, quick=True)
     assert calls[-1][-2:] == ["--output-dir", str(tmp_path)]
     assert written == [tmp_path / "made.json"]
+
+
+def test_a_run_that_judged_its_own_targets_is_reported_as_judged(run_all):
+    judged = {"median_abs_dmag_r": {"value": 0.06, "limit": 0.05, "met": False},
+              "median_chi2_red_mean4": {"value": 2.5, "limit": 3.0, "met": True}}
+    assert run_all._missed_targets([], judged) == ["abs_dmag_r 0.06 against at most 0.05"]

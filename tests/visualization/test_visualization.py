@@ -61,6 +61,39 @@ def test_corner_plot_marks_truth():
     assert any(np.allclose(line.get_xdata(), 0.0) for line in axes[0, 0].get_lines())
 
 
+def test_corner_plot_colours_points_by_a_value():
+    rng = np.random.default_rng(2)
+    samples = rng.normal(size=(200, 3))
+    values = samples[:, 0] * 2.0
+    fig = corner_plot(samples, labels=["a", "b", "c"], color_by=values,
+                      color_label="twice a", contours=False, vmin=-1.0)
+    axes = np.asarray(fig.axes[:9]).reshape(3, 3)
+    points = axes[2, 0].collections
+    assert len(points) == 1  # the points only: no contour set
+    np.testing.assert_allclose(points[0].get_array(), values)
+    assert points[0].get_clim() == (-1.0, values.max())
+    colorbars = [ax for ax in fig.axes[9:] if ax.get_ylabel() == "twice a"]
+    assert len(colorbars) == 1
+
+
+def test_corner_plot_contours_are_optional():
+    rng = np.random.default_rng(3)
+    samples = rng.normal(size=(5000, 2))
+    with_contours = corner_plot(samples)
+    without = corner_plot(samples, contours=False)
+    assert len(np.asarray(with_contours.axes).reshape(2, 2)[1, 0].collections) > 0
+    assert len(np.asarray(without.axes).reshape(2, 2)[1, 0].collections) == 0
+
+
+@pytest.mark.parametrize(("values", "match"), [
+    (np.zeros(9), r"one value per sample, shape \(10,\); got shape \(9,\)"),
+    (np.full(10, np.nan), "no finite value"),
+])
+def test_corner_plot_rejects_bad_color_by(values, match):
+    with pytest.raises(ValueError, match=match):
+        corner_plot(np.zeros((10, 2)), color_by=values)
+
+
 def test_corner_plot_rejects_1d():
     with pytest.raises(ValueError, match=r"samples of shape \(S, D\)"):
         corner_plot(np.zeros(10))
