@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _report import GENERATED, figure, new_record, rst_table, write_results
+from _report import add_output_dir, figure, new_record, output_folder, rst_table, write_results
 from bench_learning_curves import METRICS
 
 
@@ -86,11 +86,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="run folder of train_production.py")
     parser.add_argument("--name", default="minuet-sim-2", help="model name in the report")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
     # the folder by name only: where a machine kept it says nothing about the run
     record = new_record("report_training_run.py", [args.run.name, "--name", args.name])
     points, sittings, batch = read_run(args.run)
-    curves = GENERATED / "learning_curves.json"
+    curves = out / "learning_curves.json"
     warm = []
     if curves.exists():
         warm = json.loads(curves.read_text()).get("candidates", {}).get(
@@ -98,8 +99,7 @@ def main(argv=None):
     stem = f"{args.name.replace('-', '_')}_training"
     record.update({"name": args.name, "batch_size": batch, "points": points,
                    "sittings": sittings})
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    png = GENERATED / f"{stem}.png"
+    png = out / f"{stem}.png"
     write_figure(points, warm, png, args.name)
     lines = rst_table(("sitting", "steps", "images", "wall minutes", "training data", "commit"),
                       sitting_rows(sittings, batch))
@@ -112,7 +112,7 @@ def main(argv=None):
                   f"{last['max_abs_spearman']:.2f}. The held-out galaxies and draws are those of "
                   "the learning curves, so the curves continue each other."]
     lines += figure(png, f"held-out quality of {args.name} against images seen, per sitting")
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
     return record
 
 

@@ -37,7 +37,7 @@ def test_learning_curve_candidates_differ_as_labelled(bench, quick):
                                "warm_start", "narrow_encoder"}
     base = candidates["default"][1]
     assert candidates["cosine_decorrelation"][1] == base
-    assert candidates["cosine_decorrelation"][2] == {"lr_schedule": "cosine",
+    assert candidates["cosine_decorrelation"][2] == {"learning_rate_schedule": "cosine",
                                                      "decorrelation_weight": 0.1}
     assert candidates["narrow"][1].encoder.width < base.encoder.width
     assert candidates["narrow"][1].denoiser.width < base.denoiser.width
@@ -133,7 +133,7 @@ def test_production_sittings_record_their_data_and_code(bench, tmp_path):
         assert len(code["commit"]) == 40
 
 
-def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path, monkeypatch):
+def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path):
     import json
 
     report = bench("report_training_run")
@@ -157,9 +157,8 @@ def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path, m
     table = report.sitting_rows(read_sittings, batch)
     assert table[0] == ("1", "0-100", "3,200", "10", "a.h5 (seed 0, 10 galaxies)", "f" * 10)
     assert table[1][-2:] == ("not recorded", "not recorded")
-    monkeypatch.setattr(report, "GENERATED", tmp_path / "out")
-    monkeypatch.setattr(bench("_report"), "GENERATED", tmp_path / "out")
-    record = report.main([str(run), "--name", "toy-model"])
+    record = report.main([str(run), "--name", "toy-model", "--output-dir",
+                          str(tmp_path / "out")])
     assert record["command"].endswith("report_training_run.py run --name toy-model")
     assert (tmp_path / "out" / "toy_model_training.png").stat().st_size > 0
     assert "8.00" in (tmp_path / "out" / "toy_model_training.rst").read_text()
