@@ -42,7 +42,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import torch
-from _report import simulator_fingerprint
+from _report import add_output_dir, output_folder, simulator_fingerprint
 from astropy.table import MaskedColumn, Table
 
 from minuet import __version__
@@ -97,14 +97,12 @@ def parse_args(argv=None):
     parser.add_argument("--weights-out", default=None,
                         help="folder for the trained weights (not committed); default "
                         "runs/baselines, or runs/baselines-quick with --quick")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "validation" / "generated"),
-                        help="folder for baselines_*.json and baselines_*.rst")
     parser.add_argument("--quick", action="store_true",
                         help="tiny data and tiny models, about a minute: a smoke test")
     parser.add_argument("--note", default="",
                         help="what else was running on the machine, recorded with the numbers")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
-    return parser.parse_args(argv)
+    return add_output_dir(parser, "--out").parse_args(argv)
 
 
 def quick_data(args):
@@ -269,7 +267,7 @@ def main(argv=None):
     weights = Path(args.weights_out)
     weights.mkdir(parents=True, exist_ok=True)
     flux, invvar, footprint, truth = read_test(test_path, n_test)
-    fit = {"steps": 10**7, "minutes": minutes, "batch_size": args.batch_size,
+    fit = {"steps": 10**7, "max_minutes": minutes, "batch_size": args.batch_size,
            "validate_every": validate_every, "progress": args.progress}
     result = {
         "minuet_version": __version__,
@@ -303,14 +301,13 @@ def main(argv=None):
         ae, flux, invvar, footprint)
     print("AE:", json.dumps(result["reconstruction"]["deterministic_autoencoder"]), flush=True)
 
-    cnn = SupervisedCNN(cnn_config, seed=args.seed).fit(train_path, lr=1e-3, **fit)
+    cnn = SupervisedCNN(cnn_config, seed=args.seed).fit(train_path, learning_rate=1e-3, **fit)
     cnn.save(weights / "supervised_cnn")
     result["training"]["supervised_cnn"] = _training(cnn.history)
     result["supervised_cnn"] = evaluate_cnn(cnn, flux, truth, seed=args.seed)
     print("CNN:", json.dumps(result["supervised_cnn"]), flush=True)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args)
     stem = "baselines_quick" if args.quick else "baselines_summary"
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
     write_rst(out / f"{stem}.rst", result, command)

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _report import GENERATED, new_record, rst_table, write_results
+from _report import add_output_dir, new_record, output_folder, rst_table, write_results
 
 MODES = (
     ("in memory (float16 cache)", "simulated", True, 0),
@@ -47,7 +47,7 @@ def parse_args(argv=None):
     parser.add_argument("--preset", default="tiny", help="model of the training measurement")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=2, help="simulation processes")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
     if args.quick:
         args.n, args.batch_size, args.reader_steps, args.train_steps = 48, 8, 6, 2
         args.processes = 1
@@ -98,6 +98,7 @@ def training_rate(config, steps):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = output_folder(args)
     record = new_record("bench_data_pipeline.py", argv)
     import torch
 
@@ -138,8 +139,7 @@ def main(argv=None):
               f"{size['compact'] / 1e3:.0f} kB in the compact one. The files had just been "
               "written, so disk reads came mostly from the page cache."]
     stem = "data_pipeline_quick" if args.quick else "data_pipeline"
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
     return record
 
 

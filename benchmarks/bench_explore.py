@@ -31,7 +31,7 @@ import argparse
 import time
 
 import numpy as np
-from _report import GENERATED, figure, new_record, rst_table, write_results
+from _report import add_output_dir, figure, new_record, output_folder, rst_table, write_results
 
 #: Seed of the resampled catalogues.
 SEED = 20_261_201
@@ -92,11 +92,12 @@ def parse_args(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--repeats", type=int, default=3,
                         help="fresh tabs and selections per size (default: 3)")
-    return parser.parse_args(argv)
+    return add_output_dir(parser).parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    out = output_folder(args)
     record = new_record("bench_explore.py", argv)
     from bokeh.document import Document
 
@@ -126,7 +127,7 @@ def main(argv=None):
                 renders, selections, draws = measure(browser, server, ids, args.repeats)
                 if n == max(sizes) and not args.quick:
                     browser.move_away()
-                    browser.screenshot(GENERATED / f"{stem}_largest.png")
+                    browser.screenshot(out / f"{stem}_largest.png")
             finally:
                 server.stop()
             result = {"rows": n, "startup_s": startup, "page_build_s": builds,
@@ -156,10 +157,10 @@ def main(argv=None):
         f"({np.median(largest['first_render_s']):.2f} s and "
         f"{np.median(largest['selection_s']):.2f} s).")
     if not args.quick:
-        lines += figure(GENERATED / f"{stem}_largest.png",
+        lines += figure(out / f"{stem}_largest.png",
                         f"the explorer with {max(sizes):,} galaxies: a decimated sample of "
                         "points over the density of all of them")
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
 
 
 if __name__ == "__main__":

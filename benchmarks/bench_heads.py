@@ -23,7 +23,13 @@ import argparse
 import json
 
 import numpy as np
-from _report import GENERATED, provenance, rst_table, simulator_fingerprint
+from _report import (
+    add_output_dir,
+    output_folder,
+    provenance,
+    rst_table,
+    simulator_fingerprint,
+)
 from bench_reconstruction import HELD_OUT_SEED
 
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
@@ -48,7 +54,8 @@ def main(argv=None):
     parser.add_argument("--n-rotation", type=int, default=1000,
                         help="galaxies for the rotation test")
     parser.add_argument("--samples", type=int, default=1000, help="posterior samples")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
 
     import matplotlib
 
@@ -101,7 +108,7 @@ def main(argv=None):
     results["rotation_retention_k10"] = rotation_retention(model, images[:n_rot],
                                                            invvar[:n_rot])
 
-    baseline_path = GENERATED / "baselines_summary.json"
+    baseline_path = out / "baselines_summary.json"
     baselines = json.loads(baseline_path.read_text()) if baseline_path.exists() else {}
     cnn = baselines.get("supervised_cnn")
     stale_cnn = None
@@ -124,9 +131,9 @@ def main(argv=None):
     axes[len(props)].set_title("TARP, all three jointly")
     for ax in axes[len(props) + 1:]:
         ax.remove()
-    fig.savefig(GENERATED / "heads_calibration.png", dpi=110)
+    fig.savefig(out / "heads_calibration.png", dpi=110)
 
-    (GENERATED / "heads.json").write_text(json.dumps(results, indent=2))
+    (out / "heads.json").write_text(json.dumps(results, indent=2))
     rows = []
     for name in props:
         c, p = results["coverage"][name], results["point"][name]
@@ -173,7 +180,7 @@ def main(argv=None):
               f"{results['n_galaxies']} held-out simulated galaxies (seed {HELD_OUT_SEED + 1}); "
               f"model ``{model.name}``; {results['machine']}, {results['date']}; command: "
               f"``python benchmarks/bench_heads.py --n {args.n}``."]
-    (GENERATED / "heads.rst").write_text("\n".join(lines) + "\n")
+    (out / "heads.rst").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

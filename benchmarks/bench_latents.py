@@ -23,7 +23,7 @@ Writes ``docs/validation/generated/latents.{json,rst}`` and
 import argparse
 
 import numpy as np
-from _report import GENERATED, figure, new_record, rst_table, write_results
+from _report import add_output_dir, figure, new_record, output_folder, rst_table, write_results
 
 #: Seed of this benchmark's held-out simulated set.
 SEED = 20_251_206
@@ -110,7 +110,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=7, help="panels per traversal")
     parser.add_argument("--quick", action="store_true",
                         help="200 galaxies, 2 references, 5 panels; writes latents_quick.*")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
     if args.quick:
         args.n, args.references, args.steps = min(args.n, 200), 2, 5
 
@@ -152,7 +153,7 @@ def main(argv=None):
     panels, titles, rows = traversals(model, latents, images, references, steps=args.steps)
     # one panel row per latent number; at 1.1 inches a panel, eight columns fill a page's width
     fig = plot_cutouts(panels, titles=titles, rows=rows, ncols=args.steps + 1, panel_size=1.1)
-    trav = GENERATED / f"{stem}_traversal.png"
+    trav = out / f"{stem}_traversal.png"
     fig.savefig(trav, dpi=110)
     plt.close(fig)
     record |= {"references": references, "traversal_steps": args.steps,
@@ -174,7 +175,7 @@ def main(argv=None):
                      "The first panel of each row is the input; the others are drawn with the "
                      "same seed from the galaxy's latent with the number that labels the row "
                      "moved from its 5th to its 95th percentile (panel titles).")]
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
 
 
 if __name__ == "__main__":

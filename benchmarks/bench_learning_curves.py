@@ -54,7 +54,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _report import GENERATED, figure, new_record, rst_table, write_results
+from _report import add_output_dir, figure, new_record, output_folder, rst_table, write_results
 from bench_reconstruction import HELD_OUT_SEED
 
 #: Seed of the simulated training set of these curves.
@@ -88,7 +88,7 @@ def parse_args(argv=None):
                         help="add these candidates to the existing record of the same settings")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the candidates' training directories under this folder")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
     if args.quick:
         args.n_train, args.n_eval, args.draws = 24, 6, 1
         args.cpu_minutes, args.points, args.batch_size = 0.05, 2, 8
@@ -126,14 +126,14 @@ def candidates(quick, warm_start=None):
     return {
         "default": ("default", model(), {}),
         "cosine_decorrelation": ("default + cosine + decorrelation", model(),
-                                 {"lr_schedule": "cosine", "decorrelation_weight": 0.1}),
+                                 {"learning_rate_schedule": "cosine", "decorrelation_weight": 0.1}),
         "narrow": (f"narrow (width {narrow_width})",
                    model(encoder__width=narrow_width, denoiser__width=narrow_width), {}),
         "narrow_encoder": (f"narrow encoder (width {narrow_width})",
                            model(encoder__width=narrow_width), {}),
         "noise_edm": (f"noise at ln sigma {noise:g}", model(diffusion__p_mean=noise), {}),
         "warm_start": ("warm start from minuet-sim + cosine + decorrelation", model(),
-                       {"lr_schedule": "cosine", "decorrelation_weight": 0.1,
+                       {"learning_rate_schedule": "cosine", "decorrelation_weight": 0.1,
                         "init": warm_start or bundled_weights()}),
     }
 
@@ -171,7 +171,7 @@ def run_candidate(key, model_config, options, train_file, held, args, work):
     budget = 60 * args.cpu_minutes
     config = TrainingConfig(
         data=(str(train_file),), output=str(work / key), model=model_config, steps=10**9,
-        batch_size=args.batch_size, lr=3e-4, warmup_steps=2 if args.quick else 100,
+        batch_size=args.batch_size, learning_rate=3e-4, warmup_steps=2 if args.quick else 100,
         ema_decay=0.998, seed=1, validation_fraction=0.0, validate_every=10**9,
         checkpoint_every=10**9, log_every=10**9, threads=args.threads,
         precision=args.precision,
@@ -203,8 +203,9 @@ def run_candidate(key, model_config, options, train_file, held, args, work):
               f"max|rho| {quality['max_abs_spearman']:.2f}", flush=True)
     parameters = sum(p.numel() for p in ema.parameters())
     return {"points": points, "planned_steps": config.steps, "parameters": parameters,
-            "training": {k: getattr(config, k) for k in ("batch_size", "lr", "lr_schedule",
-                                                         "decorrelation_weight", "ema_decay")}}
+            "training": {k: getattr(config, k) for k in (
+                "batch_size", "learning_rate", "learning_rate_schedule", "decorrelation_weight",
+                "ema_decay")}}
 
 
 #: Record entries that must agree for candidates of two runs to share one record.
@@ -251,6 +252,7 @@ def write_figure(results, path):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = output_folder(args)
     record = new_record("bench_learning_curves.py", argv)
     stem = "learning_curves_quick" if args.quick else "learning_curves"
     every = candidates(args.quick)
@@ -296,10 +298,9 @@ def main(argv=None):
         "candidates": results,
     })
     if args.merge:
-        results = merged_candidates(GENERATED / f"{stem}.json", record)
+        results = merged_candidates(out / f"{stem}.json", record)
         record["candidates"] = results
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    png = GENERATED / f"{stem}.png"
+    png = out / f"{stem}.png"
     write_figure(results, png)
     finals = {k: r["points"][-1] for k, r in results.items() if r["points"]}
     best = min(finals, key=lambda k: finals[k]["chi2_mean"]) if finals else None
@@ -324,7 +325,7 @@ def main(argv=None):
               f"curve. Lowest chi-squared at this budget: ``{results[best]['label']}``"
               if best else ""]
     lines += figure(png, "held-out quality against CPU time and images seen")
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
     print(f"wrote {png}")
     return record
 

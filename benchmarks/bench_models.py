@@ -18,8 +18,7 @@ import time
 from contextlib import nullcontext
 
 import torch
-from _report import GENERATED as OUT
-from _report import rst_table
+from _report import add_output_dir, output_folder, rst_table
 
 from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig
 from minuet.training import augment
@@ -129,7 +128,8 @@ def main(argv=None):
     parser.add_argument("--note", default="", help="what else was running")
     parser.add_argument("--quick", action="store_true",
                         help="tiny batches, one repeat; writes models_speed_quick.*")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = not args.fp32
     gpu = device.type == "cuda"
@@ -167,9 +167,8 @@ def main(argv=None):
         "reference": reference,
         "reconstruction_speedup": ratio,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
     suffix = ("_gpu" if gpu else "") + ("_quick" if args.quick else "")
-    (OUT / f"models_speed{suffix}.json").write_text(json.dumps(record, indent=2))
+    (out / f"models_speed{suffix}.json").write_text(json.dumps(record, indent=2))
     rows = [
         ("parameters", "parameters", "{:,.0f}"),
         ("training images/s", "train_images_per_s", "{:.1f}"),
@@ -193,7 +192,7 @@ def main(argv=None):
         f"The default preset reconstructs a galaxy {ratio:.0f} times faster than the reference.",
         "",
     ]
-    (OUT / f"models_speed{suffix}.rst").write_text("\n".join(lines))
+    (out / f"models_speed{suffix}.rst").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _legacy import legacy_inference
-from _report import GENERATED, new_record, rst_table, write_results
+from _report import GENERATED, add_output_dir, new_record, output_folder, rst_table, write_results
 from _timing import side_by_side
 from bench_models import build, encoder_rate, reconstruct_ms, train_rate
 from bench_science import _flow_timing, bench_neighbours
@@ -298,7 +298,8 @@ def main(argv=None):
     parser.add_argument("--side-by-side-only", action="store_true",
                         help="only the before/after rows, the FLOP/s table and the GPU rows "
                              "(performance_side.*), not the comparison with the reference")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
     full = not args.side_by_side_only
     quick = args.quick
     repeat = 1 if quick else args.repeat
@@ -416,7 +417,7 @@ def main(argv=None):
         *_gpu_lines(),
     ]
     suffix = "_quick" if quick else ""
-    write_results(f"performance_side{suffix}", record, side_lines)
+    write_results(f"performance_side{suffix}", record, side_lines, directory=out)
     if not full:
         return
     rows, notes = record["full"]["rows"], record["full"]["notes"]
@@ -436,7 +437,7 @@ def main(argv=None):
         *notes,
     ]
     record_full = {key: value for key, value in record.items() if key != "full"}
-    write_results(f"performance{suffix}", record_full, lines)
+    write_results(f"performance{suffix}", record_full, lines, directory=out)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,7 @@ import json
 import time
 
 import numpy as np
-from _report import GENERATED as OUT
-from _report import ROOT, provenance, rst_table
+from _report import ROOT, add_output_dir, output_folder, provenance, rst_table
 
 #: Seed of the held-out simulated set. Training sets use other seeds.
 HELD_OUT_SEED = 20_251_204
@@ -193,7 +192,7 @@ def parse_args(argv=None):
     parser.add_argument("--output-name", default=None,
                         help="stem of the results files (default: reconstruction, or "
                              "reconstruction_quick with --quick)")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
     if args.quick:
         args.n, args.n_many, args.many_steps = min(args.n, 8), 4, 12
         args.n_variant = min(args.n_variant or 8, 8)
@@ -217,6 +216,7 @@ def measure_set(model, images, invvar, footprint):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = output_folder(args)
 
     from minuet import Minuet
     from minuet.evaluation import summarize_reconstructions
@@ -288,12 +288,11 @@ def main(argv=None):
     if "nsa" in real:
         results["nsa_stamps"] = real["nsa"]
 
-    OUT.mkdir(parents=True, exist_ok=True)
     name = args.output_name
-    (OUT / f"{name}.json").write_text(json.dumps(results, indent=2))
-    write_figure(figure_rows, OUT / f"{name}.png")
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    write_figure(figure_rows, out / f"{name}.png")
     lines = report(results, args)
-    (OUT / f"{name}.rst").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.rst").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return results
 

@@ -21,7 +21,7 @@ Writes ``docs/validation/generated/sampler_steps.{json,rst,png}``
 import argparse
 import time
 
-from _report import GENERATED, figure, new_record, rst_table, write_results
+from _report import add_output_dir, figure, new_record, output_folder, rst_table, write_results
 from bench_reconstruction import HELD_OUT_SEED
 
 
@@ -38,7 +38,7 @@ def parse_args(argv=None):
     parser.add_argument("--tolerance", type=float, default=0.05,
                         help="relative loss of quality accepted against the most steps")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
     if args.quick:
         args.n, args.draws, args.steps = 4, 1, [2, 4, 8]
     return args
@@ -104,6 +104,7 @@ def write_figure(rows, path, recommended):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = output_folder(args)
     record = new_record("bench_sampler_steps.py", argv)
     import torch
 
@@ -133,8 +134,7 @@ def main(argv=None):
                    "tolerance": args.tolerance, "recommended_steps": recommended,
                    "rows": rows})
     stem = "sampler_steps_quick" if args.quick else "sampler_steps"
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    png = GENERATED / f"{stem}.png"
+    png = out / f"{stem}.png"
     write_figure(rows, png, recommended)
     body = [(str(r["steps"]), f"{r['chi2_mean']:.3f}", f"{r['chi2_one']:.3f}",
              f"{r['abs_dmag_r']:.4f}", f"{r['abs_dcolor_gr']:.4f}",
@@ -149,7 +149,7 @@ def main(argv=None):
               f"**{recommended}**. With few galaxies the medians scatter by several per "
               "cent, so the choice is only as firm as ``--n`` allows."]
     lines += figure(png, "reconstruction quality against the number of sampler steps")
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
     return record
 
 

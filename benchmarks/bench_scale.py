@@ -32,8 +32,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from _report import GENERATED as OUT
-from _report import PEAK_RSS, peak_rss_mib, provenance, rst_table
+from _report import PEAK_RSS, add_output_dir, output_folder, peak_rss_mib, provenance, rst_table
 
 
 def _model(args):
@@ -107,7 +106,8 @@ def main(argv=None):
     parser.add_argument("--model", default=None, help="model directory (default: bundled)")
     parser.add_argument("--workdir", default=None, help="where the big file goes")
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
     if args.quick:
         args.n, args.n_memory, args.n_dask = 4096, 2048, 2048
 
@@ -168,9 +168,8 @@ def main(argv=None):
     results["node_hours_1e10_64core"] = results["core_hours_1e10"] / 64
     results["self_peak_rss_mb"] = peak_rss_mib()
 
-    OUT.mkdir(parents=True, exist_ok=True)
     suffix = "_quick" if args.quick else ""
-    (OUT / f"scale{suffix}.json").write_text(json.dumps(results, indent=2))
+    (out / f"scale{suffix}.json").write_text(json.dumps(results, indent=2))
     rows = [
         ("In-memory encoding", f"{results['memory_galaxies_per_s']:.0f} galaxies/s"),
         (f"Streaming {results['stream_n']:,} cutouts from disk ({results['file_gb']:.1f} GB)",
@@ -191,7 +190,7 @@ def main(argv=None):
               f"Measured on {results['machine']}, {results['date']}, model: {model_label}; "
               f"command: ``python benchmarks/bench_scale.py{' --quick' if args.quick else ''}"
               f" --n {args.n}``."]
-    (OUT / f"scale{suffix}.rst").write_text("\n".join(lines) + "\n")
+    (out / f"scale{suffix}.rst").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return results
 

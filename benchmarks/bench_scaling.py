@@ -32,7 +32,16 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _report import GENERATED, PEAK_RSS, ROOT, figure, new_record, rst_table, write_results
+from _report import (
+    PEAK_RSS,
+    ROOT,
+    add_output_dir,
+    figure,
+    new_record,
+    output_folder,
+    rst_table,
+    write_results,
+)
 
 TASKS = ("encode", "posterior", "neighbours")
 
@@ -130,7 +139,8 @@ def main(argv=None):
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--quick", action="store_true",
                         help="N = 1e3 and 1e4, 1000 queries; writes scaling_quick.*")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
     if args.quick:
         args.sizes = [s for s in args.sizes if s <= 1e4]
         args.queries = min(args.queries, 1_000)
@@ -153,7 +163,7 @@ def main(argv=None):
                                                  n_queries=min(args.queries, n), base=base))
 
     stem = "scaling_quick" if args.quick else "scaling"
-    png = GENERATED / f"{stem}.png"
+    png = out / f"{stem}.png"
     plot(record["results"], png, f"Time and memory against N ({record['machine']}, "
          f"{record['date']})")
     body = []
@@ -174,7 +184,7 @@ def main(argv=None):
                     "detail"), body),
         *figure(png, "log-log wall time and memory against the number of galaxies"),
     ]
-    write_results(stem, record, lines)
+    write_results(stem, record, lines, directory=out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from _report import GENERATED, add_output_dir, output_folder
 
 from minuet.simulate import simulate, write_dataset
 from minuet.visualization import rgb_composite
@@ -38,13 +39,12 @@ REAL = Path(
         ROOT.parent / "shared" / "data" / "real" / "ls_dr9_grz_72x72_stamps.npz",
     )
 )
-GENERATED = ROOT / "docs" / "validation" / "generated"
 REAL_NSA = REAL.parent / "ls_nsa_grz_72x72_stamps.npz"
-FIGURE = ROOT / "docs" / "simulate" / "simulated_vs_real.png"
-COLOURS = ROOT / "docs" / "simulate" / "colour_redshift.png"
+#: Where the figures of the simulator's documentation page go (unless --output-dir is given).
+FIGURES = ROOT / "docs" / "simulate"
 
 
-def time_run(n, processes, *, seed=0, output=None):
+def time_run(n, processes, *, out, seed=0, output=None):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.h5" if output is None else Path(output)
         t0 = time.perf_counter()
@@ -62,15 +62,15 @@ def time_run(n, processes, *, seed=0, output=None):
         f"- wall time: {elapsed:.1f} s ({elapsed / 60:.2f} min), "
         f"{1e3 * elapsed * processes / n:.1f} ms of CPU per galaxy per core\n"
     )
-    (GENERATED / "simulate_timing.rst").write_text(text)
+    (out / "simulate_timing.rst").write_text(text)
     record = {"n": n, "processes": processes, "seed": seed, "cores": os.cpu_count(),
               "seconds": round(elapsed, 1), "date": time.strftime("%Y-%m-%d"),
               "load_average_at_end": [round(value, 2) for value in load]}
-    (GENERATED / "simulate_timing.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "simulate_timing.json").write_text(json.dumps(record, indent=2) + "\n")
     print(text)
 
 
-def cpu_time(n, seed=1):
+def cpu_time(n, *, out, seed=1):
     """CPU seconds per galaxy of one process, which the machine's load changes far less
     than it changes wall time; ``--cpu N`` writes it beside the load average."""
     import resource
@@ -90,12 +90,11 @@ def cpu_time(n, seed=1):
         f"- galaxies: {n} (default mixture, seed {seed}), one process\n"
         f"- CPU time: {cpu:.1f} s, {1e3 * cpu / n:.1f} ms per galaxy; wall time {wall:.1f} s\n"
     )
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    (GENERATED / "simulate_cpu.rst").write_text(text)
+    (out / "simulate_cpu.rst").write_text(text)
     record = {"n": n, "seed": seed, "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
               "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
               "load_average_at_end": [round(value, 2) for value in load]}
-    (GENERATED / "simulate_cpu.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "simulate_cpu.json").write_text(json.dumps(record, indent=2) + "\n")
     print(text)
 
 
@@ -145,7 +144,7 @@ def _rgb(image):
     return rgb_composite(image)
 
 
-def compare(n_sim=240):
+def compare(n_sim=240, *, out, figures):
     with np.load(REAL, allow_pickle=False) as data:
         real = data["images"].astype(float)
         real_iv = data["invvar"].astype(float)
@@ -185,8 +184,8 @@ def compare(n_sim=240):
         row_axes[0].set_ylabel({"DR9": "real DR9", "NSA": "real NSA"}.get(kind, "simulated"),
                                fontsize=10)
     fig.tight_layout(h_pad=0.8, w_pad=0.3)
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=100)
+    figures.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figures / "simulated_vs_real.png", dpi=100)
     plt.close(fig)
 
     has_iv = real_iv.reshape(len(real), -1).any(axis=1)
@@ -236,7 +235,7 @@ def compare(n_sim=240):
         "DECaLS-depth cutouts). Real PSF FWHM: area above half maximum of stamp 4 (a compact\n"
         "source, possibly a star); simulated: median drawn PSF FWHM. Colours: 4-pixel-radius\n"
         "aperture at the centre.\n\n",
-        GENERATED / "simulate_comparison.rst",
+        out / "simulate_comparison.rst",
     )
 
 
@@ -252,7 +251,7 @@ def _write_table(rows, header, title, intro, path):
     print(text)
 
 
-def colour_loci(n=5000, seed=20251201):
+def colour_loci(n=5000, seed=20251201, *, out, figures):
     """Colour-redshift figure and table against the DESI LRG and ELG selections.
 
     The same draw and cuts as ``tests/simulate/test_colours.py``: the reference
@@ -326,7 +325,8 @@ def colour_loci(n=5000, seed=20251201):
                  fontsize=10)
     ax.legend(fontsize=8.5, markerscale=4)
     fig.tight_layout()
-    fig.savefig(COLOURS, dpi=100)
+    figures.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figures / "colour_redshift.png", dpi=100)
     plt.close(fig)
 
     def frac(flag, sel):
@@ -369,11 +369,11 @@ def colour_loci(n=5000, seed=20251201):
         "``python benchmarks/bench_simulate.py --n 0``; the same draw and cuts as\n"
         "``tests/simulate/test_colours.py`` (reference variant, r < 23, before Galactic\n"
         "extinction).\n\n",
-        GENERATED / "simulate_colours.rst",
+        out / "simulate_colours.rst",
     )
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="galaxies to time (0: skip timing)")
     parser.add_argument("--processes", type=int, default=2)
@@ -385,16 +385,19 @@ def main():
         default=None,
         help="keep the timed set at this path (default: a deleted temporary file)",
     )
-    args = parser.parse_args()
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
+    # the figures go beside the simulator's page, or with the results of another folder
+    figures = FIGURES if out.resolve() == GENERATED.resolve() else out
     if args.n:
-        time_run(args.n, args.processes, seed=args.seed, output=args.output)
+        time_run(args.n, args.processes, out=out, seed=args.seed, output=args.output)
     if args.cpu:
-        cpu_time(args.cpu)
+        cpu_time(args.cpu, out=out)
     if args.skip_figures:
         return
-    colour_loci()
+    colour_loci(out=out, figures=figures)
     if REAL.exists():
-        compare()
+        compare(out=out, figures=figures)
     else:
         print(f"real stamps not found at {REAL}; comparison skipped")
 

@@ -31,7 +31,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from _report import GENERATED, provenance, rst_table
+from _report import add_output_dir, output_folder, provenance, rst_table
 
 HERE = Path(__file__).resolve().parent
 METRICS = ("median_chi2_red", "median_abs_dmag_r", "median_abs_dcolor_gr",
@@ -93,7 +93,8 @@ def main(argv=None):
                         help="folder of the baselines' weights (bench_baselines --weights-out; "
                         "default runs/baselines, or runs/baselines-quick with --quick)")
     parser.add_argument("--quick", action="store_true", help="a few dozen galaxies")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
     if args.quick:
         args.n = min(args.n, 48)
     if args.weights is None:
@@ -132,8 +133,7 @@ def main(argv=None):
                                 (*METRICS, "high_frequency_power_ratio")}), flush=True)
 
     suffix = "_quick" if args.quick else ""
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    (GENERATED / f"tradeoff{suffix}.json").write_text(json.dumps(results, indent=2))
+    (out / f"tradeoff{suffix}.json").write_text(json.dumps(results, indent=2))
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
     for row in results["rows"]:
@@ -144,7 +144,7 @@ def main(argv=None):
     ax.set_ylabel("power of reconstruction / input")
     ax.set_title("Sharpness of 5-number reconstructions")
     ax.legend(fontsize=8)
-    fig.savefig(GENERATED / f"tradeoff{suffix}.png", dpi=100)
+    fig.savefig(out / f"tradeoff{suffix}.png", dpi=100)
     plt.close(fig)
 
     header = ("decoder", "chi2_red", "abs dm_r [mag]", "abs d(g-r) [mag]", "abs dR/R",
@@ -160,7 +160,7 @@ def main(argv=None):
               f"data, noise included). Model ``{model.name}``; {results['machine']}, "
               f"{results['date']}; command: ``python benchmarks/bench_tradeoff.py"
               f"{' --quick' if args.quick else f' --n {args.n}'}``."]
-    (GENERATED / f"tradeoff{suffix}.rst").write_text("\n".join(lines) + "\n")
+    (out / f"tradeoff{suffix}.rst").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return results
 

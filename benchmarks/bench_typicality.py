@@ -36,7 +36,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _report import GENERATED, command_line, provenance, rst_table
+from _report import add_output_dir, command_line, output_folder, provenance, rst_table
 from refit_heads import encode_with_statistics, simulated
 
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
@@ -103,10 +103,9 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=1000, help="posterior samples")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=str(GENERATED), help="folder of the results files")
     parser.add_argument("--rewrite", default=None, metavar="JSON",
                         help="only write the table again from this results file")
-    args = parser.parse_args(argv)
+    args = add_output_dir(parser, "--out").parse_args(argv)
     if args.rewrite:
         rewrite(args.rewrite)
         return
@@ -195,7 +194,7 @@ def main(argv=None):
                                                            _values(fresh[name])]))
                   for name in ("typicality", "typicality_latent", "typicality_image")}
     res["real"] = real_stamps(model)
-    write(res, Path(args.out), quick=args.quick)
+    write(res, output_folder(args), quick=args.quick)
 
 
 def rewrite(path):

@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from _report import add_output_dir, output_folder
 
 from minuet.cutouts import AsinhStretch
 from minuet.models import DiffusionAutoencoderConfig, dihedral, rotate, save_model
@@ -35,7 +36,6 @@ from minuet.visualization import plot_cutouts
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "models"
-GENERATED = ROOT / "docs" / "validation" / "generated"
 
 
 def rotation_sensitivity(model, x, *, average):
@@ -55,7 +55,7 @@ def rotation_sensitivity(model, x, *, average):
     return out
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="+", help="HDF5 files from `minuet simulate`")
     parser.add_argument("--output", default="minuet-demo-run")
@@ -65,7 +65,8 @@ def main():
     parser.add_argument("--note", default="", help="what else was running")
     parser.add_argument("--threads", type=int, default=0,
                         help="PyTorch threads (default: PyTorch's choice)")
-    args = parser.parse_args()
+    args = add_output_dir(parser).parse_args(argv)
+    out = output_folder(args)
 
     config = TrainingConfig(
         data=tuple(args.data),
@@ -73,7 +74,7 @@ def main():
         model=DiffusionAutoencoderConfig.preset("default"),
         steps=1_000_000,
         batch_size=args.batch_size,
-        lr=3e-4,
+        learning_rate=3e-4,
         warmup_steps=100,
         ema_decay=0.995,
         validation_size=256,
@@ -83,7 +84,7 @@ def main():
         init=args.init,
         threads=args.threads,
     )
-    ema, history = train(config, max_seconds=60 * args.minutes, progress=False)
+    ema, history = train(config, max_minutes=args.minutes, progress=False)
     run = Path(args.output)
     save_model(ema, run / "model", metadata={"steps": history[-1]["step"]})
 
@@ -149,8 +150,7 @@ def main():
         "rotation_dihedral_average": rotation_sensitivity(ema, x, average=True),
         "note": args.note,
     }
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    (GENERATED / "models_training.json").write_text(json.dumps(record, indent=2))
+    (out / "models_training.json").write_text(json.dumps(record, indent=2))
     rs, ra = record["rotation_single"], record["rotation_dihedral_average"]
     start = ", starting from the weights of a previous run" if args.init else " from scratch"
     threads = (f"{args.threads} PyTorch thread{'s' if args.threads > 1 else ''}"
@@ -170,7 +170,7 @@ images in {args.minutes:g} minutes on 2 CPU cores{start}, {threads}
   averaged over the 8 flips and quarter turns
   {ra["quarter_turn"]:.3f} / {ra["flip"]:.3f} / {ra["arbitrary_angle"]:.3f}.
 """
-    (GENERATED / "models_training.rst").write_text(text)
+    (out / "models_training.rst").write_text(text)
     print(text)
 
 

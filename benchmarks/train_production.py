@@ -6,8 +6,8 @@ budget of CPU time can be spent in several sittings. A second call with the
 same ``--output`` resumes exactly from ``<output>/checkpoint.safetensors``;
 ``--init`` warm-starts a new run folder from saved weights (for example the
 bundled model's ``autoencoder.safetensors``); weights of a denoiser without
-overlapping windows are carried over to the windowed one (each window's
-centre starts as the old patch)::
+overlapping windows are carried over to the windowed one by the training
+engine (each window's centre starts as the old patch)::
 
     python -m minuet.cli simulate 100000 /work/data/sim-train-100k.h5 --seed 1 --processes 2
     python benchmarks/train_production.py /work/data/sim-train-100k.h5 \\
@@ -22,47 +22,11 @@ curves' candidates (``bench_learning_curves.py``); a cosine schedule needs
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 from _report import provenance
-
-
-def widen_patches(state, patch, channels=3):
-    """Map a patch-wise denoiser's embedding and output onto overlapping windows.
-
-    The input embedding reads only the centre of each window, so it acts as
-    before; the output repeats each patch's edge pixels over the window's
-    margin, so blending starts close to the old image.
-    """
-    import torch
-
-    state = dict(state)
-    half = patch // 2
-    old = state["denoiser.embed.weight"].reshape(-1, channels, patch, patch)
-    new = torch.zeros(old.shape[0], channels, 2 * patch, 2 * patch, dtype=old.dtype)
-    new[..., half:half + patch, half:half + patch] = old
-    state["denoiser.embed.weight"] = new.flatten(1)
-    edge = torch.arange(2 * patch).sub(half).clamp(0, patch - 1)
-    for name in ("denoiser.out.weight", "denoiser.out.bias"):
-        value = state[name]
-        rows = value.reshape(channels, patch, patch, *value.shape[1:])
-        state[name] = rows[:, edge][:, :, edge].reshape(-1, *value.shape[1:])
-    return state
-
-
-def _widened_init(path, config, output):
-    """Return ``path`` or, when it lacks the windows ``config`` asks for, a widened copy."""
-    from minuet.models import DiffusionAutoencoder, load_model, save_model
-
-    old = load_model(path)
-    if old.config.denoiser.overlap or not config.denoiser.overlap:
-        return path
-    model = DiffusionAutoencoder(config)
-    model.load_state_dict(widen_patches(old.state_dict(), config.denoiser.patch))
-    output.mkdir(parents=True, exist_ok=True)
-    save_model(model, output / "widened-init", metadata={"widened_from": str(path)})
-    return str(output / "widened-init.safetensors")
 
 
 def held_out_curve(args):
@@ -92,11 +56,59 @@ def held_out_curve(args):
     return callback
 
 
+def data_provenance(paths):
+    """Name, galaxies, seed, simulator and code version of each training file.
+
+    Files written by ``minuet simulate`` carry these as HDF5 attributes; a
+    file without them (real cutouts, say) is recorded by name and size only.
+    """
+    import hashlib
+
+    import h5py
+
+    rows = []
+    for path in paths:
+        path = Path(path)
+        row = {"file": path.name, "bytes": path.stat().st_size}
+        with h5py.File(path, "r") as f:
+            attrs = dict(f.attrs)
+        for key in ("n", "seed", "minuet_version"):
+            if key in attrs:
+                value = attrs[key]
+                row[key] = value.item() if hasattr(value, "item") else str(value)
+        if "simulator_config" in attrs:
+            config = attrs["simulator_config"]
+            config = config.decode() if isinstance(config, bytes) else str(config)
+            row["simulator_sha256"] = hashlib.sha256(config.encode()).hexdigest()
+        rows.append(row)
+    return rows
+
+
+def code_version():
+    """The package version and, in a git checkout, the commit and whether it was modified."""
+    import subprocess
+
+    from minuet import __version__
+
+    version = {"minuet": __version__}
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return version
+    return {**version, "commit": commit, "modified": bool(dirty)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", nargs="+", help="simulated HDF5 training files")
     parser.add_argument("--output", required=True, help="run folder")
-    parser.add_argument("--minutes", type=float, required=True, help="wall-time budget")
+    parser.add_argument("--max-minutes", "--minutes", dest="minutes", type=float, required=True,
+                        help="wall-time budget of this sitting")
     parser.add_argument("--init", default="", help="weights to warm-start a new run from")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-4)
@@ -130,17 +142,16 @@ def main(argv=None):
         options = dict(options)
     recipe_init = options.pop("init", "")  # an --init given replaces the recipe's own
     init = args.init or recipe_init
-    if options.get("lr_schedule", "constant") != "constant" and args.steps >= 10_000_000:
+    if options.get("learning_rate_schedule", "constant") != "constant" and args.steps >= 10_000_000:
         msg = "a decaying learning-rate schedule needs --steps, the planned length of the run."
         raise SystemExit(msg)
-    init = _widened_init(init, model_config, output) if init else ""
     config = TrainingConfig(
         data=tuple(args.data),
         output=str(output),
         model=model_config,
         steps=args.steps,  # otherwise the wall-time budget decides when a sitting ends
         batch_size=args.batch_size,
-        lr=args.lr,
+        learning_rate=args.lr,
         warmup_steps=200,
         ema_decay=0.998,
         seed=args.seed,
@@ -156,13 +167,17 @@ def main(argv=None):
     sittings_path = output / "sittings.json"
     sittings = json.loads(sittings_path.read_text()) if sittings_path.exists() else []
     t0 = time.perf_counter()
+    code, data = code_version(), data_provenance(args.data)
     callback = held_out_curve(args) if args.eval_every else None
-    ema, history = train(config, max_seconds=60 * args.minutes, progress=False,
+    ema, history = train(config, max_minutes=args.minutes, progress=False,
                          callback=callback)
     minutes = (time.perf_counter() - t0) / 60
     step = history[-1]["step"]
+    command = ["python", "benchmarks/train_production.py",
+               *(sys.argv[1:] if argv is None else argv)]
     sittings.append({**provenance(), "minutes": round(minutes, 1), "until_step": step,
                      "note": args.note, "init": init, "recipe": args.recipe,
+                     "command": command, "code": code, "data": data,
                      "load_average_end": list(os.getloadavg())})
     sittings_path.write_text(json.dumps(sittings, indent=1))
     validation = [row for row in history if row.get("val_loss") is not None]

@@ -116,7 +116,7 @@ def load_heads(path, manifest):
 
         catalogue = heads.pop("neighbours_catalogue", None)
         if catalogue is not None:
-            options["neighbours"] = {"catalog": QTable.read(path / catalogue)}
+            options["neighbours"] = {"catalogue": QTable.read(path / catalogue)}
     known = {entry.key: entry for entry in _heads.HEADS}
     unknown = sorted(set(heads) - set(known))
     if unknown:

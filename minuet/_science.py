@@ -302,7 +302,7 @@ def neighbours(self, query, k=10, *, catalogue=None, metric=None):
     else:
         z_cat, good_cat = self._rows(catalogue, what="search")
         rows = QTable(catalogue)[good_cat] if isinstance(catalogue, Table) else None
-        index = LatentIndex(z_cat[good_cat], metric=metric or "euclidean", catalog=rows)
+        index = LatentIndex(z_cat[good_cat], metric=metric or "euclidean", catalogue=rows)
         kept = None if good_cat.all() else np.flatnonzero(good_cat)
     z, good = self._rows(query)
     if not good.all():

@@ -51,6 +51,41 @@ def sha256(path):
     return digest.hexdigest()
 
 
+def tensors_sha256(tensors):
+    """SHA-256 of named arrays (numpy or torch): each name, dtype, shape and bytes, in name order.
+
+    For a file that carries its own checksum, where a record beside it could
+    not be replaced in the same rename (a training checkpoint, a part of a
+    catalogue run): the digest of the contents is stored inside the file and
+    compared with the contents read back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet._weights import tensors_sha256
+    >>> a = tensors_sha256({"x": np.zeros(3), "y": np.arange(2)})
+    >>> a == tensors_sha256({"y": np.arange(2), "x": np.zeros(3)})
+    True
+    >>> a == tensors_sha256({"x": np.zeros(3), "y": np.arange(2.0)})
+    False
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name]
+        if hasattr(value, "detach"):  # a torch tensor, whose dtype numpy may lack (bfloat16)
+            import torch
+
+            value = value.detach().cpu().contiguous()
+            kind, shape = str(value.dtype), list(value.shape)
+            data = value.reshape(-1).view(torch.uint8).numpy().tobytes()
+        else:
+            value = np.ascontiguousarray(value)
+            kind, shape, data = value.dtype.str, list(value.shape), value.tobytes()
+        digest.update(json.dumps([name, kind, shape]).encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
 def weight_paths(path):
     """Return the ``.safetensors`` file and the ``.json`` record for ``path`` or its stem."""
     path = Path(path)

@@ -37,7 +37,7 @@ def model(truth):
     posterior.fit(latents, table, seed=0)
     morphology = MorphologyClassifier().fit(latents, table, labels=["merger", "round"], seed=0)
     catalogue = QTable({"name": [f"g{i}" for i in range(N)], "redshift": table["redshift"]})
-    index = LatentIndex(latents, catalog=catalogue)
+    index = LatentIndex(latents, catalogue=catalogue)
     anomaly = AnomalyScorer().fit(latents, seed=0)
     return Minuet(net, name="heads", posterior_estimator=posterior,
                   morphology_classifier=morphology, latent_index=index, anomaly_scorer=anomaly)
@@ -150,7 +150,7 @@ def test_fit_heads_from_truth(truth):
                                                      transforms=1))
     assert model.posterior_estimator.config.properties == ("redshift",)
     assert model.morphology_classifier.labels == ["merger", "round"]
-    assert model.latent_index.catalog.colnames == ["redshift", "merger", "round"]
+    assert model.latent_index.catalogue.colnames == ["redshift", "merger", "round"]
     assert len(model.latent_index) == N
     assert model.anomaly_scorer is not None
     with pytest.raises(ValueError, match="same galaxies, row by row"):

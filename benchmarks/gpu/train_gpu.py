@@ -197,8 +197,8 @@ def main(argv=None):
         planned = args.steps or 10**9
         config = TrainingConfig(
             data=tuple(files), output=str(work / "run"), model=model, steps=planned,
-            batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
-            lr_schedule=args.lr_schedule, decorrelation_weight=args.decorrelation_weight,
+            batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
+            learning_rate_schedule=args.lr_schedule, decorrelation_weight=args.decorrelation_weight,
             seed=args.seed, validation_fraction=0.02, validation_size=256,
             validate_every=10**9, checkpoint_every=10**9, log_every=100,
             precision=args.precision,
@@ -245,7 +245,7 @@ def main(argv=None):
         _log(start, f"training on {device} ({model.encoder.kind} encoder, batch "
                     f"{config.batch_size}); {max(left, 0):.0f} s left for training")
         train_start = time.perf_counter()
-        ema, history = train(config, max_seconds=max(left, 0), progress=False,
+        ema, history = train(config, max_minutes=max(left, 0) / 60, progress=False,
                              callback=on_validation)
         timings["train_s"] = time.perf_counter() - t_train
         step = history[-1]["step"] if history else 0

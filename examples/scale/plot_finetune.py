@@ -75,7 +75,7 @@ config = TrainingConfig(
     init=str(base.path / "autoencoder.safetensors"),
     steps=6,
     batch_size=8,
-    lr=5e-5,
+    learning_rate=5e-5,
     warmup_steps=4,
     log_every=1,
     validate_every=3,
@@ -169,7 +169,7 @@ real_run = TrainingConfig(
     init="minuet/data/minuet-sim/autoencoder.safetensors",
     steps=20_000,
     batch_size=128,
-    lr=5e-5,
+    learning_rate=5e-5,
 )
 text = json.loads(real_run.to_json())
 text["model"] = "{... the bundled model's architecture, as written by to_json() ...}"

@@ -4,15 +4,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from astropy.utils.decorators import deprecated_renamed_argument
 
-from .._config import JSONConfig
+from .._config import RENAMED_SINCE, JSONConfig
 from .._fitting import seeded
 from ..cutouts import nanomaggy
 from ..models import DiffusionAutoencoderConfig, Encoder, EncoderConfig
 from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split
 from ._networks import AutoencoderNet, ConvDecoder
-from ._training import autocast, load_network, save_network, train
+from ._training import forward_in_batches, load_network, save_network, train
 
 __all__ = ["DeterministicAutoencoder", "DeterministicAutoencoderConfig"]
 
@@ -111,8 +112,11 @@ class DeterministicAutoencoder:
         """
         return self.config.encoder.image_size
 
+    @deprecated_renamed_argument(["lr", "minutes"], ["learning_rate", "max_minutes"],
+                                 [RENAMED_SINCE, RENAMED_SINCE])
     def fit(self, flux, *, invvar=None, footprint=None, footprint_weight=0.9, steps=2000,
-            batch_size=64, lr=3e-4, minutes=None, validation_fraction=0.1, patience=10,
+            batch_size=64, learning_rate=3e-4, max_minutes=None, validation_fraction=0.1,
+            patience=10,
             validate_every=100, augmentation=True, precision="auto", progress=False):
         """Train encoder and decoder on stretched cutouts.
 
@@ -127,10 +131,12 @@ class DeterministicAutoencoder:
             Boolean ``(N, S, S)`` footprints of the central galaxies.
         footprint_weight : float
             Loss weight of footprint pixels; the background weighs the rest.
-        steps, batch_size, lr : int, int, float
-            Optimiser steps, batch size and AdamW learning rate.
-        minutes : float, optional
-            Wall-clock budget of the training.
+        steps, batch_size, learning_rate : int, int, float
+            Optimiser steps, batch size and AdamW learning rate (``lr`` is
+            the deprecated name of ``learning_rate``).
+        max_minutes : float, optional
+            Wall-clock budget of the training (``minutes`` is its deprecated
+            name).
         validation_fraction : float
             Held-out fraction for the validation loss and early stopping.
         patience, validate_every : int
@@ -177,7 +183,8 @@ class DeterministicAutoencoder:
             return error.sum() / w.sum().clamp_min(1.0)
 
         self.history = train(net, batch_loss, train_idx, val_idx, steps=steps,
-                             batch_size=batch_size, lr=lr, seed=self.seed, minutes=minutes,
+                             batch_size=batch_size, learning_rate=learning_rate, seed=self.seed,
+                             max_minutes=max_minutes,
                              patience=patience, validate_every=validate_every,
                              precision=precision, progress=progress,
                              desc="deterministic autoencoder")
@@ -219,11 +226,9 @@ class DeterministicAutoencoder:
         >>> ae.encode(flux).shape
         (4, 5)
         """
-        x = self._x(flux)
-        with autocast(precision):
-            out = [self.network.encoder(x[i : i + batch_size]).float()
-                   for i in range(0, len(x), batch_size)]
-        return torch.cat(out).numpy().astype(np.float64)
+        out = forward_in_batches(self.network.encoder, self._x(flux), batch_size=batch_size,
+                                 precision=precision)
+        return out.numpy().astype(np.float64)
 
     @torch.no_grad()
     def reconstruct(self, latents, *, batch_size=256, precision="fp32"):
@@ -264,11 +269,9 @@ class DeterministicAutoencoder:
             msg = (f"latents must be finite and shaped (N, {dim}); received shape "
                    f"{latents.shape}. Pass the output of encode().")
             raise ValueError(msg)
-        z = torch.from_numpy(latents)
-        with autocast(precision):
-            out = [self.network.decoder(z[i : i + batch_size]).float()
-                   for i in range(0, len(z), batch_size)]
-        return self.stretch.inverse(torch.cat(out).numpy()) * nanomaggy
+        out = forward_in_batches(self.network.decoder, torch.from_numpy(latents),
+                                 batch_size=batch_size, precision=precision)
+        return self.stretch.inverse(out.numpy()) * nanomaggy
 
     def save(self, path, *, metadata=None):
         """Write ``<path>.safetensors`` and ``<path>.json``; return the weights' SHA-256.

@@ -6,15 +6,16 @@ import astropy.units as u
 import numpy as np
 import torch
 from astropy.table import QTable
+from astropy.utils.decorators import deprecated_renamed_argument
 from torch.nn import functional as F
 
-from .._config import JSONConfig
+from .._config import RENAMED_SINCE, JSONConfig
 from .._fitting import seeded
 from .._vocabulary import DEFAULT_LABELS, DEFAULT_PROPERTIES, PROPERTY_UNITS
 from ..training import augment
 from ._data import check_flux, default_stretch, make_source, split, truth_array
 from ._networks import ResNet, gaussian_nll
-from ._training import autocast, load_network, save_network, train
+from ._training import forward_in_batches, load_network, save_network, train
 
 __all__ = ["SupervisedCNN", "SupervisedCNNConfig"]
 
@@ -156,8 +157,10 @@ class SupervisedCNN:
         p = len(self.config.properties)
         return out[:, :p], out[:, p : 2 * p], out[:, 2 * p :]
 
-    def fit(self, flux, truth=None, *, steps=2000, batch_size=64, lr=1e-3,
-            minutes=None, validation_fraction=0.1, patience=10, validate_every=100,
+    @deprecated_renamed_argument(["lr", "minutes"], ["learning_rate", "max_minutes"],
+                                 [RENAMED_SINCE, RENAMED_SINCE])
+    def fit(self, flux, truth=None, *, steps=2000, batch_size=64, learning_rate=1e-3,
+            max_minutes=None, validation_fraction=0.1, patience=10, validate_every=100,
             augmentation=True, precision="auto", progress=False):
         """Train the network on cutouts and their true properties and labels.
 
@@ -169,10 +172,12 @@ class SupervisedCNN:
         truth : `~astropy.table.Table`, optional
             One row per cutout with the configuration's property and label
             columns; read from the files' ``truth`` table when omitted.
-        steps, batch_size, lr : int, int, float
-            Optimiser steps, batch size and AdamW learning rate.
-        minutes : float, optional
-            Wall-clock budget of the training.
+        steps, batch_size, learning_rate : int, int, float
+            Optimiser steps, batch size and AdamW learning rate (``lr`` is
+            the deprecated name of ``learning_rate``).
+        max_minutes : float, optional
+            Wall-clock budget of the training (``minutes`` is its deprecated
+            name).
         validation_fraction : float
             Held-out fraction for the validation loss and early stopping.
         patience, validate_every : int
@@ -244,7 +249,8 @@ class SupervisedCNN:
             return loss
 
         self.history = train(net, batch_loss, train_idx, val_idx, steps=steps,
-                             batch_size=batch_size, lr=lr, seed=self.seed, minutes=minutes,
+                             batch_size=batch_size, learning_rate=learning_rate, seed=self.seed,
+                             max_minutes=max_minutes,
                              patience=patience, validate_every=validate_every,
                              precision=precision, progress=progress, desc="supervised CNN")
         return self
@@ -291,9 +297,7 @@ class SupervisedCNN:
         c = self.config
         flux = check_flux(flux, size=c.image_size)
         x = torch.from_numpy(self.stretch.forward(flux).astype(np.float32))
-        with autocast(precision):
-            out = torch.cat([self.network(x[i : i + batch_size]).float()
-                             for i in range(0, len(x), batch_size)])
+        out = forward_in_batches(self.network, x, batch_size=batch_size, precision=precision)
         mean, log_var, logits = (t.numpy().astype(np.float64) for t in self._split_outputs(out))
         mean = mean * self.target_std + self.target_mean
         std = np.exp(0.5 * np.clip(log_var, -12.0, 12.0)) * self.target_std

@@ -31,8 +31,8 @@ def check_positive(**values):
             raise ValueError(msg)
 
 
-def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
-          minutes=None, patience=10, validate_every=50, precision="auto", progress=False,
+def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, learning_rate, seed,
+          max_minutes=None, patience=10, validate_every=50, precision="auto", progress=False,
           weight_decay=1e-4, max_validation=512, desc="training"):
     """Optimise ``model`` with AdamW on ``batch_loss`` and stop early on validation.
 
@@ -46,10 +46,10 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
         of those examples, augmenting them when ``training``.
     train_idx, val_idx : `numpy.ndarray`
         Example indices; with no validation indices there is no early stopping.
-    steps, batch_size, lr, seed : int, int, float, int
+    steps, batch_size, learning_rate, seed : int, int, float, int
         Optimiser steps, batch size, learning rate and the seed of the batch
         order and augmentations.
-    minutes : float, optional
+    max_minutes : float, optional
         Wall-clock budget; training stops at the first step past it.
     patience : int
         Validations without improvement before stopping.
@@ -65,12 +65,13 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
         ``best_step``, ``best_val_loss``, ``steps``, ``seconds`` and
         ``stopped`` (``'steps'``, ``'early'`` or ``'time'``).
     """
-    check_positive(steps=steps, batch_size=batch_size, lr=lr, minutes=minutes,
+    check_positive(steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                   max_minutes=max_minutes,
                    patience=patience, validate_every=validate_every)
     cast = autocast(precision)
     val_idx = val_idx[:max_validation]
     generator = torch.Generator().manual_seed(int(seed))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     warmup = max(1, min(100, steps // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / warmup)
@@ -109,7 +110,7 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
         optimiser.step()
         schedule.step()
         history["train_loss"].append([step + 1, float(loss.detach())])
-        out_of_time = minutes is not None and time.perf_counter() - start > 60 * minutes
+        out_of_time = max_minutes is not None and time.perf_counter() - start > 60 * max_minutes
         if len(val_idx) and ((step + 1) % validate_every == 0 or out_of_time
                              or step + 1 == steps):
             val = validate(step + 1)
@@ -131,6 +132,13 @@ def train(model, batch_loss, train_idx, val_idx, *, steps, batch_size, lr, seed,
     if not len(val_idx):
         history["best_step"], history["best_val_loss"] = step + 1, None
     return history
+
+
+def forward_in_batches(function, x, *, batch_size, precision):
+    """``function`` applied to ``x`` in batches under ``precision``, as one float32 tensor."""
+    with autocast(precision):
+        out = [function(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    return torch.cat(out)
 
 
 def _summary(history):

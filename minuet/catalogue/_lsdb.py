@@ -11,7 +11,9 @@ the model encodes on the worker that holds the partition.
 from pathlib import Path
 
 import numpy as np
+from astropy.utils.decorators import deprecated_renamed_argument
 
+from .._config import RENAMED_SINCE
 from .._vocabulary import ENCODE_COLUMNS, encoded_columns
 from ._dask import _model_reference, _worker_model
 
@@ -58,16 +60,17 @@ def _encode_partition(frame, *, reference, ra_column, dec_column, cutouts, batch
     return out
 
 
-def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedral=False,
+@deprecated_renamed_argument("catalog", "catalogue", RENAMED_SINCE)
+def encode_lsdb(catalogue, *, model, cutouts=None, batch_size=256, average_dihedral=False,
                 precision="auto", **fetch_options):
     """Add minuet's latents to every row of an LSDB catalogue, lazily.
 
     Parameters
     ----------
-    catalog : ``lsdb.Catalog``, str or path-like
+    catalogue : ``lsdb.Catalog``, str or path-like
         A catalogue of galaxy positions, or the path of a HATS catalogue
         (opened with ``lsdb.open_catalog``). Its RA and Dec columns are those
-        its HATS properties name.
+        its HATS properties name. ``catalog`` is its deprecated name.
     model : `~minuet.Minuet`, str or path-like
         A saved model (each Dask worker reads its directory once), a model
         directory, or the name of a bundled model.
@@ -91,7 +94,7 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
 
     Returns
     -------
-    catalog : ``lsdb.Catalog``
+    catalogue : ``lsdb.Catalog``
         The same partitions with the latent columns (``model.latent_names``),
         ``minuet_valid``, ``minuet_flag`` (why a row was refused) and
         ``minuet_masked_fraction`` added;
@@ -124,8 +127,8 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
     except ImportError as exc:
         msg = "encode_lsdb needs LSDB; install it with pip install 'minuet[lsdb]'."
         raise ImportError(msg) from exc
-    if isinstance(catalog, (str, Path)):
-        catalog = lsdb.open_catalog(catalog)
+    if isinstance(catalogue, (str, Path)):
+        catalogue = lsdb.open_catalog(catalogue)
     if cutouts is not None and fetch_options:
         msg = (f"options {sorted(fetch_options)} are for the Legacy Surveys download; with a "
                "cutouts function, set them in that function instead.")
@@ -139,13 +142,13 @@ def encode_lsdb(catalog, *, model, cutouts=None, batch_size=256, average_dihedra
     reference = _model_reference(model)
     driver_model = _worker_model(*reference)
     added = [*driver_model.latent_names, VALID_COLUMN, FLAG_COLUMN, MASKED_COLUMN]
-    clash = sorted(set(added) & set(catalog.columns))
+    clash = sorted(set(added) & set(catalogue.columns))
     if clash:
         msg = (f"the catalogue already has the columns {clash}; select the columns to keep "
-               "(catalog[[...]]) or rename them before encoding.")
+               "(catalogue[[...]]) or rename them before encoding.")
         raise ValueError(msg)
-    info = catalog.hc_structure.catalog_info
-    return catalog.map_partitions(
+    info = catalogue.hc_structure.catalog_info
+    return catalogue.map_partitions(
         _encode_partition,
         reference=reference,
         ra_column=info.ra_column,

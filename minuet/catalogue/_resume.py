@@ -1,11 +1,13 @@
 """What makes a resumed catalogue run trustworthy: input stamps and checked part files.
 
-A run may only reuse a finished part when three things hold: the inputs are
+A run may only reuse a finished part when four things hold: the inputs are
 the files the part was made from (same size, modification time and first
 mebibyte), the part was written by a run with the same plan, inputs, options
-and model (it records that run's fingerprint), and it holds exactly the rows
-of its own unit. A part that fails any check is redone, with a warning that
-says why; a changed input stops the run before anything is mixed.
+and model (it records that run's fingerprint), its columns match the SHA-256
+it records (parts written before parts carried one are checked without it),
+and it holds exactly the rows of its own unit. A part that fails any check is
+redone, with a warning that says why; a changed input stops the run before
+anything is mixed.
 """
 
 import hashlib
@@ -15,6 +17,8 @@ import zipfile
 
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
+
+from .._weights import tensors_sha256
 
 __all__ = ["ResumeWarning"]
 
@@ -116,10 +120,13 @@ def part_problem(path, k, unit, run):
     missing = [key for key in (*_PART_KEYS, "run", "unit") if key not in columns]
     if missing:
         return f"it lacks the columns {missing}"
+    recorded = columns.pop("sha256", None)
     if str(columns["run"]) != run:
         return "it was written by another run (other inputs, options or model)"
     if int(columns["unit"]) != k:
         return f"it holds unit {int(columns['unit'])}, not unit {k} (a copied part)"
+    if recorded is not None and str(recorded) != tensors_sha256(columns):
+        return "its columns do not match the SHA-256 it records; it was altered"
     source_index, row = _expected_rows(unit)
     if len(columns["row"]) != len(row) or not (
         np.array_equal(columns["row"], row) and np.array_equal(columns["source_index"],

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from .._latents import refuse_nonfinite_latents
 from .._validation import input_file
 from .._vocabulary import ENCODE_COLUMNS, encoded_columns, fits_keywords
+from .._weights import tensors_sha256
 from ..cutouts import iter_hdf5, load_cutouts
 from ._resume import check_parts, fingerprint, input_stamps, read_manifest, why_different
 
@@ -206,11 +207,13 @@ def write_part(path, columns):
 
     The part also records its unit's number and the fingerprint of the run
     (from the manifest beside it), so that a resumed run can tell a part of
-    its own from a copied or stale one.
+    its own from a copied or stale one, and the SHA-256 of all its columns
+    (`minuet._weights.tensors_sha256`), checked before the part is reused.
     """
     manifest = json.loads((path.parent / "manifest.json").read_text())
     columns = {**columns, "run": np.array(fingerprint(manifest)),
                "unit": np.array(int(path.stem.rsplit("-", 1)[1]))}
+    columns["sha256"] = np.array(tensors_sha256(columns))
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         np.savez(f, **columns)

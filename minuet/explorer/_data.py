@@ -753,7 +753,7 @@ def reference_catalogue(model):
                "table of latents (the output of Minuet.encode).")
         raise ValueError(msg)
     table = QTable()
-    catalog = index.catalog
+    catalog = index.catalogue
     ids = (np.asarray(catalog["index"]) if catalog is not None and "index" in catalog.colnames
            else np.arange(len(index)))
     table["id"] = ids

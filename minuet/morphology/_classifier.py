@@ -6,8 +6,10 @@ import warnings
 import numpy as np
 import torch
 from astropy.table import Table
+from astropy.utils.decorators import deprecated_renamed_argument
 from astropy.utils.exceptions import AstropyUserWarning
 
+from .._config import RENAMED_SINCE
 from .._fitting import standardisation
 from .._heads import UNCHANGED
 from .._latents import latent_array
@@ -25,7 +27,7 @@ _KIND = "minuet-morphology-1"
 class _Settings:
     width: int = 64
     blocks: int = 2
-    epochs: int = 200
+    max_epochs: int = 200
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     patience: int = 15
@@ -48,8 +50,8 @@ class MorphologyClassifier:
         Hidden width of each network.
     blocks : int, optional
         Number of residual blocks.
-    epochs : int, optional
-        Maximum number of training epochs.
+    max_epochs : int, optional
+        Maximum number of training epochs (``epochs`` is its deprecated name).
     learning_rate : float, optional
         AdamW learning rate.
     weight_decay : float, optional
@@ -67,14 +69,15 @@ class MorphologyClassifier:
     >>> rng = np.random.default_rng(0)
     >>> latents = rng.normal(size=(300, 5))
     >>> truth = Table({"edge_on": latents[:, 0] > 0.5})
-    >>> clf = MorphologyClassifier(epochs=20).fit(latents, truth, labels=["edge_on"])
+    >>> clf = MorphologyClassifier(max_epochs=20).fit(latents, truth, labels=["edge_on"])
     >>> clf.predict_proba(latents[:2]).colnames
     ['p_edge_on']
     """
 
-    def __init__(self, *, width=64, blocks=2, epochs=200, learning_rate=3e-3,
+    @deprecated_renamed_argument("epochs", "max_epochs", RENAMED_SINCE)
+    def __init__(self, *, width=64, blocks=2, max_epochs=200, learning_rate=3e-3,
                  weight_decay=1e-4, patience=15, batch_size=512):
-        self._settings = _Settings(width, blocks, epochs, learning_rate, weight_decay,
+        self._settings = _Settings(width, blocks, max_epochs, learning_rate, weight_decay,
                                    patience, batch_size)
         self.labels = None
         self._models = None
@@ -84,7 +87,8 @@ class MorphologyClassifier:
     def __repr__(self):
         return f"<MorphologyClassifier labels={self.labels}>"
 
-    def fit(self, latents, table, *, labels=None, seed=0):
+    @deprecated_renamed_argument("table", "truth", RENAMED_SINCE)
+    def fit(self, latents, truth, *, labels=None, seed=0):
         """
         Train one classifier per label.
 
@@ -95,7 +99,7 @@ class MorphologyClassifier:
         ----------
         latents : array-like or `~astropy.table.Table`
             ``(N, D)`` latents, or a table with ``latent_*`` columns.
-        table : `~astropy.table.Table`
+        truth : `~astropy.table.Table`
             Truth, one row per latent, with boolean label columns.
         labels : list of str, optional
             Label columns; default ``merger``, ``spiral_arms``, ``edge_on``, ``round``.
@@ -114,12 +118,12 @@ class MorphologyClassifier:
         >>> rng = np.random.default_rng(0)
         >>> latents = rng.normal(size=(200, 5))
         >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
-        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> clf = MorphologyClassifier(width=16, max_epochs=5)
         >>> clf.fit(latents, truth, labels=["edge_on", "round"])
         <MorphologyClassifier labels=['edge_on', 'round']>
         """
         x = latent_array(latents)
-        targets = _labels(table, labels, len(x))
+        targets = _labels(truth, labels, len(x))
         self._mean, self._std = standardisation(x)
         xs = self._scale(x)
         self._models = {}
@@ -155,7 +159,7 @@ class MorphologyClassifier:
         >>> rng = np.random.default_rng(0)
         >>> latents = rng.normal(size=(200, 5))
         >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
-        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> clf = MorphologyClassifier(width=16, max_epochs=5)
         >>> clf = clf.fit(latents, truth, labels=["edge_on", "round"])
         >>> proba = clf.predict_proba(latents[:3])
         >>> proba.colnames, len(proba)
@@ -172,7 +176,8 @@ class MorphologyClassifier:
         table.meta["morphology_weights_sha256"] = self.sha256
         return table
 
-    def cross_validate(self, latents, table, *, labels=None, n_splits=5, seed=0):
+    @deprecated_renamed_argument("table", "truth", RENAMED_SINCE)
+    def cross_validate(self, latents, truth, *, labels=None, n_splits=5, seed=0):
         """
         ROC-AUC and PR-AUC from stratified k-fold cross-validation.
 
@@ -185,7 +190,7 @@ class MorphologyClassifier:
         ----------
         latents : array-like or `~astropy.table.Table`
             ``(N, D)`` latents.
-        table : `~astropy.table.Table`
+        truth : `~astropy.table.Table`
             Truth with the label columns.
         labels : list of str, optional
             Label columns; default as in `fit`.
@@ -208,7 +213,7 @@ class MorphologyClassifier:
         >>> rng = np.random.default_rng(0)
         >>> latents = rng.normal(size=(200, 5))
         >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
-        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> clf = MorphologyClassifier(width=16, max_epochs=5)
         >>> result = clf.cross_validate(latents, truth, labels=["round"], n_splits=2)
         >>> result.colnames
         ['label', 'roc_auc', 'roc_auc_std', 'pr_auc', 'pr_auc_std', 'prevalence', 'n']
@@ -216,7 +221,7 @@ class MorphologyClassifier:
         from sklearn.model_selection import StratifiedKFold
 
         x = latent_array(latents)
-        targets = _labels(table, labels, len(x), min_per_class=n_splits)
+        targets = _labels(truth, labels, len(x), min_per_class=n_splits)
         rows = []
         for name, (y, known) in targets.items():
             xk, yk = x[known], y[known]
@@ -258,7 +263,7 @@ class MorphologyClassifier:
         >>> rng = np.random.default_rng(0)
         >>> latents = rng.normal(size=(200, 5))
         >>> truth = Table({"edge_on": latents[:, 0] > 0.5, "round": latents[:, 1] > 0})
-        >>> clf = MorphologyClassifier(width=16, epochs=5)
+        >>> clf = MorphologyClassifier(width=16, max_epochs=5)
         >>> clf = clf.fit(latents, truth, labels=["edge_on", "round"])
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = clf.save(f"{tmp}/morphology.safetensors")
@@ -296,6 +301,8 @@ class MorphologyClassifier:
         """
         tensors, config, record = load_fitted(path, _KIND, legacy_kind="MorphologyClassifier")
         labels = config.pop("labels")
+        if "epochs" in config:  # written before the option was called max_epochs
+            config["max_epochs"] = config.pop("epochs")
         self = cls(**config)
         self._mean, self._std = tensors["mean"], tensors["std"]
         self._models = {}

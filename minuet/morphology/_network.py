@@ -40,7 +40,7 @@ class ResidualMLP(nn.Module):
         return self.out(h).squeeze(-1)
 
 
-def train_binary(x, y, *, width, blocks, epochs, learning_rate, weight_decay, patience,
+def train_binary(x, y, *, width, blocks, max_epochs, learning_rate, weight_decay, patience,
                  batch_size, seed):
     """
     Fit a `ResidualMLP` with early stopping on a stratified 20% validation split.
@@ -61,7 +61,7 @@ def train_binary(x, y, *, width, blocks, epochs, learning_rate, weight_decay, pa
     loss_fn = nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(int(seed))
     stopper = EarlyStopping(model, patience=patience, min_delta=1e-5)
-    for _ in range(epochs):
+    for _ in range(max_epochs):
         model.train()
         order = torch.randperm(len(yt), generator=generator)
         for start in range(0, len(order), batch_size):

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import QTable, Table
+from astropy.utils.decorators import deprecated, deprecated_renamed_argument
 
+from .._config import RENAMED_SINCE
 from .._fitting import standardisation
 from .._latents import latent_array
 from .._validation import count
@@ -81,8 +83,9 @@ class LatentIndex:
         Distance between galaxies.
     standardize : bool, optional
         Z-score the latents with the catalogue's statistics.
-    catalog : `~astropy.table.Table`, optional
-        One row per catalogue galaxy, appended to the query results.
+    catalogue : `~astropy.table.Table`, optional
+        One row per catalogue galaxy, appended to the query results
+        (``catalog`` is its deprecated name).
     leafsize : int, optional
         Leaf size of the k-d tree.
 
@@ -97,7 +100,8 @@ class LatentIndex:
     [0, 1]
     """
 
-    def __init__(self, latents, *, metric="euclidean", standardize=True, catalog=None,
+    @deprecated_renamed_argument("catalog", "catalogue", RENAMED_SINCE)
+    def __init__(self, latents, *, metric="euclidean", standardize=True, catalogue=None,
                  leafsize=16):
         if metric not in METRICS:
             msg = f"metric must be one of {METRICS}; received {metric!r}."
@@ -111,10 +115,10 @@ class LatentIndex:
         else:
             self._mean = np.zeros(self.latents.shape[1])
             self._std = np.ones(self.latents.shape[1])
-        self.catalog = None
+        self.catalogue = None
         self.sha256 = None
-        if catalog is not None:
-            self.attach_catalog(catalog)
+        if catalogue is not None:
+            self.attach_catalogue(catalogue)
         self._tree = self._build()
 
     def __len__(self):
@@ -124,12 +128,12 @@ class LatentIndex:
         return (f"<LatentIndex n={len(self)} dims={self.latents.shape[1]} "
                 f"metric={self.metric!r}>")
 
-    def attach_catalog(self, catalog):
+    def attach_catalogue(self, catalogue):
         """Attach a table, one row per catalogue galaxy, to be joined to query results.
 
         Parameters
         ----------
-        catalog : `~astropy.table.Table`
+        catalogue : `~astropy.table.Table`
             One row per catalogue galaxy, in the order of the latents.
 
         Examples
@@ -138,16 +142,27 @@ class LatentIndex:
         >>> from astropy.table import Table
         >>> from minuet.neighbours import LatentIndex
         >>> index = LatentIndex(np.eye(3))
-        >>> index.attach_catalog(Table({"name": ["a", "b", "c"]}))
+        >>> index.attach_catalogue(Table({"name": ["a", "b", "c"]}))
         >>> index.query([[0.1, 0.9, 0.0]], k=1)["name"].tolist()
         ['b']
         """
-        if not isinstance(catalog, Table) or len(catalog) != len(self.latents):
-            msg = (f"catalog must be a Table with one row per catalogue galaxy "
-                   f"({len(self.latents)}); received {type(catalog).__name__} of length "
-                   f"{len(catalog) if hasattr(catalog, '__len__') else 'unknown'}.")
+        if not isinstance(catalogue, Table) or len(catalogue) != len(self.latents):
+            msg = (f"catalogue must be a Table with one row per catalogue galaxy "
+                   f"({len(self.latents)}); received {type(catalogue).__name__} of length "
+                   f"{len(catalogue) if hasattr(catalogue, '__len__') else 'unknown'}.")
             raise ValueError(msg)
-        self.catalog = catalog
+        self.catalogue = catalogue
+
+    @deprecated(RENAMED_SINCE, alternative="attach_catalogue")
+    def attach_catalog(self, catalog):
+        """Attach a table to be joined to query results (deprecated name)."""
+        self.attach_catalogue(catalog)
+
+    @property
+    @deprecated(RENAMED_SINCE, alternative="catalogue")
+    def catalog(self):
+        """The attached table (deprecated name of ``catalogue``)."""
+        return self.catalogue
 
     def _transform(self, latents):
         x = (latents - self._mean) / self._std
@@ -227,8 +242,8 @@ class LatentIndex:
             "cosine distance of z-scored latents" if self.metric == "cosine"
             else "Euclidean distance of z-scored latents" if self.standardize
             else "Euclidean distance of latents")
-        if self.catalog is not None:
-            rows = self.catalog[result["catalog_index"]]
+        if self.catalogue is not None:
+            rows = self.catalogue[result["catalog_index"]]
             for name in rows.colnames:
                 out = f"catalog_{name}" if name in result.colnames else name
                 result[out] = rows[name]
@@ -262,26 +277,27 @@ class LatentIndex:
         >>> from astropy.table import Table
         >>> from minuet.neighbours import LatentIndex
         >>> index = LatentIndex(np.random.default_rng(0).normal(size=(50, 5)), metric="cosine",
-        ...                     catalog=Table({"id": np.arange(50)}))
+        ...                     catalogue=Table({"id": np.arange(50)}))
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = index.save(f"{tmp}/index")
         ...     again = LatentIndex.load(path)
-        >>> path.name, again, again.catalog["id"][7]
+        >>> path.name, again, again.catalogue["id"][7]
         ('index.safetensors', <LatentIndex n=50 dims=5 metric='cosine'>, np.int64(7))
         """
         config = {"metric": self.metric, "standardize": self.standardize,
-                  "leafsize": self.leafsize, "catalog": self.catalog is not None}
+                  "leafsize": self.leafsize, "catalogue": self.catalogue is not None}
         companions = {}
-        if self.catalog is not None:
-            catalog = QTable(self.catalog)
-            catalog.meta.clear()
-            companions[TABLE_SUFFIX] = lambda tmp: catalog.write(tmp, format="fits")
+        if self.catalogue is not None:
+            catalogue = QTable(self.catalogue)
+            catalogue.meta.clear()
+            companions[TABLE_SUFFIX] = lambda tmp: catalogue.write(tmp, format="fits")
         path, self.sha256 = save_fitted(path, _KIND, {"latents": self.latents}, config,
                                         companions=companions)
         return path
 
     @classmethod
-    def load(cls, path, *, catalog=None):
+    @deprecated_renamed_argument("catalog", "catalogue", RENAMED_SINCE)
+    def load(cls, path, *, catalogue=None):
         """Read an index written by `save`, check its SHA-256s and rebuild its tree.
 
         Parameters
@@ -289,8 +305,9 @@ class LatentIndex:
         path : str or `~pathlib.Path`
             The ``.safetensors`` file (or its ``.json`` record); the ``.npz``
             file of an older version is read too.
-        catalog : `~astropy.table.Table`, optional
-            Table to attach (see `attach_catalog`) instead of the saved one.
+        catalogue : `~astropy.table.Table`, optional
+            Table to attach (see `attach_catalogue`) instead of the saved one
+            (``catalog`` is its deprecated name).
 
         Returns
         -------
@@ -301,25 +318,26 @@ class LatentIndex:
         See `save`.
         """
         if Path(path).suffix == ".npz":
-            return cls._load_npz(path, catalog=catalog)
+            return cls._load_npz(path, catalogue=catalogue)
         tensors, config, record = load_fitted(path, _KIND)
-        if catalog is None and config["catalog"]:
-            catalog = QTable.read(Path(path).with_suffix(TABLE_SUFFIX), format="fits")
+        # records written before the British spelling say "catalog"
+        if catalogue is None and config.get("catalogue", config.get("catalog")):
+            catalogue = QTable.read(Path(path).with_suffix(TABLE_SUFFIX), format="fits")
         self = cls(tensors["latents"], metric=config["metric"],
-                   standardize=config["standardize"], catalog=catalog,
+                   standardize=config["standardize"], catalogue=catalogue,
                    leafsize=config["leafsize"])
         self.sha256 = record["sha256"]
         return self
 
     @classmethod
-    def _load_npz(cls, path, *, catalog=None):
+    def _load_npz(cls, path, *, catalogue=None):
         """Read the ``.npz`` file of a ``minuet-model-1`` directory."""
         with np.load(path, allow_pickle=False) as data:
             if "format" not in data.files or str(data["format"]) != _LEGACY_FORMAT:
                 msg = f"{path} is not a LatentIndex file written by LatentIndex.save()."
                 raise ValueError(msg)
             return cls(data["latents"], metric=str(data["metric"]),
-                       standardize=bool(data["standardize"]), catalog=catalog,
+                       standardize=bool(data["standardize"]), catalogue=catalogue,
                        leafsize=int(data["leafsize"]))
 
     @classmethod
@@ -337,7 +355,7 @@ class LatentIndex:
         """
         columns = list(request.catalogue_columns)
         return cls(request.latents,
-                   catalog=QTable(request.truth)[columns] if columns else None)
+                   catalogue=QTable(request.truth)[columns] if columns else None)
 
     def describe(self):
         """A few words on the index, for a model's ``repr``.

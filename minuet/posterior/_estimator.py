@@ -7,9 +7,10 @@ import astropy.units as u
 import numpy as np
 import torch
 from astropy.table import QTable
+from astropy.utils.decorators import deprecated_renamed_argument
 from astropy.utils.exceptions import AstropyUserWarning
 
-from .._config import JSONConfig
+from .._config import RENAMED_SINCE, JSONConfig
 from .._fitting import EarlyStopping, seeded, standardisation
 from .._heads import UNCHANGED
 from .._latents import column_unit, latent_array, table_columns
@@ -173,7 +174,9 @@ class PosteriorEstimator:
             msg = "This PosteriorEstimator is not fitted yet; call fit() or load() first."
             raise RuntimeError(msg)
 
-    def fit(self, latents, table, *, properties=None, epochs=None, seed=0,
+    @deprecated_renamed_argument(["table", "epochs"], ["truth", "max_epochs"],
+                                 [RENAMED_SINCE, RENAMED_SINCE])
+    def fit(self, latents, truth, *, properties=None, max_epochs=None, seed=0,
             validation_fraction=0.2, progress=False):
         """
         Train the flow on latents and a truth table.
@@ -186,12 +189,13 @@ class PosteriorEstimator:
         ----------
         latents : array-like or `~astropy.table.Table`
             ``(N, D)`` latents, or a table with ``latent_*`` columns.
-        table : `~astropy.table.Table`
+        truth : `~astropy.table.Table`
             Truth, one row per latent, with the property columns.
         properties : list of str, optional
             Property columns to learn; default ``config.properties``.
-        epochs : int, optional
-            Maximum number of epochs; default ``config.max_epochs``.
+        max_epochs : int, optional
+            Maximum number of epochs; default ``config.max_epochs``
+            (``epochs`` is its deprecated name).
         seed : int, optional
             Seed for the split, the initial weights and the batches.
         validation_fraction : float, optional
@@ -222,9 +226,9 @@ class PosteriorEstimator:
         if len(names) == 0:
             msg = "properties is empty; pass at least one property column name."
             raise ValueError(msg)
-        targets = table_columns(table, names)
-        if len(table) != len(x_lat):
-            msg = (f"latents has {len(x_lat)} rows but the truth table has {len(table)}; "
+        targets = table_columns(truth, names)
+        if len(truth) != len(x_lat):
+            msg = (f"latents has {len(x_lat)} rows but the truth table has {len(truth)}; "
                    "they must describe the same galaxies, row by row.")
             raise ValueError(msg)
         if not 0 < validation_fraction < 1:
@@ -240,7 +244,7 @@ class PosteriorEstimator:
             msg = (f"Too few usable rows ({len(x_lat)}) to train with a validation fraction "
                    f"of {validation_fraction}; pass more galaxies.")
             raise ValueError(msg)
-        units = tuple(column_unit(table[n]) or DEFAULT_UNITS.get(n, "") for n in names)
+        units = tuple(column_unit(truth[n]) or DEFAULT_UNITS.get(n, "") for n in names)
         self.config = dataclasses.replace(self.config, properties=names, units=units,
                                           n_latents=x_lat.shape[1])
         (latent_mean, latent_std), (target_mean, target_std) = (
@@ -256,7 +260,7 @@ class PosteriorEstimator:
         with seeded(seed):
             self._flow = self._build()
         self.history = _train(self._flow, c[train], y[train], c[val], y[val],
-                              epochs=epochs or self.config.max_epochs,
+                              max_epochs=max_epochs or self.config.max_epochs,
                               patience=self.config.patience,
                               learning_rate=self.config.learning_rate,
                               batch_size=self.config.batch_size, seed=seed, progress=progress)
@@ -380,7 +384,8 @@ class PosteriorEstimator:
         table.meta.update(self._meta(n_samples=n_samples, seed=seed))
         return table
 
-    def log_prob(self, latents, table):
+    @deprecated_renamed_argument("table", "truth", RENAMED_SINCE)
+    def log_prob(self, latents, truth):
         """
         Log posterior density of the true properties given the latents.
 
@@ -388,7 +393,7 @@ class PosteriorEstimator:
         ----------
         latents : array-like or `~astropy.table.Table`
             ``(N, D)`` latents.
-        table : `~astropy.table.Table`
+        truth : `~astropy.table.Table`
             Rows with the property columns.
 
         Returns
@@ -412,7 +417,7 @@ class PosteriorEstimator:
         """
         self._check_fitted()
         x_lat = latent_array(latents, n_features=self.config.n_latents)
-        targets = table_columns(table, self.config.properties)
+        targets = table_columns(truth, self.config.properties)
         y = torch.as_tensor((targets - self._stats["target_mean"]) / self._stats["target_std"],
                             dtype=torch.float32)
         self._flow.eval()
@@ -528,7 +533,7 @@ class PosteriorEstimator:
         return f"posterior of {', '.join(self.config.properties)}"
 
 
-def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_rate,
+def _train(flow, c_train, y_train, c_val, y_val, *, max_epochs, patience, learning_rate,
            batch_size, seed, progress):
     """Maximum-likelihood training with early stopping; returns the loss history."""
     from tqdm.auto import tqdm
@@ -537,7 +542,7 @@ def _train(flow, c_train, y_train, c_val, y_val, *, epochs, patience, learning_r
     generator = torch.Generator().manual_seed(int(seed))
     stopper = EarlyStopping(flow, patience=patience, min_delta=1e-4)
     history = {"train": [], "validation": []}
-    for _ in tqdm(range(epochs), disable=not progress, desc="posterior flow"):
+    for _ in tqdm(range(max_epochs), disable=not progress, desc="posterior flow"):
         flow.train()
         order = torch.randperm(len(y_train), generator=generator)
         total = 0.0

@@ -1,5 +1,20 @@
-"""Atomic, pickle-free training checkpoints (safetensors + JSON metadata)."""
+"""Atomic, pickle-free training checkpoints (safetensors + JSON metadata).
 
+A checkpoint is one file, rewritten every few hundred steps: the model, its
+EMA, the optimiser's state and the random states as tensors, and a JSON
+header with the step, the optimiser's settings, the run's configuration and
+the SHA-256 of the tensors. It stays one file (rather than weights and a
+record beside them, as fitted objects are stored) so that one rename replaces
+all of it: a run killed between two renames could otherwise be left with a
+record that belongs to other weights, and would refuse to resume.
+
+Formats: ``minuet-checkpoint-2`` records ``sha256`` (of the tensors, see
+`minuet._weights.tensors_sha256`), ``minuet_version`` and ``date``, and is
+checked on reading; ``minuet-checkpoint-1``, written before, has no digest
+and is read as it is.
+"""
+
+import datetime
 import json
 import os
 import random
@@ -10,7 +25,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-_FORMAT = "minuet-checkpoint-1"
+from .._vocabulary import version
+from .._weights import tensors_sha256
+
+_FORMAT = "minuet-checkpoint-2"
+_FORMATS = ("minuet-checkpoint-1", _FORMAT)
 
 
 def _rng_state():
@@ -59,6 +78,9 @@ def save_checkpoint(path, *, model, ema, optimizer, step, extra):
         "param_groups": opt["param_groups"],
         "rng": rng_meta,
         "extra": extra,
+        "sha256": tensors_sha256(tensors),
+        "minuet_version": version(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, tmp, metadata={"minuet": json.dumps(meta)})
@@ -80,9 +102,18 @@ def load_checkpoint(path, *, model, ema, optimizer, device="cpu"):
             "checkpoint. Delete it to start afresh."
         )
         raise ValueError(msg) from None
-    if meta.get("format") != _FORMAT:
-        msg = f"{path} is not a minuet checkpoint (expected format {_FORMAT!r})."
+    if meta.get("format") not in _FORMATS:
+        msg = f"{path} is not a minuet checkpoint (expected one of the formats {_FORMATS})."
         raise ValueError(msg)
+    if "sha256" in meta or meta["format"] != _FORMATS[0]:
+        digest = tensors_sha256(tensors)
+        if digest != meta.get("sha256"):
+            msg = (
+                f"the tensors of checkpoint {path} have SHA-256 {digest}, but the checkpoint "
+                f"records {meta.get('sha256')}: it is damaged or was altered. Delete it to "
+                "start afresh, or put back a good copy."
+            )
+            raise ValueError(msg)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     state = {}

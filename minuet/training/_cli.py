@@ -57,7 +57,7 @@ def _run(args):
         TrainingConfig.from_dict(config),
         resume=not args.fresh,
         max_steps=args.max_steps,
-        max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
+        max_minutes=args.max_minutes,
         progress=not args.no_progress,
     )
     return 0

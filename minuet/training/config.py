@@ -2,12 +2,14 @@
 
 from dataclasses import dataclass, field
 
-from .._config import JSONConfig
+from .._config import JSONConfig, renamed_fields
 from ..models import DiffusionAutoencoderConfig
 
 __all__ = ["TrainingConfig"]
 
 
+@renamed_fields(lr="learning_rate", lr_schedule="learning_rate_schedule",
+                min_lr_fraction="min_learning_rate_fraction")
 @dataclass
 class TrainingConfig(JSONConfig):
     """Everything that defines a training run; round-trips through JSON.
@@ -25,14 +27,16 @@ class TrainingConfig(JSONConfig):
         Total optimiser steps.
     batch_size : int
         Global batch size, split evenly over the processes of a distributed run.
-    lr, weight_decay, warmup_steps, grad_clip : float, float, int, float
+    learning_rate, weight_decay, warmup_steps, grad_clip : float, float, int, float
         AdamW learning rate (linear warm-up), weight decay and gradient-norm clip.
-    lr_schedule : {'constant', 'cosine'}
-        After the warm-up, keep ``lr`` or follow a half cosine from ``lr`` at
-        the end of the warm-up down to ``min_lr_fraction * lr`` at ``steps``
+    learning_rate_schedule : {'constant', 'cosine'}
+        After the warm-up, keep ``learning_rate`` or follow a half cosine
+        from ``learning_rate`` at the end of the warm-up down to
+        ``min_learning_rate_fraction * learning_rate`` at ``steps``
         (Loshchilov & Hutter 2017, ICLR, arXiv:1608.03983, without restarts).
-    min_lr_fraction : float
-        Final learning rate of the cosine schedule, as a fraction of ``lr``.
+    min_learning_rate_fraction : float
+        Final learning rate of the cosine schedule, as a fraction of
+        ``learning_rate``.
     ema_decay : float
         Decay of the exponential moving average of the weights.
     seed : int
@@ -76,6 +80,9 @@ class TrainingConfig(JSONConfig):
         Weights (`~minuet.models.save_model` output) to start from when no
         checkpoint is resumed; parameters the file lacks keep their
         initialisation (e.g. a refinement head added to a trained model).
+        Weights of a denoiser without overlapping windows start a model
+        whose denoiser has them (same patch size): each window's centre
+        starts as the old patch.
 
     Examples
     --------
@@ -88,7 +95,7 @@ class TrainingConfig(JSONConfig):
     ...     data=("my_cutouts.h5",), output="finetune-run",
     ...     model=DiffusionAutoencoderConfig.preset("default"),
     ...     init="minuet/data/minuet-sim/autoencoder.safetensors",
-    ...     steps=20_000, lr=5e-5)
+    ...     steps=20_000, learning_rate=5e-5)
     >>> TrainingConfig.from_json(config.to_json()) == config
     True
     """
@@ -100,11 +107,11 @@ class TrainingConfig(JSONConfig):
     )
     steps: int = 100_000
     batch_size: int = 128
-    lr: float = 3e-4
+    learning_rate: float = 3e-4
     weight_decay: float = 0.0
     warmup_steps: int = 500
-    lr_schedule: str = "constant"
-    min_lr_fraction: float = 0.1
+    learning_rate_schedule: str = "constant"
+    min_learning_rate_fraction: float = 0.1
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     seed: int = 0
@@ -135,11 +142,17 @@ class TrainingConfig(JSONConfig):
             if int(getattr(self, name)) < 1:
                 msg = f"{name} must be a positive integer; got {getattr(self, name)!r}."
                 raise ValueError(msg)
-        if self.lr_schedule not in ("constant", "cosine"):
-            msg = f"lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}."
+        if self.learning_rate_schedule not in ("constant", "cosine"):
+            msg = (
+                "learning_rate_schedule must be 'constant' or 'cosine'; got "
+                f"{self.learning_rate_schedule!r}."
+            )
             raise ValueError(msg)
-        if not 0 <= self.min_lr_fraction <= 1:
-            msg = f"min_lr_fraction must lie in [0, 1]; got {self.min_lr_fraction!r}."
+        if not 0 <= self.min_learning_rate_fraction <= 1:
+            msg = (
+                "min_learning_rate_fraction must lie in [0, 1]; got "
+                f"{self.min_learning_rate_fraction!r}."
+            )
             raise ValueError(msg)
         for name in ("workers", "decorrelation_weight"):
             if getattr(self, name) < 0:

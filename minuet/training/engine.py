@@ -5,11 +5,13 @@ import json
 import math
 import os
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
+from astropy.utils.exceptions import AstropyDeprecationWarning
 from torch import distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
@@ -17,6 +19,7 @@ from tqdm.auto import tqdm
 from .._fitting import seeded, threads
 from ..models import DiffusionAutoencoder, dihedral, load_model, rotate, save_model
 from ._checkpoint import load_checkpoint, save_checkpoint
+from ._widen import initial_state
 from .config import TrainingConfig
 from .data import CutoutFile, split_indices
 
@@ -117,8 +120,9 @@ def decorrelation_penalty(latent):
 def learning_rate(config, step):
     """Learning rate of optimiser step ``step`` (counted from 0).
 
-    A linear warm-up over ``warmup_steps``, then ``lr`` (``'constant'``) or
-    a half cosine down to ``min_lr_fraction * lr`` at ``steps``
+    A linear warm-up over ``warmup_steps``, then ``learning_rate``
+    (``learning_rate_schedule='constant'``) or a half cosine down to
+    ``min_learning_rate_fraction * learning_rate`` at ``steps``
     (``'cosine'``, Loshchilov & Hutter 2017, arXiv:1608.03983).
 
     Parameters
@@ -130,22 +134,23 @@ def learning_rate(config, step):
 
     Returns
     -------
-    lr : float
+    rate : float
 
     Examples
     --------
     >>> from minuet.training import TrainingConfig, learning_rate
-    >>> config = TrainingConfig(lr=1e-3, warmup_steps=10, steps=110,
-    ...                         lr_schedule="cosine", min_lr_fraction=0.1)
+    >>> config = TrainingConfig(learning_rate=1e-3, warmup_steps=10, steps=110,
+    ...                         learning_rate_schedule="cosine",
+    ...                         min_learning_rate_fraction=0.1)
     >>> [round(learning_rate(config, s), 6) for s in (0, 9, 60, 110)]
     [0.0001, 0.001, 0.00055, 0.0001]
     """
     warm = max(config.warmup_steps, 1)
-    if config.lr_schedule == "constant" or step < warm:
-        return config.lr * min(1.0, (step + 1) / warm)
+    if config.learning_rate_schedule == "constant" or step < warm:
+        return config.learning_rate * min(1.0, (step + 1) / warm)
     progress = min(1.0, (step - warm) / max(config.steps - warm, 1))
-    floor = config.min_lr_fraction
-    return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    floor = config.min_learning_rate_fraction
+    return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 class _TrainStep(nn.Module):
@@ -296,7 +301,8 @@ def _validate(model, data, indices, config, device, autocast):
 
 
 def _initialise(model, path):
-    state = load_model(path).state_dict()
+    """Start ``model`` from the weights at ``path`` (widened to windows when it asks for them)."""
+    state = initial_state(load_model(path), model.config)
     own = model.state_dict()
     bad = sorted(k for k, v in state.items() if k not in own or own[k].shape != v.shape)
     if bad:
@@ -312,11 +318,14 @@ def _read_history(path, until):
     if not path.exists():
         return []
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # rows written before the learning rate was called by its full name
+    rows = [{("learning_rate" if k == "lr" else k): v for k, v in row.items()} for row in rows]
     return [row for row in rows if row["step"] <= until]
 
 
 def train(
-    config, *, resume=True, max_steps=None, max_seconds=None, progress=True, callback=None
+    config, *, resume=True, max_steps=None, max_minutes=None, progress=True, callback=None,
+    max_seconds=None,
 ):
     """Train a diffusion autoencoder; resume from the run folder's checkpoint.
 
@@ -338,9 +347,9 @@ def train(
         Continue from ``<output>/checkpoint.safetensors`` when it exists.
     max_steps : int, optional
         Stop (with a checkpoint) after this many steps in this call.
-    max_seconds : float, optional
+    max_minutes : float, optional
         Stop (with a checkpoint) after the first step that ends this many
-        seconds after the loop started.
+        minutes after the loop started.
     progress : bool
         Show a tqdm progress bar with the loss and the throughput.
     callback : callable, optional
@@ -348,7 +357,9 @@ def train(
         validation and at the last step of the call, returns a dict (or
         ``None``) whose entries join that step's history row: for example
         the held-out quality of `reconstruction_quality`. Its time counts
-        towards ``max_seconds`` but not towards the logged throughput.
+        towards ``max_minutes`` but not towards the logged throughput.
+    max_seconds : float, optional
+        Deprecated: the time limit in seconds; use ``max_minutes``.
 
     Returns
     -------
@@ -388,6 +399,17 @@ def train(
     """
     if isinstance(config, dict):
         config = TrainingConfig.from_dict(config)
+    if max_seconds is not None:
+        warnings.warn(
+            "train's max_seconds is deprecated; give the time limit as max_minutes.",
+            AstropyDeprecationWarning,
+            stacklevel=2,
+        )
+        if max_minutes is not None:
+            msg = "give the time limit once, as max_minutes (max_seconds is deprecated)."
+            raise TypeError(msg)
+    elif max_minutes is not None:
+        max_seconds = 60 * max_minutes
     # the caller's thread count and global random state are back as they were afterwards
     with threads(config.threads), seeded(config.seed):
         return _run(config, resume=resume, max_steps=max_steps, max_seconds=max_seconds,
@@ -395,126 +417,62 @@ def train(
 
 
 def _run(config, *, resume, max_steps, max_seconds, progress, callback):
-    """The training run behind `train`, with the configuration's threads and seed set."""
-    world, rank, device, started = _setup_distributed(config)
-    if config.batch_size % world:
-        msg = (
-            f"batch_size ({config.batch_size}) must be divisible by the number of "
-            f"processes ({world})."
-        )
-        raise ValueError(msg)
-    output = Path(config.output)
-    model = DiffusionAutoencoder(config.model).to(device)
-    if config.init and not (resume and (output / "checkpoint.safetensors").exists()):
-        _initialise(model, config.init)
-    ema = copy.deepcopy(model).requires_grad_(False)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
-    step = 0
-    checkpoint = output / "checkpoint.safetensors"
-    if resume and checkpoint.exists():
-        step, _ = load_checkpoint(
-            checkpoint, model=model, ema=ema, optimizer=optimizer, device=device
-        )
-    history_path = output / "history.jsonl"
-    history = _read_history(history_path, step)
-    if rank == 0:
-        output.mkdir(parents=True, exist_ok=True)
-        (output / "config.json").write_text(config.to_json())
-        history_path.write_text("".join(json.dumps(row) + "\n" for row in history))
+    """The training run behind `train`, with the configuration's threads and seed set.
 
-    data = _Data(config)
-    train_idx, val_idx = split_indices(
-        len(data), validation_fraction=config.validation_fraction, seed=config.seed
-    )
-    val_idx = val_idx[: config.validation_size]
-    if len(train_idx) < config.batch_size:
-        msg = (
-            f"{len(train_idx)} training images is fewer than one batch of "
-            f"{config.batch_size}; lower batch_size or add data."
-        )
-        raise ValueError(msg)
-    runner = _TrainStep(model, config.consistency_weight, config.decorrelation_weight)
-    if world > 1:
-        runner = nn.parallel.DistributedDataParallel(
-            runner, device_ids=[device.index] if device.type == "cuda" else None
-        )
+    Each step of the run is a function below, in the order they happen:
+    set-up (model, EMA and optimiser, from a checkpoint when resuming), the
+    run folder, the data and its split, then for every step one optimisation
+    step, logging with validation, and checkpointing.
+    """
+    world, rank, device, started = _setup_distributed(config)
+    _check_batch_size(config, world)
+    output = Path(config.output)
+    checkpoint = output / "checkpoint.safetensors"
+    model, ema, optimizer, step = _set_up(config, device, checkpoint if resume else None)
+    log = _Log(output / "history.jsonl", step, writer=rank == 0)
+    if rank == 0:
+        _start_run_folder(output, config, log)
+    data, train_idx, val_idx = _data_and_split(config)
+    runner = _runner(model, config, world, device)
     autocast = _autocast(config, device)
     stop = config.steps if max_steps is None else min(config.steps, step + max_steps)
-    bar = tqdm(
+    log.bar = tqdm(
         total=config.steps,
         initial=step,
         disable=not progress or rank != 0,
         dynamic_ncols=True,
         desc="minuet train",
     )
-    losses, seen, tick = [], 0, time.perf_counter()
-    deadline = None if max_seconds is None else tick + max_seconds
+    log.restart()
+    deadline = None if max_seconds is None else log.tick + max_seconds
     stream = _batch_stream(
         _Batches(data, train_idx, config, rank=rank, world=world, first=step, stop=stop),
         config,
         device,
     )
     while step < stop:
-        model.train()
         batch_step, x, w = next(stream)
         if batch_step != step:  # pragma: no cover - a broken reader, never expected
             msg = f"the data pipeline delivered the batch of step {batch_step} at step {step}."
             raise RuntimeError(msg)
         x, w = x.to(device, non_blocking=True), w.to(device, non_blocking=True)
-        gen = torch.Generator(device).manual_seed(
-            int(np.random.default_rng([config.seed, 2, step, rank]).integers(2**62))
+        lr, loss = _optimisation_step(
+            runner, model, ema, optimizer, x, w, step=step, rank=rank, config=config,
+            autocast=autocast,
         )
-        view, view_w = augment(
-            x, w, generator=gen, rotation_probability=config.rotation_probability
-        )
-        second = None
-        if config.consistency_weight > 0:
-            second, _ = augment(
-                x, w, generator=gen, rotation_probability=config.rotation_probability
-            )
-        lr = learning_rate(config, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with autocast:
-            loss, diffusion_loss = runner(view, view_w, gen, second)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        decay = min(config.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
-                p_ema.lerp_(p, 1 - decay)
         step += 1
         if deadline is not None and time.perf_counter() > deadline:
             stop = step
-        losses.append(float(diffusion_loss))
-        seen += len(x) * world
-        bar.update(1)
+        log.add(loss, len(x) * world)
         last = step == stop
         if step % config.log_every == 0 or last:
-            rate = seen / (time.perf_counter() - tick)
-            row = {
-                "step": step,
-                "loss": float(np.mean(losses)),
-                "val_loss": None,
-                "images_per_s": rate,
-                "lr": lr,
-            }
+            row = log.row(step, lr)
             validating = step % config.validate_every == 0 or step == config.steps
             if rank == 0 and len(val_idx) and validating:
                 row["val_loss"] = _validate(ema, data, val_idx, config, device, autocast)
             if rank == 0 and callback is not None and (validating or last):
                 row.update(callback(step, ema) or {})
-            bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{rate:.0f}")
-            history.append(row)
-            if rank == 0:
-                with history_path.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
-            losses, seen, tick = [], 0, time.perf_counter()
+            log.write(row)
         if step % config.checkpoint_every == 0 or last:
             if rank == 0:
                 save_checkpoint(
@@ -528,9 +486,151 @@ def _run(config, *, resume, max_steps, max_seconds, progress, callback):
             if world > 1:
                 dist.barrier()
     del stream  # stops the reader processes of a run cut short
-    bar.close()
+    log.bar.close()
     if step == config.steps and rank == 0:
         save_model(ema, output / "model", metadata={"steps": step, "training": config.to_dict()})
     if started:
         dist.destroy_process_group()
-    return ema.eval(), history
+    return ema.eval(), log.history
+
+
+def _check_batch_size(config, world):
+    if config.batch_size % world:
+        msg = (
+            f"batch_size ({config.batch_size}) must be divisible by the number of "
+            f"processes ({world})."
+        )
+        raise ValueError(msg)
+
+
+def _set_up(config, device, checkpoint):
+    """Model, EMA, optimiser and first step: fresh, from ``config.init``, or from ``checkpoint``.
+
+    ``checkpoint`` is None for a run that must not resume; a path that does
+    not exist yet starts the run afresh.
+    """
+    model = DiffusionAutoencoder(config.model).to(device)
+    resuming = checkpoint is not None and checkpoint.exists()
+    if config.init and not resuming:
+        _initialise(model, config.init)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    step = 0
+    if resuming:
+        step, _ = load_checkpoint(
+            checkpoint, model=model, ema=ema, optimizer=optimizer, device=device
+        )
+    return model, ema, optimizer, step
+
+
+def _start_run_folder(output, config, log):
+    """Create the run folder and write its configuration and the history kept so far."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "config.json").write_text(config.to_json())
+    log.path.write_text("".join(json.dumps(row) + "\n" for row in log.history))
+
+
+def _data_and_split(config):
+    """The data files as one collection, and the training and validation indices."""
+    data = _Data(config)
+    train_idx, val_idx = split_indices(
+        len(data), validation_fraction=config.validation_fraction, seed=config.seed
+    )
+    val_idx = val_idx[: config.validation_size]
+    if len(train_idx) < config.batch_size:
+        msg = (
+            f"{len(train_idx)} training images is fewer than one batch of "
+            f"{config.batch_size}; lower batch_size or add data."
+        )
+        raise ValueError(msg)
+    return data, train_idx, val_idx
+
+
+def _runner(model, config, world, device):
+    """The loss of a batch as a module, wrapped for DistributedDataParallel when ``world > 1``."""
+    runner = _TrainStep(model, config.consistency_weight, config.decorrelation_weight)
+    if world > 1:
+        runner = nn.parallel.DistributedDataParallel(
+            runner, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return runner
+
+
+def _optimisation_step(runner, model, ema, optimizer, x, weight, *, step, rank, config,
+                       autocast):
+    """Augment a batch, take one AdamW step, update the EMA; return the rate and the loss.
+
+    Everything random is drawn from a generator seeded by the seed, the step
+    and the process, so a resumed run draws what an uninterrupted one does.
+    """
+    model.train()
+    gen = torch.Generator(x.device).manual_seed(
+        int(np.random.default_rng([config.seed, 2, step, rank]).integers(2**62))
+    )
+    view, view_w = augment(
+        x, weight, generator=gen, rotation_probability=config.rotation_probability
+    )
+    second = None
+    if config.consistency_weight > 0:
+        second, _ = augment(
+            x, weight, generator=gen, rotation_probability=config.rotation_probability
+        )
+    lr = learning_rate(config, step)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast:
+        loss, diffusion_loss = runner(view, view_w, gen, second)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    decay = min(config.ema_decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+            p_ema.lerp_(p, 1 - decay)
+    return lr, float(diffusion_loss)
+
+
+class _Log:
+    """The run's history: losses and throughput since the last row, rows, the progress bar.
+
+    Rows are appended to ``path`` (one JSON object a line) by the process
+    that writes (``writer``); on resume the rows up to the checkpoint's step
+    are kept.
+    """
+
+    def __init__(self, path, step, *, writer):
+        self.path, self.writer = path, writer
+        self.history = _read_history(path, step)
+        self.bar = None
+
+    def restart(self):
+        """Start measuring the next row's loss and throughput."""
+        self.losses, self.seen, self.tick = [], 0, time.perf_counter()
+
+    def add(self, loss, images):
+        self.losses.append(loss)
+        self.seen += images
+        self.bar.update(1)
+
+    def row(self, step, lr):
+        """The row of ``step``, without a validation loss yet."""
+        return {
+            "step": step,
+            "loss": float(np.mean(self.losses)),
+            "val_loss": None,
+            "images_per_s": self.seen / (time.perf_counter() - self.tick),
+            "learning_rate": lr,
+        }
+
+    def write(self, row):
+        """Add ``row`` to the history, the file and the bar, and start the next row."""
+        self.bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{row['images_per_s']:.0f}")
+        self.history.append(row)
+        if self.writer:
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+        self.restart()

@@ -17,7 +17,7 @@ SIZE = 16  # side of the cutouts made by conftest.blobs
 TINY = DeterministicAutoencoderConfig(
     EncoderConfig(image_size=SIZE, patch=4, width=16, depth=1, heads=2), decoder_widths=(16, 8)
 )
-FIT = {"steps": 40, "batch_size": 16, "lr": 3e-3, "validate_every": 10}
+FIT = {"steps": 40, "batch_size": 16, "learning_rate": 3e-3, "validate_every": 10}
 
 
 def stretched_mse(ae, flux):
@@ -70,13 +70,27 @@ def test_deterministic_under_seed(fitted, data):
 
 
 def test_fit_from_file_and_time_budget(h5file):
-    ae = DeterministicAutoencoder(TINY).fit(h5file, steps=50, batch_size=8, minutes=1e-9)
+    ae = DeterministicAutoencoder(TINY).fit(h5file, steps=50, batch_size=8, max_minutes=1e-9)
     assert ae.history["stopped"] == "time"
     assert ae.history["steps"] == 1
 
 
+def test_old_names_of_the_learning_rate_and_time_budget(data):
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    kwargs = {"steps": 20, "batch_size": 8, "validate_every": 5}
+    new = DeterministicAutoencoder(TINY, seed=1).fit(data[0], learning_rate=1e-3,
+                                                    max_minutes=1e-9, **kwargs)
+    with pytest.warns(AstropyDeprecationWarning, match="was deprecated") as caught:
+        old = DeterministicAutoencoder(TINY, seed=1).fit(data[0], lr=1e-3, minutes=1e-9,
+                                                        **kwargs)
+    assert len(caught) == 2
+    assert old.history["stopped"] == new.history["stopped"] == "time"
+    np.testing.assert_array_equal(old.encode(data[0][:4]), new.encode(data[0][:4]))
+
+
 def test_early_stopping(data):
-    ae = DeterministicAutoencoder(TINY).fit(data[0], steps=200, batch_size=8, lr=1e-9,
+    ae = DeterministicAutoencoder(TINY).fit(data[0], steps=200, batch_size=8, learning_rate=1e-9,
                                             validate_every=1, patience=2)
     assert ae.history["stopped"] == "early"
     assert ae.history["steps"] < 200

@@ -8,7 +8,7 @@ from minuet.baselines import SupervisedCNN, SupervisedCNNConfig
 
 SIZE = 16  # side of the cutouts made by conftest.blobs
 TINY = SupervisedCNNConfig(image_size=SIZE, widths=(8, 16))
-FIT = {"steps": 40, "batch_size": 16, "lr": 3e-3, "validate_every": 10}
+FIT = {"steps": 40, "batch_size": 16, "learning_rate": 3e-3, "validate_every": 10}
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
 LABELS = ("merger", "spiral_arms", "edge_on", "round")
 
@@ -48,7 +48,7 @@ def test_loss_decreases(fitted):
 
 def test_learns_redshift(data):
     flux, _, _, truth = data
-    cnn = SupervisedCNN(TINY, seed=5).fit(flux, truth, steps=120, batch_size=32, lr=3e-3,
+    cnn = SupervisedCNN(TINY, seed=5).fit(flux, truth, steps=120, batch_size=32, learning_rate=3e-3,
                                           validation_fraction=0, augmentation=False)
     predicted = cnn.predict(flux)["redshift_mean"].value
     assert np.corrcoef(predicted, truth["redshift"])[0, 1] > 0.8

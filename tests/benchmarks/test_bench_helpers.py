@@ -37,7 +37,7 @@ def test_learning_curve_candidates_differ_as_labelled(bench, quick):
                                "warm_start", "narrow_encoder"}
     base = candidates["default"][1]
     assert candidates["cosine_decorrelation"][1] == base
-    assert candidates["cosine_decorrelation"][2] == {"lr_schedule": "cosine",
+    assert candidates["cosine_decorrelation"][2] == {"learning_rate_schedule": "cosine",
                                                      "decorrelation_weight": 0.1}
     assert candidates["narrow"][1].encoder.width < base.encoder.width
     assert candidates["narrow"][1].denoiser.width < base.denoiser.width
@@ -115,3 +115,96 @@ def test_latent_rank_correlation_finds_a_duplicated_dimension(bench):
     assert largest(independent) < 0.2
     duplicated = np.column_stack([independent, -np.exp(independent[:, 1])])
     assert largest(duplicated) == pytest.approx(1.0)
+
+
+def test_production_sittings_record_their_data_and_code(bench, tmp_path):
+    from minuet.simulate import write_dataset
+
+    production = bench("train_production")
+    path = write_dataset(tmp_path / "train.h5", 2, seed=5)
+    (row,) = production.data_provenance([path])
+    assert row["file"] == "train.h5"
+    assert row["n"] == 2
+    assert row["seed"] == 5
+    assert len(row["simulator_sha256"]) == 64
+    code = production.code_version()
+    assert "minuet" in code
+    if "commit" in code:
+        assert len(code["commit"]) == 40
+
+
+def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path):
+    import json
+
+    report = bench("report_training_run")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"batch_size": 32}))
+    quality = {"chi2_mean": 9.0, "abs_dmag_r": 0.1, "abs_dcolor_gr": 0.05,
+               "max_abs_spearman": 0.3}
+    rows = [{"step": 50, "loss": 0.2},
+            {"step": 100, "loss": 0.2, "held_out": quality},
+            {"step": 200, "loss": 0.2, "held_out": {**quality, "chi2_mean": 8.0}}]
+    (run / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sittings = [{"until_step": 100, "minutes": 10.0,
+                 "data": [{"file": "a.h5", "seed": 0, "n": 10}], "code": {"commit": "f" * 40}},
+                {"until_step": 200, "minutes": 12.0}]
+    (run / "sittings.json").write_text(json.dumps(sittings))
+    points, read_sittings, batch = report.read_run(run)
+    assert batch == 32
+    assert [(p["step"], p["sitting"], p["images_seen"]) for p in points] == [
+        (100, 1, 3200), (200, 2, 6400)]
+    table = report.sitting_rows(read_sittings, batch)
+    assert table[0] == ("1", "0-100", "3,200", "10", "a.h5 (seed 0, 10 galaxies)", "f" * 10)
+    assert table[1][-2:] == ("not recorded", "not recorded")
+    record = report.main([str(run), "--name", "toy-model", "--output-dir",
+                          str(tmp_path / "out")])
+    assert record["command"].endswith("report_training_run.py run --name toy-model")
+    assert (tmp_path / "out" / "toy_model_training.png").stat().st_size > 0
+    assert "8.00" in (tmp_path / "out" / "toy_model_training.rst").read_text()
+    with pytest.raises(SystemExit, match=r"no history\.jsonl"):
+        report.read_run(tmp_path)
+
+
+def test_a_sitting_continues_from_the_later_of_kept_and_working_state(bench, tmp_path,
+                                                                       monkeypatch):
+    import json
+
+    long_run = bench("long_run")
+    calls = []
+
+    def fake_train(argv):
+        run = Path(argv[argv.index("--output") + 1])
+        before = long_run.last_step(run)
+        calls.append((before, argv))
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "checkpoint.safetensors").write_bytes(b"x")
+        sittings = json.loads((run / "sittings.json").read_text()) if before else []
+        sittings.append({"until_step": before + 10})
+        (run / "sittings.json").write_text(json.dumps(sittings))
+
+    monkeypatch.setattr(bench("train_production"), "main", fake_train)
+    monkeypatch.setattr(bench("report_training_run"), "main", lambda argv: None)
+    monkeypatch.setattr(long_run, "shard", lambda work, seed, n: work / f"shard{seed}.h5")
+    args = ["--minutes", "1", "--work", str(tmp_path / "work"),
+            "--state-dir", str(tmp_path / "kept")]
+    long_run.main(["--shard", "0", *args])
+    kept = tmp_path / "kept" / "minuet-sim-2"
+    assert long_run.last_step(kept) == 10
+    plan = json.loads((kept / "plan.json").read_text())
+    assert plan["recipe"] == "warm_start"
+    argv = calls[0][1]
+    assert argv[argv.index("--steps") + 1] == str(plan["steps"])
+    assert argv[0].endswith("shard0.h5")
+    # a fresh machine: the work folder is gone and the kept state carries the run on
+    import shutil
+
+    shutil.rmtree(tmp_path / "work")
+    long_run.main(["--shard", "1", *args])
+    assert calls[1][0] == 10
+    assert long_run.last_step(kept) == 20
+    # a work folder ahead of the kept state is never overwritten by the older state
+    (kept / "sittings.json").write_text(json.dumps([{"until_step": 5}]))
+    long_run.main(["--shard", "2", *args])
+    assert calls[2][0] == 20
+    assert long_run.last_step(kept) == 30

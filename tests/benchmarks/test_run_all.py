@@ -149,3 +149,60 @@ def test_a_partial_run_merges_into_the_summary(run_all, monkeypatch, tmp_path):
     assert list(json.loads((tmp_path / "run_all_quick.json").read_text())["stages"]) == [
         "losses"]
     assert json.loads((tmp_path / "run_all.json").read_text()) == merged
+
+
+def test_every_stage_script_takes_an_output_dir(run_all, capsys):
+    scripts = {stage.script for stage in run_all.STAGES} | {"train_models_demo.py",
+                                                              "report_training_run.py"}
+    for script in sorted(scripts):
+        module = importlib.import_module(Path(script).stem)
+        with pytest.raises(SystemExit):
+            module.main(["--help"])
+        assert "--output-dir" in capsys.readouterr().out, script
+
+
+def test_the_recorded_command_leaves_out_the_output_folder(run_all, tmp_path):
+    import _report
+
+    command = _report.command_line("bench_x.py", ["--n", "3", "--output-dir", "/tmp/a"])
+    assert command == "python benchmarks/bench_x.py --n 3"
+    assert _report.command_line("bench_x.py", ["--output-dir=/tmp/a", "--quick"]) == (
+        "python benchmarks/bench_x.py --quick")
+    record = {"command": command, "machine": "m", "date": "d"}
+    json_path, rst_path = _report.write_results("thing", record, ["a line"],
+                                                directory=tmp_path / "new")
+    assert json_path.parent == rst_path.parent == tmp_path / "new"
+    assert "a line" in rst_path.read_text()
+
+
+def test_stages_get_the_output_folder(run_all, monkeypatch, tmp_path):
+    calls = []
+
+    def call(command, **kwargs):
+        calls.append(command)
+        # the last --output-dir counts, as for argparse
+        last = len(command) - command[::-1].index("--output-dir")
+        out = Path(command[last])
+        (out / "made.json").write_text("{}")
+        return 0
+
+    monkeypatch.setattr(run_all.subprocess, "call", call)
+    monkeypatch.setattr(run_all, "GENERATED", tmp_path)
+    heads = next(s for s in run_all.STAGES if s.name == "heads")
+    # a redirected quick stage writes into a scratch folder; its files come back renamed
+    code, written = run_all._run_script(heads, quick=True)
+    assert code == 0
+    assert written == [tmp_path / "made_quick.json"]
+    assert calls[-1][-2] == "--output-dir"
+    assert Path(calls[-1][-1]) != tmp_path
+    # another results folder reaches every stage
+    models = next(s for s in run_all.STAGES if s.name == "models")
+    code, written = run_all._run_script(models, quick=True)
+    assert calls[-1][-2:] == ["--output-dir", str(tmp_path)]
+    assert written == [tmp_path / "made.json"]
+
+
+def test_a_run_that_judged_its_own_targets_is_reported_as_judged(run_all):
+    judged = {"median_abs_dmag_r": {"value": 0.06, "limit": 0.05, "met": False},
+              "median_chi2_red_mean4": {"value": 2.5, "limit": 3.0, "met": True}}
+    assert run_all._missed_targets([], judged) == ["abs_dmag_r 0.06 against at most 0.05"]

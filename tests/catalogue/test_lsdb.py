@@ -86,6 +86,14 @@ def test_bad_arguments_are_refused(model, positions):
         encode_lsdb(catalog, model=Minuet(model.autoencoder))
 
 
+def test_old_keyword_name_of_the_catalogue_still_works(model, positions):
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    with pytest.warns(AstropyDeprecationWarning, match='"catalog" was deprecated'):
+        lazy = encode_lsdb(catalog=_catalog(positions), model=model, cutouts=load_cutouts)
+    assert "latent_0" in lazy.columns
+
+
 def test_a_cutout_function_must_keep_every_row(model, positions):
     lazy = encode_lsdb(_catalog(positions), model=model,
                        cutouts=lambda table: load_cutouts(np.ones((1, 3, 72, 72), "f4")))

@@ -21,7 +21,7 @@ def synthetic(n, seed):
 @pytest.fixture(scope="module")
 def fitted():
     latents, truth, _ = synthetic(3000, seed=0)
-    return MorphologyClassifier(epochs=60).fit(latents, truth, labels=["edge_on", "round"])
+    return MorphologyClassifier(max_epochs=60).fit(latents, truth, labels=["edge_on", "round"])
 
 
 def test_close_to_bayes_optimal(fitted):
@@ -47,7 +47,7 @@ def test_nonlinear_label_needs_nonlinear_model(fitted):
 
 def test_cross_validate():
     latents, truth, _ = synthetic(600, seed=3)
-    result = MorphologyClassifier(epochs=30).cross_validate(latents, truth,
+    result = MorphologyClassifier(max_epochs=30).cross_validate(latents, truth,
                                                             labels=["edge_on"], n_splits=3)
     assert list(result["label"]) == ["edge_on"]
     assert result["roc_auc"][0] > 0.8
@@ -72,12 +72,12 @@ def test_masked_labels_are_left_out_with_warning():
     column = MaskedColumn(truth["edge_on"], mask=np.arange(300) < 10)
     truth["edge_on"] = column
     with pytest.warns(AstropyUserWarning, match="leaving out 10"):
-        MorphologyClassifier(epochs=2).fit(latents, truth, labels=["edge_on"])
+        MorphologyClassifier(max_epochs=2).fit(latents, truth, labels=["edge_on"])
 
 
 def test_bad_input():
     latents, truth, _ = synthetic(100, seed=6)
-    clf = MorphologyClassifier(epochs=2)
+    clf = MorphologyClassifier(max_epochs=2)
     with pytest.raises(ValueError, match="no label column"):
         clf.fit(latents, truth)  # default labels include 'merger'
     with pytest.raises(ValueError, match="0 positive"):
@@ -95,3 +95,27 @@ def test_bad_input():
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         clf.predict_proba(bad)
+
+
+def test_old_keyword_names_still_work():
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    latents, truth, _ = synthetic(200, seed=2)
+    with pytest.warns(AstropyDeprecationWarning, match='"epochs" was deprecated'):
+        clf = MorphologyClassifier(epochs=2)
+    assert clf._settings.max_epochs == 2
+    with pytest.warns(AstropyDeprecationWarning, match='"table" was deprecated'):
+        clf.fit(latents, table=truth, labels=["edge_on"])
+    assert clf.labels == ["edge_on"]
+
+
+def test_classifier_saved_with_the_old_option_name_loads(tmp_path):
+    import json
+
+    latents, truth, _ = synthetic(200, seed=2)
+    path = MorphologyClassifier(max_epochs=2).fit(latents, truth, labels=["edge_on"]).save(
+        tmp_path / "clf")
+    record = json.loads(path.with_suffix(".json").read_text())
+    record["config"]["epochs"] = record["config"].pop("max_epochs")
+    path.with_suffix(".json").write_text(json.dumps(record))
+    assert MorphologyClassifier.load(path)._settings.max_epochs == 2

@@ -59,7 +59,7 @@ def test_cosine_distance(data):
 def test_catalog_rows_are_joined(data):
     catalog, queries = data
     truth = Table({"redshift": np.linspace(0, 1, 2000), "rank": np.arange(2000)})
-    result = LatentIndex(catalog, catalog=truth).query(queries, k=2)
+    result = LatentIndex(catalog, catalogue=truth).query(queries, k=2)
     assert np.allclose(result["redshift"], truth["redshift"][result["catalog_index"]])
     assert "catalog_rank" in result.colnames
 
@@ -71,7 +71,7 @@ def test_neighbours_share_properties():
     props = rng.uniform(0, 1, size=(5000, 2))
     mixing = rng.normal(size=(2, 5))
     latents = np.tanh(props @ mixing) + 0.02 * rng.normal(size=(5000, 5))
-    index = LatentIndex(latents, catalog=Table({"redshift": props[:, 0]}))
+    index = LatentIndex(latents, catalogue=Table({"redshift": props[:, 0]}))
     result = index.query(latents[:200], k=6)
     neighbours = result[result["rank"] > 1]
     close = np.median(np.abs(neighbours["redshift"] - props[neighbours["query_index"], 0]))
@@ -98,9 +98,9 @@ def test_save_load(data, tmp_path):
 def test_saved_index_owns_its_catalogue(data, tmp_path):
     catalog, _ = data
     names = Table({"name": [f"g{i}" for i in range(len(catalog))]})
-    path = LatentIndex(catalog, catalog=names).save(tmp_path / "index")
+    path = LatentIndex(catalog, catalogue=names).save(tmp_path / "index")
     loaded = LatentIndex.load(path)
-    assert loaded.catalog["name"].tolist() == names["name"].tolist()
+    assert loaded.catalogue["name"].tolist() == names["name"].tolist()
     assert loaded.sha256 == json.loads(path.with_suffix(".json").read_text())["sha256"]
     table = path.with_suffix(".fits")
     table.write_bytes(table.read_bytes()[:-2880])
@@ -131,6 +131,32 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match="NaN"):
         index.query(nan)
     with pytest.raises(ValueError, match="one row per catalogue galaxy"):
-        LatentIndex(catalog, catalog=Table({"a": [1, 2]}))
+        LatentIndex(catalog, catalogue=Table({"a": [1, 2]}))
     with pytest.raises(ValueError, match="cosine"):
         LatentIndex(catalog, metric="cosine").query(catalog.mean(axis=0)[None, :])
+
+
+def test_old_catalogue_spelling_still_works(data, tmp_path):
+    import json
+
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    latents, _ = data
+    names = Table({"name": [f"g{i}" for i in range(len(latents))]})
+    with pytest.warns(AstropyDeprecationWarning, match="catalog"):
+        index = LatentIndex(latents, catalog=names)
+    assert index.catalogue is names
+    with pytest.warns(AstropyDeprecationWarning, match="attach_catalogue"):
+        index.attach_catalog(names[::-1])
+    with pytest.warns(AstropyDeprecationWarning, match="catalogue"):
+        assert index.catalog["name"][0] == names["name"][-1]
+    path = index.save(tmp_path / "index")
+    with pytest.warns(AstropyDeprecationWarning, match="catalog"):
+        again = LatentIndex.load(path, catalog=names)
+    assert again.catalogue["name"][0] == "g0"
+    # a record written with the American key loads its table
+    record = tmp_path / "index.json"
+    config = json.loads(record.read_text())
+    config["config"]["catalog"] = config["config"].pop("catalogue")
+    record.write_text(json.dumps(config))
+    assert LatentIndex.load(path).catalogue["name"][0] == names["name"][-1]

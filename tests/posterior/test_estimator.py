@@ -154,3 +154,18 @@ def test_non_finite_properties_are_dropped_with_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         PosteriorEstimator(config).fit(latents[1:], truth[1:])
+
+
+def test_old_keyword_names_still_work():
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    latents, truth = linear_gaussian(60, seed=13)
+    config = PosteriorConfig(transforms=1, hidden_features=(8,), max_epochs=50)
+    with pytest.warns(AstropyDeprecationWarning, match="was deprecated") as caught:
+        estimator = PosteriorEstimator(config).fit(latents, table=truth, epochs=1)
+    messages = " ".join(str(w.message) for w in caught)
+    assert '"table" was deprecated' in messages
+    assert '"epochs" was deprecated' in messages
+    assert len(estimator.history["validation"]) == 1
+    with pytest.warns(AstropyDeprecationWarning, match='"table" was deprecated'):
+        assert estimator.log_prob(latents[:3], table=truth[:3]).shape == (3,)

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,9 +171,9 @@ def test_ddp_two_gloo_processes(cutout_file, tmp_path):
     assert load_model(tmp_path / "ddp" / "model").record["metadata"]["steps"] == 3
 
 
-def test_max_seconds_stops_with_checkpoint(cutout_file, tmp_path):
+def test_max_minutes_stops_with_checkpoint(cutout_file, tmp_path):
     config = config_for(cutout_file, tmp_path / "run", checkpoint_every=100)
-    _, history = train(config, max_seconds=0, progress=False)
+    _, history = train(config, max_minutes=0, progress=False)
     assert [row["step"] for row in history] == [1]
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()
     assert not (tmp_path / "run" / "model.safetensors").exists()
@@ -208,3 +209,109 @@ def test_init_warm_start(cutout_file, tmp_path):
     )
     with pytest.raises(ValueError, match="do not fit"):
         train(bad, progress=False)
+
+
+OLD_CHECKPOINT = ROOT / "tests" / "data" / "checkpoint-1" / "checkpoint.safetensors"
+
+
+def test_checkpoint_of_the_first_format_resumes(cutout_file, tmp_path):
+    """A checkpoint written by the first checkpoint format continues a run exactly.
+
+    ``tests/data/checkpoint-1`` holds the step-3 checkpoint of
+    ``config_for(write_cutouts(...), ...)`` with ``max_steps=3``, written
+    before checkpoints carried a SHA-256. Resuming from it and resuming from
+    the same state saved in the current format must end at the same weights.
+    """
+    from minuet.models import DiffusionAutoencoder
+    from minuet.training._checkpoint import load_checkpoint, save_checkpoint
+
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copy(OLD_CHECKPOINT, old / "checkpoint.safetensors")
+    config = config_for(cutout_file, old)
+    model = DiffusionAutoencoder(config.model)
+    ema = DiffusionAutoencoder(config.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    step, extra = load_checkpoint(old / "checkpoint.safetensors", model=model, ema=ema,
+                                  optimizer=optimizer)
+    assert step == 3
+    assert extra["config"]["steps"] == 6
+    save_checkpoint(tmp_path / "new" / "checkpoint.safetensors", model=model, ema=ema,
+                    optimizer=optimizer, step=step, extra=extra)
+    a, history = train(config, progress=False)
+    assert [row["step"] for row in history] == [4, 5, 6]
+    b, _ = train(config_for(cutout_file, tmp_path / "new"), progress=False)
+    for (k, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), k
+    # the three steps after the checkpoint did train
+    moved = [not torch.equal(x, y) for x, y in
+             zip(a.state_dict().values(), ema.state_dict().values(), strict=True)]
+    assert any(moved)
+
+
+def test_checkpoint_records_and_checks_its_sha256(cutout_file, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    config = config_for(cutout_file, tmp_path / "run")
+    train(config, max_steps=3, progress=False)
+    path = tmp_path / "run" / "checkpoint.safetensors"
+    with safe_open(path, framework="pt") as f:
+        header = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    meta = json.loads(header["minuet"])
+    assert meta["format"] == "minuet-checkpoint-2"
+    assert len(meta["sha256"]) == 64
+    # a well-formed file whose tensors no longer match the recorded digest
+    name = next(k for k in tensors if k.startswith("ema."))
+    tensors[name] = tensors[name] + 1
+    save_file(tensors, path, metadata=header)
+    with pytest.raises(ValueError, match="damaged or was altered"):
+        train(config, progress=False)
+
+
+def test_old_names_of_the_learning_rate_options_still_work(cutout_file, tmp_path):
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    with pytest.warns(AstropyDeprecationWarning, match="is now called") as caught:
+        config = TrainingConfig(lr=1e-3, lr_schedule="cosine", min_lr_fraction=0.2)
+    assert len(caught) == 3
+    assert "'lr' is now called 'learning_rate'" in str(caught[0].message)
+    assert (config.learning_rate, config.learning_rate_schedule) == (1e-3, "cosine")
+    assert config.min_learning_rate_fraction == 0.2
+    with pytest.warns(AstropyDeprecationWarning, match="'lr' is now called"):
+        assert config.lr == 1e-3
+    with pytest.raises(TypeError, match="both 'lr' and its new name"), pytest.warns(
+        AstropyDeprecationWarning
+    ):
+        TrainingConfig(lr=1e-3, learning_rate=1e-4)
+    # configurations written before the renaming (config.json, checkpoints) read silently
+    old = {"lr": 2e-4, "lr_schedule": "cosine", "min_lr_fraction": 0.3, "steps": 7}
+    again = TrainingConfig.from_dict(old)
+    assert again == TrainingConfig(learning_rate=2e-4, learning_rate_schedule="cosine",
+                                   min_learning_rate_fraction=0.3, steps=7)
+    with pytest.raises(ValueError, match="both the old and the new names of"):
+        TrainingConfig.from_dict({"lr": 1e-3, "learning_rate": 1e-3})
+
+
+def test_time_limit_in_seconds_is_deprecated(cutout_file, tmp_path):
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    config = config_for(cutout_file, tmp_path / "run", checkpoint_every=100)
+    with pytest.warns(AstropyDeprecationWarning, match="max_minutes"):
+        _, history = train(config, max_seconds=0, progress=False)
+    assert [row["step"] for row in history] == [1]
+    with pytest.raises(TypeError, match="once"), pytest.warns(AstropyDeprecationWarning):
+        train(config, max_seconds=0, max_minutes=0, progress=False)
+
+
+def test_history_rows_of_the_old_name_are_read_under_the_new(cutout_file, tmp_path):
+    config = config_for(cutout_file, tmp_path / "run")
+    train(config, max_steps=3, progress=False)
+    path = tmp_path / "run" / "history.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    old = [{("lr" if k == "learning_rate" else k): v for k, v in row.items()} for row in rows]
+    path.write_text("".join(json.dumps(row) + "\n" for row in old))
+    _, history = train(config, progress=False)
+    assert [row["learning_rate"] for row in history[:3]] == [r["learning_rate"] for r in rows]
+    assert all("lr" not in row for row in history)

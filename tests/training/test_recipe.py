@@ -12,7 +12,7 @@ from .test_engine import config_for
 
 
 def test_constant_schedule_is_the_linear_warm_up():
-    config = TrainingConfig(lr=1e-3, warmup_steps=4, steps=20)
+    config = TrainingConfig(learning_rate=1e-3, warmup_steps=4, steps=20)
     assert [learning_rate(config, s) for s in range(6)] == pytest.approx(
         [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3]
     )
@@ -20,7 +20,8 @@ def test_constant_schedule_is_the_linear_warm_up():
 
 def test_cosine_schedule_falls_to_its_floor():
     config = TrainingConfig(
-        lr=1e-3, warmup_steps=4, steps=104, lr_schedule="cosine", min_lr_fraction=0.2
+        learning_rate=1e-3, warmup_steps=4, steps=104, learning_rate_schedule="cosine",
+        min_learning_rate_fraction=0.2
     )
     rates = np.array([learning_rate(config, s) for s in range(105)])
     assert rates[3] == pytest.approx(1e-3)
@@ -32,17 +33,17 @@ def test_cosine_schedule_falls_to_its_floor():
 
 
 def test_recipe_options_are_checked():
-    with pytest.raises(ValueError, match="lr_schedule"):
-        TrainingConfig(lr_schedule="step")
-    with pytest.raises(ValueError, match="min_lr_fraction"):
-        TrainingConfig(min_lr_fraction=1.5)
+    with pytest.raises(ValueError, match="learning_rate_schedule"):
+        TrainingConfig(learning_rate_schedule="step")
+    with pytest.raises(ValueError, match="min_learning_rate_fraction"):
+        TrainingConfig(min_learning_rate_fraction=1.5)
     with pytest.raises(ValueError, match="workers"):
         TrainingConfig(workers=-1)
     with pytest.raises(ValueError, match="decorrelation_weight"):
         TrainingConfig(decorrelation_weight=-0.1)
     with pytest.raises(ValueError, match="prefetch"):
         TrainingConfig(prefetch=0)
-    config = TrainingConfig(lr_schedule="cosine", decorrelation_weight=0.5, workers=2)
+    config = TrainingConfig(learning_rate_schedule="cosine", decorrelation_weight=0.5, workers=2)
     assert TrainingConfig.from_json(config.to_json()) == config
 
 
@@ -83,14 +84,15 @@ def test_decorrelation_weight_enters_the_gradient(cutout_file, tmp_path):
 
 def test_cosine_run_logs_its_schedule(cutout_file, tmp_path):
     config = config_for(
-        cutout_file, tmp_path / "run", warmup_steps=1, lr_schedule="cosine", min_lr_fraction=0.0
+        cutout_file, tmp_path / "run", warmup_steps=1, learning_rate_schedule="cosine",
+        min_learning_rate_fraction=0.0
     )
     _, history = train(config, progress=False)
     # step 0 is the one warm-up step; the cosine then starts from the full rate
-    expected = [config.lr] + [
-        config.lr * 0.5 * (1 + math.cos(math.pi * (s - 1) / 5)) for s in range(1, 6)
+    expected = [config.learning_rate] + [
+        config.learning_rate * 0.5 * (1 + math.cos(math.pi * (s - 1) / 5)) for s in range(1, 6)
     ]
-    assert [row["lr"] for row in history] == pytest.approx(expected)
+    assert [row["learning_rate"] for row in history] == pytest.approx(expected)
 
 
 def test_worker_batches_equal_direct_reads(cutout_file):

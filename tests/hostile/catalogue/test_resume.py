@@ -70,6 +70,28 @@ def test_a_part_of_another_run_is_redone(model, source, tmp_path):
     np.testing.assert_array_equal(_latents(resumed), _latents(reference))
 
 
+def test_a_part_whose_columns_were_altered_is_redone(model, source, tmp_path):
+    reference, parts = _unfinished(model, source, tmp_path / "out.parquet")
+    data = dict(np.load(parts / "part-0000001.npz"))
+    data["latents"] = data["latents"] + 1  # a well-formed file with other numbers
+    np.savez(parts / "part-0000001.npz", **data)
+    with pytest.warns(ResumeWarning, match="do not match the SHA-256 it records"):
+        resumed = encode_catalogue(source, tmp_path / "out.parquet", model=model, chunk_size=4)
+    np.testing.assert_array_equal(_latents(resumed), _latents(reference))
+
+
+def test_a_part_written_before_parts_carried_a_sha256_is_reused(model, source, tmp_path):
+    reference, parts = _unfinished(model, source, tmp_path / "out.parquet")
+    data = dict(np.load(parts / "part-0000001.npz"))
+    del data["sha256"]
+    data["latents"] = data["latents"] + 1  # marks the part: reused, not encoded again
+    np.savez(parts / "part-0000001.npz", **data)
+    resumed = encode_catalogue(source, tmp_path / "out.parquet", model=model, chunk_size=4)
+    expected = _latents(reference)
+    expected[4:8] += 1
+    np.testing.assert_array_equal(_latents(resumed), expected)
+
+
 @pytest.mark.parametrize("content", ["{not json", "[]", ""], ids=["broken", "list", "empty"])
 def test_a_corrupt_manifest_is_rewritten_and_the_parts_checked(model, source, tmp_path, content):
     reference, parts = _unfinished(model, source, tmp_path / "out.parquet")
