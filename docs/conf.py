@@ -106,3 +106,59 @@ sphinx_gallery_conf = {
 # Matplotlib's non-interactive backend during the build.
 os.environ.setdefault("MPLBACKEND", "Agg")
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
+
+
+def _constant_docstring(app, what, name, obj, options, lines):
+    """Document a package constant by its ``#:`` comment, not by its type's docstring.
+
+    The constants are defined in private modules and re-exported, so autodoc,
+    looking in the public module, would otherwise show the docstring of
+    ``tuple`` or ``str``. The comment is found in the already imported modules
+    of the constant's package.
+    """
+    import sys
+
+    from sphinx.errors import PycodeError
+    from sphinx.pycode import ModuleAnalyzer
+
+    type_doc = (type(obj).__doc__ or "").strip()
+    text = [line for line in lines if line.strip()]
+    if what != "data" or not type_doc or not text or text[0] != type_doc.splitlines()[0]:
+        return
+    package, attribute = name.rsplit(".", 1)
+    for module in sorted(m for m in sys.modules if m == package or m.startswith(package + ".")):
+        try:
+            comment = ModuleAnalyzer.for_module(module).find_attr_docs().get(("", attribute))
+        except PycodeError:  # a module without source has no comment to give
+            continue
+        if comment:
+            lines[:] = list(comment)
+            return
+    lines[:] = []
+
+
+def _no_inherited_init_docstring(app, what, name, obj, options, lines):
+    """Leave out the docstring a class's undocumented ``__init__`` inherits.
+
+    A network's ``__init__`` would otherwise bring ``torch.nn.Module``'s own
+    ("Initialize internal Module state ...") onto its page.
+    """
+    import inspect
+
+    own = vars(obj).get("__init__") if what == "class" else None
+    if own is None or own.__doc__:
+        return
+    inherited = inspect.getdoc(obj.__init__)
+    if not inherited:
+        return
+    block = [line.strip() for line in inherited.splitlines()]
+    stripped = [line.strip() for line in lines]
+    for start in range(len(lines) - len(block), -1, -1):
+        if stripped[start:start + len(block)] == block:
+            del lines[start:start + len(block)]
+            return
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _constant_docstring)
+    app.connect("autodoc-process-docstring", _no_inherited_init_docstring)

@@ -16,7 +16,6 @@ def register(subparsers):
     """Add ``simulate N OUT [--variant NAME] [--processes P]`` to the command line."""
     from .variants import HELD_OUT_VARIANTS, VARIANTS
 
-    cores = _default_processes()
     listing = "; ".join(
         f"{name}{' (held out)' if name in HELD_OUT_VARIANTS else ''}" for name in VARIANTS
     )
@@ -42,8 +41,8 @@ def register(subparsers):
     parser.add_argument(
         "--processes",
         type=int,
-        default=cores,
-        help=f"worker processes (default: all available cores, here {cores})",
+        default=None,
+        help="worker processes (default: all available cores)",
     )
     parser.add_argument("--chunk-size", type=int, default=512, help="galaxies per work unit")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
@@ -61,7 +60,7 @@ def _run(args):
         args.n,
         seed=args.seed,
         config=config,
-        processes=args.processes,
+        processes=args.processes if args.processes is not None else _default_processes(),
         chunk_size=args.chunk_size,
         progress=not args.quiet,
         overwrite=args.overwrite,

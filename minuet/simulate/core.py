@@ -25,6 +25,7 @@ BLOCK = 256
 _LAMBDA_EFF = np.array([489.0, 647.0, 920.0])
 _SEEING_SCALE = (_LAMBDA_EFF / _LAMBDA_EFF[1]) ** -0.2
 
+#: Unit of each truth-catalogue column that carries one, by column name.
 TRUTH_UNITS = {
     "mag_g": u.mag,
     "mag_r": u.mag,

@@ -320,7 +320,8 @@ def star_forming_main_sequence_whitaker(log_mstar, redshift):
 
     .. math::
 
-        \log \mathrm{SFR} = \alpha(z)\,(\log M_* - 10.5) + \beta(z),\quad
+        \log \mathrm{SFR} = \alpha(z)\,(\log M_* - 10.5) + \beta(z),
+
         \alpha = 0.70 - 0.13 z,\quad \beta = 0.38 + 1.14 z - 0.19 z^2.
 
     Its slope is shallower than that of Speagle et al. (2014), which is the

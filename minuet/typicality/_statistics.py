@@ -78,7 +78,6 @@ def cutout_statistics(flux, mask=None):
 
     >>> import numpy as np
 
-    from .._vocabulary import AB_ZEROPOINT
     >>> from minuet.typicality import STATISTIC_NAMES, cutout_statistics
     >>> flux = np.random.default_rng(0).normal(0.0, 0.01, size=(2, 3, 72, 72))
     >>> stats = cutout_statistics(flux)

@@ -147,3 +147,21 @@ def test_settings_of_an_earlier_version_are_read_with_a_warning():
         config = SimulationConfig.from_dict(old)
     assert config.moffat_beta_range == (3.5, 3.5)
     assert config.variants == TRAINING_VARIANTS
+
+
+def test_cli_processes_default_uses_every_core(tmp_path, monkeypatch):
+    from minuet.cli import build_parser
+    from minuet.simulate import _cli
+
+    args = build_parser().parse_args(["simulate", "2", str(tmp_path / "x.h5")])
+    assert args.processes is None  # resolved when the command runs, not when the help is built
+    seen = {}
+
+    def fake_write(path, n, *, processes, **kwargs):
+        seen["processes"] = processes
+        return path
+
+    monkeypatch.setattr(_cli, "_default_processes", lambda: 3)
+    monkeypatch.setattr("minuet.simulate.dataset.write_dataset", fake_write)
+    assert main(["simulate", "2", str(tmp_path / "x.h5"), "--quiet"]) == 0
+    assert seen["processes"] == 3
