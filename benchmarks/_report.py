@@ -6,7 +6,6 @@ and writes its results there, with :func:`write_results` for a record and its
 page or :func:`output_folder` for other files.
 """
 
-import inspect
 import json
 import os
 import platform
@@ -36,10 +35,6 @@ def peak_rss_mib():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-#: The source of :func:`peak_rss_mib`, for the scripts that benchmarks run in child processes.
-PEAK_RSS = "import resource\n" + inspect.getsource(peak_rss_mib)
 
 
 def provenance():

@@ -24,15 +24,14 @@ Run with nothing else on the machine::
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import h5py
 import numpy as np
-from _report import PEAK_RSS, add_output_dir, output_folder, peak_rss_mib, provenance, rst_table
+from _children import run_child
+from _report import add_output_dir, output_folder, peak_rss_mib, provenance, rst_table
 
 
 def _model(args):
@@ -59,21 +58,6 @@ def _write_file(path, n, base, chunk=4096):
             stop = min(start + chunk, n)
             rows = np.arange(start, stop) % len(base)
             images[start:stop] = base[rows].astype(np.float16)
-
-
-STREAM_SCRIPT = """
-import json, resource, sys, time
-""" + PEAK_RSS + """
-from minuet import Minuet
-from minuet.catalogue import encode_catalogue
-model = Minuet.load(sys.argv[1])
-t0 = time.perf_counter()
-table = encode_catalogue(sys.argv[2], sys.argv[3], model=model, chunk_size=int(sys.argv[4]),
-                         batch_size=256, progress=False, overwrite=True)
-elapsed = time.perf_counter() - t0
-print(json.dumps({"rows": len(table), "seconds": elapsed,
-                  "peak_rss_mb": peak_rss_mib()}))
-"""
 
 
 def _dask_throughput(model_dir, files, n_workers, tmp):
@@ -135,12 +119,8 @@ def main(argv=None):
         _write_file(path, args.n, base)
         results["write_seconds"] = time.perf_counter() - t0
         results["file_gb"] = path.stat().st_size / 1e9
-        proc = subprocess.run(
-            [sys.executable, "-c", STREAM_SCRIPT, str(model_dir), str(path),
-             str(Path(tmp) / "latents.parquet"), "4096"],
-            capture_output=True, text=True, check=True,
-        )
-        stream = json.loads(proc.stdout.strip().splitlines()[-1])
+        stream = run_child("stream_encode", model_dir=str(model_dir), path=str(path),
+                           output=str(Path(tmp) / "latents.parquet"), chunk_size=4096)
         results["stream_n"] = stream["rows"]
         results["stream_galaxies_per_s"] = stream["rows"] / stream["seconds"]
         results["stream_peak_rss_mb"] = stream["peak_rss_mb"]

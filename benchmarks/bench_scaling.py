@@ -25,16 +25,12 @@ Writes ``docs/validation/generated/scaling.{json,rst}`` and ``scaling.png``
 """
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from _children import run_child
 from _report import (
-    PEAK_RSS,
-    ROOT,
     add_output_dir,
     figure,
     new_record,
@@ -45,59 +41,9 @@ from _report import (
 
 TASKS = ("encode", "posterior", "neighbours")
 
-_CHILD = r"""
-import json, resource, sys, time
-import numpy as np
-sys.path.insert(0, {root!r})
-task, n, samples, n_queries, base_path = {task!r}, {n}, {samples}, {n_queries}, {base!r}
-clock = time.perf_counter
-{peak_rss}
-rss = peak_rss_mib
-out = {{"task": task, "n": n}}
-if task != "neighbours":
-    from minuet import Minuet
-    model = Minuet.pretrained()
-if task == "encode":
-    from minuet.cutouts import load_cutouts
-    base = np.load(base_path)
-    model.encode_cutouts(load_cutouts(base[:64]), progress=False)  # warm-up
-    start_rss, t = rss(), clock()
-    for first in range(0, n, 4096):
-        rows = np.arange(first, min(first + 4096, n)) % len(base)
-        model.encode_cutouts(load_cutouts(base[rows]), batch_size=256, progress=False)
-    out["seconds"] = clock() - t
-elif task == "posterior":
-    latents = np.random.default_rng(0).normal(size=(n, 5)).astype(np.float32)
-    model.posterior(latents[:10], n_samples=samples, seed=0)  # warm-up
-    start_rss, t = rss(), clock()
-    model.posterior(latents, n_samples=samples, seed=0)
-    out["seconds"] = clock() - t
-else:
-    from minuet.neighbours import LatentIndex
-    rng = np.random.default_rng(0)
-    latents, queries = rng.normal(size=(n, 5)), rng.normal(size=(n_queries, 5))
-    LatentIndex(latents[:20]).query(queries[:1], k=1)  # warm-up: imports scipy.spatial
-    start_rss, t = rss(), clock()
-    index = LatentIndex(latents)
-    out["build_seconds"] = clock() - t
-    t2 = clock()
-    index.query(queries, k=min(10, n))
-    out["query_seconds"] = clock() - t2
-    out["seconds"] = clock() - t
-out["peak_rss_mb"] = rss()
-out["start_rss_mb"] = start_rss
-print(json.dumps(out))
-"""
-
-
 def run_one(task, n, *, samples, n_queries, base):
-    code = _CHILD.format(root=str(ROOT), peak_rss=PEAK_RSS, task=task, n=int(n), samples=samples,
-                         n_queries=n_queries, base=str(base))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if proc.returncode:
-        msg = f"{task} with N={n:,} failed:\n{proc.stderr[-3000:]}"
-        raise RuntimeError(msg)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_child("scaling_task", task=task, n=int(n), samples=samples,
+                       n_queries=n_queries, base=str(base))
     result["growth_mb"] = result["peak_rss_mb"] - result["start_rss_mb"]
     print(result, flush=True)
     return result

@@ -20,14 +20,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _report import PEAK_RSS, add_output_dir, output_folder, peak_rss_mib
+from _children import run_child
+from _report import add_output_dir, output_folder, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,78 +82,14 @@ def bench_posterior(n_galaxies=10_000, n_samples=1_000):
             "torch_threads": torch.get_num_threads(), "rows": rows}
 
 
-_CHILD = r"""
-import json, resource, sys, time, tempfile, os
-import numpy as np
-sys.path.insert(0, {root!r})
-n, nq, k, backend = {n}, {nq}, {k}, {backend!r}
-clock = time.perf_counter
-rng = np.random.default_rng(0)
-latents = rng.normal(size=(n, 5))
-queries = rng.normal(size=(nq, 5))
-{peak_rss}
-def best_of(fn, repeat=3):
-    # the fastest of a few calls: the one least slowed by other jobs on the machine
-    times = []
-    for _ in range(repeat):
-        t = clock()
-        result = fn()
-        times.append(clock() - t)
-    return min(times), result
-base = peak_rss_mib()
-out = {{"backend": backend}}
-if backend == "minuet":
-    from minuet.neighbours import LatentIndex
-    t = clock()
-    index = LatentIndex(latents)
-    out["build_s"] = clock() - t
-    out["query_s"], res = best_of(lambda: index.query(queries, k=k))
-    out["peak_extra_mib"] = peak_rss_mib() - base
-    ids = np.asarray(res["catalog_index"]).reshape(nq, k)
-    with tempfile.TemporaryDirectory() as tmp:
-        t = clock()
-        path = index.save(os.path.join(tmp, "index"))
-        out["save_s"] = clock() - t
-        out["file_mib"] = os.path.getsize(path) / 2**20
-        del index
-        t = clock()
-        loaded = LatentIndex.load(path)
-        out["load_rebuild_s"] = clock() - t
-elif backend == "ckdtree":
-    # the search as LatentIndex made it before the Z-order: rows and queries in input order
-    from scipy.spatial import cKDTree
-    mean, std = latents.mean(0), latents.std(0)
-    t = clock()
-    tree = cKDTree((latents - mean) / std, leafsize=16, balanced_tree=False, compact_nodes=False)
-    out["build_s"] = clock() - t
-    out["query_s"], (dist, ids) = best_of(
-        lambda: tree.query((queries - mean) / std, k=k, workers=-1))
-    out["peak_extra_mib"] = peak_rss_mib() - base
-else:
-    from sklearn.neighbors import NearestNeighbors
-    mean, std = latents.mean(0), latents.std(0)
-    t = clock()
-    nn = NearestNeighbors(n_neighbors=k, n_jobs=-1).fit((latents - mean) / std)
-    out["build_s"] = clock() - t
-    out["query_s"], (dist, ids) = best_of(lambda: nn.kneighbors((queries - mean) / std))
-    out["peak_extra_mib"] = peak_rss_mib() - base
-    out["algorithm"] = nn._fit_method
-np.save({ids_path!r}, np.asarray(ids))
-print(json.dumps(out))
-"""
-
-
 def bench_neighbours(n=10_000_000, n_queries=10_000, k=10, backends=("minuet", "sklearn")):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         ids = {}
         for backend in backends:
             ids_path = os.path.join(tmp, f"{backend}.npy")
-            code = _CHILD.format(root=str(ROOT), peak_rss=PEAK_RSS, n=n, nq=n_queries, k=k,
-                                 backend=backend, ids_path=ids_path)
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  check=True)
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = run_child("neighbour_backend", n=n, n_queries=n_queries, k=k,
+                            backend=backend, ids_path=ids_path)
             row = {key: round(v, 3) if isinstance(v, float) else v for key, v in row.items()}
             rows.append(row)
             ids[backend] = np.load(ids_path)
