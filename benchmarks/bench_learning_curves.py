@@ -63,7 +63,7 @@ METRICS = (
     ("chi2_mean", "reduced chi2, mean of draws"),
     ("abs_dmag_r", "median |delta r| [mag]"),
     ("abs_dcolor_gr", "median |delta (g-r)| [mag]"),
-    ("max_abs_spearman", "max |Spearman rho| between latents"),
+    ("max_abs_spearman", "max |Spearman rho|, latents"),
 )
 
 
@@ -88,6 +88,8 @@ def parse_args(argv=None):
                         help="add these candidates to the existing record of the same settings")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the candidates' training directories under this folder")
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the figure from the written record")
     args = add_output_dir(parser).parse_args(argv)
     if args.quick:
         args.n_train, args.n_eval, args.draws = 24, 6, 1
@@ -233,7 +235,7 @@ def write_figure(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(METRICS), figsize=(3.4 * len(METRICS), 6.2),
+    fig, axes = plt.subplots(2, len(METRICS), figsize=(2.6 * len(METRICS), 5.6),
                              constrained_layout=True)
     for result in results.values():
         pts = result["points"]
@@ -243,16 +245,28 @@ def write_figure(results, path):
                                 label=result["label"])
                 axes[i, j].set_xlabel("training CPU-minutes" if i == 0 else "images seen")
                 axes[i, j].set_ylabel(label)
-    for ax in axes[:, 0]:
+    for ax in axes[:, :3].ravel():  # chi-squared and magnitudes span decades
         ax.set_yscale("log")
-    axes[0, 0].legend(fontsize=7)
-    fig.savefig(path, dpi=100)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 2),
+               frameon=False)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def replot(folder, stem):
+    """Redraw the figure of the record ``<folder>/<stem>.json`` without training anything."""
+    record = json.loads((folder / f"{stem}.json").read_text())
+    png = folder / f"{stem}.png"
+    write_figure(record["candidates"], png)
+    print(f"wrote {png}")
 
 
 def main(argv=None):
     args = parse_args(argv)
     out = output_folder(args)
+    if args.replot:
+        return replot(out, "learning_curves_quick" if args.quick else "learning_curves")
     record = new_record("bench_learning_curves.py", argv)
     stem = "learning_curves_quick" if args.quick else "learning_curves"
     every = candidates(args.quick)

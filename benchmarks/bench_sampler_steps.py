@@ -19,6 +19,7 @@ Writes ``docs/validation/generated/sampler_steps.{json,rst,png}``
 """
 
 import argparse
+import json
 import time
 
 from _report import add_output_dir, figure, new_record, output_folder, rst_table, write_results
@@ -38,6 +39,8 @@ def parse_args(argv=None):
     parser.add_argument("--tolerance", type=float, default=0.05,
                         help="relative loss of quality accepted against the most steps")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the figure from the written record")
     args = add_output_dir(parser).parse_args(argv)
     if args.quick:
         args.n, args.draws, args.steps = 4, 1, [2, 4, 8]
@@ -85,26 +88,36 @@ def write_figure(rows, path, recommended):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 5.6), constrained_layout=True)
     steps = [r["steps"] for r in rows]
     for ax, key, label in zip(
-        axes, ("chi2_mean", "chi2_one", "abs_dmag_r", "abs_dcolor_gr"),
+        axes.ravel(), ("chi2_mean", "chi2_one", "abs_dmag_r", "abs_dcolor_gr"),
         ("reduced chi2, mean of draws", "reduced chi2, one draw", "median |delta r| [mag]",
          "median |delta (g-r)| [mag]"), strict=True,
     ):
         ax.plot(steps, [r[key] for r in rows], "o-")
         ax.axvline(recommended, color="0.6", ls="--")
         ax.set_xscale("log")
+        # the measured step counts as the only tick labels: log minor labels overlap
+        ax.set_xticks(steps)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("sampler steps")
         ax.set_ylabel(label)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def main(argv=None):
     args = parse_args(argv)
     out = output_folder(args)
+    if args.replot:
+        stem = "sampler_steps_quick" if args.quick else "sampler_steps"
+        old = json.loads((out / f"{stem}.json").read_text())
+        write_figure(old["rows"], out / f"{stem}.png", old["recommended_steps"])
+        return old
     record = new_record("bench_sampler_steps.py", argv)
     import torch
 

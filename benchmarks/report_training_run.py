@@ -62,7 +62,7 @@ def write_figure(points, warm, path, name):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS), 3.2),
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(2.6 * len(METRICS), 3.2),
                              constrained_layout=True)
     sittings = sorted({p["sitting"] for p in points})
     for j, (key, label) in enumerate(METRICS):
@@ -76,9 +76,12 @@ def write_figure(points, warm, path, name):
                     label=f"{name}, sitting {s}")
         ax.set_xlabel("images seen")
         ax.set_ylabel(label)
-    axes[0].set_yscale("log")
-    axes[0].legend(fontsize=7)
-    fig.savefig(path, dpi=100)
+    for ax in axes[:3]:  # chi-squared and magnitudes span decades
+        ax.set_yscale("log")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 3),
+               frameon=False)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
