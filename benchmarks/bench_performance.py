@@ -362,7 +362,6 @@ def main(argv=None):
     f = record["flops"]
     agree = record["inference"]["agreement"]
     implied = record["implied_reconstruction"]
-    loads = record["inference"]["encode_end_to_end"]["after"]["load_average"]
     side_lines = [
         "Before and after, side by side in this run on the same data: *before* is the "
         "earlier fp32 path (separate query and key-value projections, fp32 everywhere; "
@@ -374,8 +373,8 @@ def main(argv=None):
         "each candidate's fastest round (neighbour backends: separate processes one after "
         "the other, best of three query batches); the end-to-end row includes reading, "
         "checking and stretching the cutouts (with the current cutout checks on both sides) "
-        f"and writing the table. Load averages (1, 5, 15 minutes) during the encoding "
-        f"rounds: {loads[0]} at the start, {loads[1]} at the end.",
+        "and writing the table (the JSON record beside this page keeps the machine's load "
+        "during each round).",
         "",
         *rst_table(("quantity", "unit", "before", "after", "speed-up"), side_body),
         "",
