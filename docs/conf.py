@@ -159,6 +159,28 @@ def _no_inherited_init_docstring(app, what, name, obj, options, lines):
             return
 
 
+def _factory_defaults_as_in_signatures():
+    """Show a ``default_factory`` field's default as ``<factory>``, as class signatures do.
+
+    autodoc describes a dataclass field by its ``default``, which for such a
+    field is the dataclasses module's internal ``MISSING`` sentinel; its repr
+    would otherwise appear on the configuration pages.
+    """
+    import dataclasses
+
+    from sphinx.util import inspect as sphinx_inspect
+
+    describe = sphinx_inspect.object_description
+
+    def object_description(obj, *args, **kwargs):
+        if obj is dataclasses.MISSING:
+            return "<factory>"
+        return describe(obj, *args, **kwargs)
+
+    sphinx_inspect.object_description = object_description
+
+
 def setup(app):
+    _factory_defaults_as_in_signatures()
     app.connect("autodoc-process-docstring", _constant_docstring)
     app.connect("autodoc-process-docstring", _no_inherited_init_docstring)
