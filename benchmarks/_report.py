@@ -43,14 +43,20 @@ def provenance():
             "date": time.strftime("%Y-%m-%d")}
 
 
-def simulator_fingerprint():
-    """SHA-256 of the default simulator settings, so results drawn from different simulators
-    are never compared as if they were one."""
+def simulator_fingerprint(config_json=None):
+    """SHA-256 of simulator settings, so results drawn from different simulators are never
+    compared as if they were one.
+
+    ``config_json`` is a configuration's JSON (as a simulated file stores it);
+    by default the default simulator's.
+    """
     import hashlib
 
-    from minuet.simulate import SimulationConfig
+    if config_json is None:
+        from minuet.simulate import SimulationConfig
 
-    return hashlib.sha256(SimulationConfig().to_json().encode()).hexdigest()
+        config_json = SimulationConfig().to_json()
+    return hashlib.sha256(config_json.encode()).hexdigest()
 
 
 def rst_table(header, body):

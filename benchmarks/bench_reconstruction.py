@@ -61,10 +61,12 @@ def _summary_row(label, summary, seconds_per_galaxy):
     }
 
 
-def evaluate(model, images, invvar, footprint, *, steps, n_samples, seed):
+def evaluate(model, images, invvar, footprint, *, steps, n_samples, seed, latents=None):
+    """Reconstruct and compare; ``latents`` (the images' own, encoded once) saves encoding."""
     from minuet.evaluation import compare_reconstructions, summarize_reconstructions
 
-    latents = model.encode(images, invvar=invvar, progress=True)
+    if latents is None:
+        latents = model.encode(images, invvar=invvar, progress=True)
     t0 = time.perf_counter()
     recon = model.reconstruct(latents, steps=steps, n_samples=n_samples, seed=seed,
                               progress=True)
@@ -138,15 +140,6 @@ def _real_rows(table):
              "chi2_red": float(table["chi2_red"][i])} for i in range(len(table))]
 
 
-def latent_max_abs_spearman(latents):
-    """Largest absolute Spearman rank correlation between two latent dimensions."""
-    from scipy.stats import spearmanr
-
-    rho = np.atleast_2d(spearmanr(np.asarray(latents)).statistic)
-    off = np.abs(rho[~np.eye(len(rho), dtype=bool)])
-    return float(off.max()) if off.size else 0.0
-
-
 def check_targets(one, mean4, max_rho):
     """Each target of ``TARGETS`` with the measured value and whether it is met."""
     rows = {"one": one, "mean4": mean4}
@@ -202,16 +195,24 @@ def parse_args(argv=None):
 
 
 def measure_set(model, images, invvar, footprint):
-    """The default sampler's single draw and mean of 4 draws on one set: rows and draws."""
+    """The default sampler's single draw and mean of 4 draws on one set.
+
+    Returns both rows, the single draws, their comparison table and the
+    latents' largest rank correlation between two dimensions; the set is
+    encoded once.
+    """
+    from minuet.training import max_abs_spearman
+
     default_steps = model.autoencoder.config.diffusion.steps
+    latents = model.encode(images, invvar=invvar, progress=True)
     summary, seconds, recon, table = evaluate(model, images, invvar, footprint, steps=None,
-                                              n_samples=1, seed=1)
+                                              n_samples=1, seed=1, latents=latents)
     one = _summary_row(f"default ({default_steps} steps)", summary, seconds)
     summary, seconds, _, _ = evaluate(model, images, invvar, footprint, steps=None,
-                                      n_samples=4, seed=1)
+                                      n_samples=4, seed=1, latents=latents)
     mean4 = _summary_row(f"default, mean of 4 samples ({default_steps} steps each)", summary,
                          seconds)
-    return one, mean4, recon, table
+    return one, mean4, recon, table, max_abs_spearman(latents)
 
 
 def main(argv=None):
@@ -232,7 +233,7 @@ def main(argv=None):
         "held_out_seed": HELD_OUT_SEED,
         "rows": [],
     }
-    one, mean4, recon, few = measure_set(model, images, invvar, footprint)
+    one, mean4, recon, few, rho = measure_set(model, images, invvar, footprint)
     results["rows"] += [one, mean4]
     patch = model.autoencoder.config.denoiser.patch
     results["patch_edge_ratio"] = {"input": patch_edge_ratio(images, patch),
@@ -255,9 +256,7 @@ def main(argv=None):
     }
     results["rows"].append(_summary_row("noise alone: a perfect single sample",
                                         noise_floor(images, invvar, footprint, seed=2), 0))
-    latents = model.encode(images, invvar=invvar)
-    results["latent_max_abs_spearman"] = latent_max_abs_spearman(
-        np.stack([np.asarray(latents[c]) for c in model.latent_names], axis=1))
+    results["latent_max_abs_spearman"] = rho
     results["targets"] = check_targets(one, mean4, results["latent_max_abs_spearman"])
     figure_rows = [("simulated input", images), ("reconstruction", recon.data)]
 
@@ -266,10 +265,7 @@ def main(argv=None):
         n_variant = args.n_variant or args.n
         v_images, v_invvar, v_footprint, _ = simulate(
             n_variant, seed=HELD_OUT_SEED + 1, config=SimulationConfig.from_variant(variant))
-        v_one, v_mean4, _, _ = measure_set(model, v_images, v_invvar, v_footprint)
-        v_latents = model.encode(v_images, invvar=v_invvar)
-        v_rho = latent_max_abs_spearman(
-            np.stack([np.asarray(v_latents[c]) for c in model.latent_names], axis=1))
+        v_one, v_mean4, _, _, v_rho = measure_set(model, v_images, v_invvar, v_footprint)
         results["variant"] = {"name": variant, "n_galaxies": n_variant,
                               "seed": HELD_OUT_SEED + 1, "rows": [v_one, v_mean4],
                               "latent_max_abs_spearman": v_rho,

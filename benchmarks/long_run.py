@@ -26,6 +26,7 @@ The first sitting, with no kept state, starts the run from the plan.
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -64,8 +65,6 @@ def shard(work, seed, n):
 
     path = work / f"train_seed{seed}_{n // 1000}k.h5"
     if not path.exists():
-        import os
-
         print(f"simulating {n} galaxies (seed {seed}) into {path}", flush=True)
         write_dataset(path, n, seed=seed, processes=os.cpu_count() or 1, progress=True)
     return path

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from _report import provenance
+from _report import provenance, simulator_fingerprint
 
 
 def held_out_curve(args):
@@ -62,8 +62,6 @@ def data_provenance(paths):
     Files written by ``minuet simulate`` carry these as HDF5 attributes; a
     file without them (real cutouts, say) is recorded by name and size only.
     """
-    import hashlib
-
     import h5py
 
     rows = []
@@ -79,7 +77,7 @@ def data_provenance(paths):
         if "simulator_config" in attrs:
             config = attrs["simulator_config"]
             config = config.decode() if isinstance(config, bytes) else str(config)
-            row["simulator_sha256"] = hashlib.sha256(config.encode()).hexdigest()
+            row["simulator_sha256"] = simulator_fingerprint(config)
         rows.append(row)
     return rows
 

@@ -1,6 +1,6 @@
 """Training the diffusion autoencoder: data pipeline, loop, checkpoints."""
 
-from ._quality import reconstruction_quality
+from ._quality import max_abs_spearman, reconstruction_quality
 from .config import TrainingConfig
 from .data import CutoutFile, compact_cutouts, loss_weights, split_indices
 from .engine import augment, decorrelation_penalty, learning_rate, train
@@ -13,6 +13,7 @@ __all__ = [
     "decorrelation_penalty",
     "learning_rate",
     "loss_weights",
+    "max_abs_spearman",
     "reconstruction_quality",
     "split_indices",
     "train",

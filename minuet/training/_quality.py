@@ -8,12 +8,50 @@ from scipy.stats import spearmanr
 
 from minuet.cutouts import AsinhStretch
 
-__all__ = ["reconstruction_quality"]
+from .._latents import latent_array
+
+__all__ = ["max_abs_spearman", "reconstruction_quality"]
 
 
 def _median(values):
     values = values[np.isfinite(values)]
     return float(np.median(values)) if len(values) else float("nan")
+
+
+def max_abs_spearman(latents):
+    """Largest absolute Spearman rank correlation between two latent dimensions.
+
+    A value near 1 means two of the numbers carry the same information (one
+    dimension spent twice); constant dimensions are left out.
+
+    Parameters
+    ----------
+    latents : array-like or `~astropy.table.Table`
+        ``(N, D)`` latents, or a table with columns ``latent_0`` ...
+        ``latent_{D-1}`` (the output of `~minuet.Minuet.encode`); rows with
+        NaN are dropped.
+
+    Returns
+    -------
+    rho : float
+        The largest off-diagonal absolute correlation; NaN for fewer than
+        two dimensions that vary.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet.training import max_abs_spearman
+    >>> x = np.random.default_rng(0).normal(size=(200, 2))
+    >>> round(max_abs_spearman(np.column_stack([x, np.exp(x[:, 0])])), 6)
+    1.0
+    """
+    latents = latent_array(latents, allow_nan=True)
+    latents = latents[np.isfinite(latents).all(axis=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant dimension has no rank correlation
+        rho = np.atleast_2d(spearmanr(latents).statistic)
+    off = np.abs(rho[~np.eye(len(rho), dtype=bool)]) if len(rho) > 1 else np.array([np.nan])
+    return float(np.nanmax(off)) if np.isfinite(off).any() else float("nan")
 
 
 def _footprint_scores(images, recon, invvar, footprint):
@@ -139,17 +177,13 @@ def reconstruction_quality(
     model.train(was_training)
     chi2_mean, dmag_r, dcolor = _footprint_scores(clean, mean, invvar, footprint)
     chi2_one, _, _ = _footprint_scores(clean, first, invvar, footprint)
-    latents = np.concatenate(latents)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a constant dimension has no rank correlation
-        rho = np.atleast_2d(spearmanr(latents).statistic)
-    off = np.abs(rho[~np.eye(len(rho), dtype=bool)]) if len(rho) > 1 else np.array([np.nan])
+    rho = max_abs_spearman(np.concatenate(latents))
     return {
         "chi2_mean": _median(chi2_mean),
         "chi2_one": _median(chi2_one),
         "abs_dmag_r": _median(np.abs(dmag_r)),
         "abs_dcolor_gr": _median(np.abs(dcolor)),
-        "max_abs_spearman": float(np.nanmax(off)) if np.isfinite(off).any() else float("nan"),
+        "max_abs_spearman": rho,
         "n_draws": int(n_draws),
         "n_galaxies": len(clean),
     }

@@ -106,17 +106,6 @@ def test_reconstruction_targets_are_judged_on_their_own_rows(bench):
     assert not targets["latent_max_abs_spearman"]["met"]
 
 
-def test_latent_rank_correlation_finds_a_duplicated_dimension(bench):
-    import numpy as np
-
-    largest = bench("bench_reconstruction").latent_max_abs_spearman
-    rng = np.random.default_rng(0)
-    independent = rng.standard_normal((500, 4))
-    assert largest(independent) < 0.2
-    duplicated = np.column_stack([independent, -np.exp(independent[:, 1])])
-    assert largest(duplicated) == pytest.approx(1.0)
-
-
 def test_production_sittings_record_their_data_and_code(bench, tmp_path):
     from minuet.simulate import write_dataset
 

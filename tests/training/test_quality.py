@@ -61,3 +61,20 @@ def test_bad_shapes():
         reconstruction_quality(EchoModel(), images, invvar, footprint[:3])
     with pytest.raises(ValueError, match="n_draws"):
         reconstruction_quality(EchoModel(), images, invvar, footprint, n_draws=0)
+
+
+def test_latent_rank_correlation_finds_a_duplicated_dimension():
+    from astropy.table import Table
+
+    from minuet.training import max_abs_spearman
+
+    rng = np.random.default_rng(0)
+    independent = rng.standard_normal((500, 4))
+    assert max_abs_spearman(independent) < 0.2
+    duplicated = np.column_stack([independent, -np.exp(independent[:, 1])])
+    assert max_abs_spearman(duplicated) == pytest.approx(1.0)
+    table = Table({f"latent_{i}": duplicated[:, i] for i in range(5)})
+    assert max_abs_spearman(table) == pytest.approx(1.0)
+    with_nan = duplicated.copy()
+    with_nan[0] = np.nan  # a refused cutout's row is left out, not propagated
+    assert max_abs_spearman(with_nan) == pytest.approx(1.0)
