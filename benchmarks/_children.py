@@ -19,10 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the checkout's minuet, as for the parent
-from _report import peak_rss_mib  # noqa: E402
+from _report import ROOT, peak_rss_mib
 
 clock = time.perf_counter
 
@@ -165,6 +162,7 @@ def neighbour_backend(n, n_queries, k, backend, ids_path):
 CHILDREN = {f.__name__: f for f in (stream_encode, scaling_task, neighbour_backend)}
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # the checkout's minuet, as in the parent
     name, kwargs = sys.argv[1], json.loads(sys.argv[2])
     if name not in CHILDREN:
         raise SystemExit(f"unknown measurement {name!r}; choose from {sorted(CHILDREN)}.")
