@@ -145,7 +145,8 @@ class DeterministicAutoencoder:
         augmentation : bool
             Random flips, quarter turns and rotations of the training images.
         precision : {'auto', 'bf16', 'fp32'}
-            ``'auto'`` and ``'bf16'`` train under bf16 autocast.
+            ``'bf16'`` trains under bf16 autocast; ``'auto'`` does so where
+            the CPU computes bf16 natively and trains in fp32 elsewhere.
         progress : bool
             Show a progress bar.
 

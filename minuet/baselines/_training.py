@@ -2,7 +2,6 @@
 
 import math
 import time
-from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -15,13 +14,13 @@ __all__ = []
 
 
 def autocast(precision):
-    """bf16 autocast on CPU for ``'bf16'`` and ``'auto'``; nothing for ``'fp32'``."""
+    """bf16 autocast on CPU for ``'bf16'``, and for ``'auto'`` where the CPU has native bf16."""
+    from ..models import autocast as precision_context
+
     if precision not in ("auto", "bf16", "fp32"):
         msg = f"precision must be 'auto', 'bf16' or 'fp32'; received {precision!r}."
         raise ValueError(msg)
-    if precision == "fp32":
-        return nullcontext()
-    return torch.autocast("cpu", dtype=torch.bfloat16)
+    return precision_context(precision, "cpu")
 
 
 def check_positive(**values):

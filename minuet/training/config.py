@@ -48,7 +48,8 @@ class TrainingConfig(JSONConfig):
     validate_every, checkpoint_every, log_every : int
         Intervals, in steps.
     precision : {'auto', 'bf16', 'fp32'}
-        ``'auto'``: bf16 autocast on CPU and on CUDA devices that support it.
+        ``'auto'``: bf16 autocast where the device computes bf16 natively
+        (see `minuet.models.resolve_precision`), fp32 elsewhere.
     device : str
         ``'auto'`` picks CUDA when available (``cuda:LOCAL_RANK`` under torchrun).
     threads : int

@@ -6,7 +6,6 @@ import math
 import os
 import time
 import warnings
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .._fitting import seeded, threads
 from ..models import DiffusionAutoencoder, dihedral, load_model, rotate, save_model
+from ..models import autocast as precision_context
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._widen import initial_state
 from .config import TrainingConfig
@@ -279,12 +279,9 @@ def _setup_distributed(config):
 
 
 def _autocast(config, device):
-    bf16 = config.precision == "bf16" or (
-        config.precision == "auto" and (device.type == "cpu" or torch.cuda.is_bf16_supported())
-    )
-    if not bf16:
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    # 'auto' means bf16 only where the device multiplies it natively: emulated bf16
+    # (x86 CPUs without AVX512-BF16 or AMX) is several times slower than fp32
+    return precision_context(config.precision, device)
 
 
 @torch.no_grad()

@@ -315,3 +315,21 @@ def test_history_rows_of_the_old_name_are_read_under_the_new(cutout_file, tmp_pa
     _, history = train(config, progress=False)
     assert [row["learning_rate"] for row in history[:3]] == [r["learning_rate"] for r in rows]
     assert all("lr" not in row for row in history)
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_precision_follows_the_hardware(monkeypatch, native, expected):
+    # emulated bf16 is several times slower than fp32, so 'auto' trains in bf16
+    # only where the CPU multiplies it natively
+    from minuet.baselines._training import autocast as baseline_autocast
+    from minuet.models import precision
+    from minuet.training.engine import _autocast
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+    layer = torch.nn.Linear(4, 2)
+    for context in (_autocast(TrainingConfig(precision="auto"), torch.device("cpu")),
+                    baseline_autocast("auto")):
+        with context:
+            assert layer(torch.zeros(1, 4)).dtype == expected
+    with _autocast(TrainingConfig(precision="bf16"), torch.device("cpu")):
+        assert layer(torch.zeros(1, 4)).dtype == torch.bfloat16
