@@ -117,6 +117,7 @@ def neighbour_backend(n, n_queries, k, backend, ids_path):
         t = clock()
         index = LatentIndex(latents)
         out["build_s"] = clock() - t
+        out["tree"] = index.backend
         out["query_s"], res = best_of(lambda: index.query(queries, k=k))
         out["peak_extra_mib"] = peak_rss_mib() - base
         ids = np.asarray(res["catalog_index"]).reshape(n_queries, k)

@@ -9,7 +9,7 @@ Rows, each with minuet's setting, the usual alternative and their ratio:
   DDIM (random weights: speed does not depend on training);
 * posterior samples/s: the bundled context spline flow against zuko's
   masked autoregressive NSF at the reference size (10 transforms, 6 x 512);
-* neighbour queries/s (k = 10): minuet's ``LatentIndex`` (scipy cKDTree)
+* neighbour queries/s (k = 10): minuet's ``LatentIndex`` (pykdtree where installed)
   against scikit-learn's ``NearestNeighbors``;
 * training images/s: default against reference preset, a few steps;
 * the encoder's achieved FLOP/s (counted with

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from minuet.neighbours import LatentIndex
-from minuet.neighbours._index import morton_order
+from minuet.neighbours._index import _pykdtree, morton_order
 
 
 def brute_force(catalogue, queries, k):
@@ -11,13 +11,19 @@ def brute_force(catalogue, queries, k):
     return idx, np.take_along_axis(d, idx, axis=1)
 
 
+BACKENDS = ["ckdtree", pytest.param("pykdtree", marks=pytest.mark.skipif(
+    _pykdtree() is None, reason="pykdtree is not installed"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("k", [1, 10])
-def test_z_ordered_search_is_exact(k):
+def test_z_ordered_search_is_exact(k, backend):
     rng = np.random.default_rng(0)
     scale = np.array([1.0, 3.0, 0.2, 1.0, 5.0])
     catalogue = rng.normal(size=(5000, 5)) * scale
     queries = rng.normal(size=(300, 5)) * scale * 1.5  # some outside the catalogue's box
-    index = LatentIndex(catalogue)
+    index = LatentIndex(catalogue, backend=backend)
+    assert index.backend == backend
     table = index.query(queries, k=k)
     got = np.asarray(table["catalog_index"]).reshape(-1, k)
     distance = np.asarray(table["distance"]).reshape(-1, k)
@@ -43,3 +49,29 @@ def test_constant_dimension_and_single_query():
     catalogue = np.column_stack([np.arange(20.0), np.zeros(20)])
     index = LatentIndex(catalogue, standardize=False)
     assert index.query([[4.1, 0.0]], k=2)["catalog_index"].tolist() == [4, 5]
+
+
+@pytest.mark.skipif(_pykdtree() is None, reason="pykdtree is not installed")
+@pytest.mark.parametrize("workers", [-1, 1, 2])
+def test_backends_agree_for_any_thread_count(workers):
+    rng = np.random.default_rng(3)
+    catalogue = rng.normal(size=(20000, 5))
+    queries = rng.normal(size=(500, 5))
+    tables = [LatentIndex(catalogue, backend=b, leafsize=8).query(queries, k=10, workers=workers)
+              for b in ("ckdtree", "pykdtree")]
+    np.testing.assert_array_equal(tables[0]["catalog_index"], tables[1]["catalog_index"])
+    np.testing.assert_allclose(tables[0]["distance"], tables[1]["distance"], rtol=1e-12)
+
+
+def test_auto_backend_and_bad_backend(monkeypatch):
+    from minuet.neighbours import _index
+
+    latents = np.random.default_rng(4).normal(size=(100, 5))
+    expected = "pykdtree" if _pykdtree() is not None else "ckdtree"
+    assert LatentIndex(latents).backend == expected
+    monkeypatch.setattr(_index, "_pykdtree", lambda: None)
+    assert LatentIndex(latents).backend == "ckdtree"
+    with pytest.raises(ImportError, match="pip install pykdtree"):
+        LatentIndex(latents, backend="pykdtree")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        LatentIndex(latents, backend="faiss")
