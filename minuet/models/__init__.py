@@ -11,6 +11,7 @@ from .precision import (
     autocast,
     cpu_has_native_bf16,
     cpu_matrix_extensions,
+    inference_copy,
     resolve_precision,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "cpu_has_native_bf16",
     "cpu_matrix_extensions",
     "dihedral",
+    "inference_copy",
     "load_model",
     "resolve_precision",
     "rotate",

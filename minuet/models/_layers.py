@@ -42,13 +42,27 @@ class Attention(nn.Module):
         self.q = nn.Linear(width, width)
         self.kv = nn.Linear(width, 2 * width)
         self.out = nn.Linear(width, width)
+        self._fused = None  # (weight, bias) of the joint projection, set by `fuse`
+
+    def fuse(self):
+        """Concatenate the query and key-value projections once, for a frozen copy.
+
+        Without it the self-attention path concatenates them on every call,
+        which keeps the module trainable; call it only on a copy whose
+        weights will not change (see `minuet.models.inference_copy`).
+        """
+        self._fused = (torch.cat([self.q.weight, self.kv.weight]),
+                       torch.cat([self.q.bias, self.kv.bias]))
 
     def forward(self, x, context=None):
         b, n, d = x.shape
         if context is None:
             # self-attention: one projection to queries, keys and values
-            weight = torch.cat([self.q.weight, self.kv.weight])
-            bias = torch.cat([self.q.bias, self.kv.bias])
+            if self._fused is not None:
+                weight, bias = self._fused
+            else:
+                weight = torch.cat([self.q.weight, self.kv.weight])
+                bias = torch.cat([self.q.bias, self.kv.bias])
             qkv = F.linear(x, weight, bias).reshape(b, n, 3, self.heads, -1)
             q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         else:

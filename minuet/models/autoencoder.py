@@ -172,7 +172,7 @@ class DiffusionAutoencoder(nn.Module):
             )
             raise ValueError(msg)
 
-    def encode(self, x, *, average_dihedral=False):
+    def encode(self, x, *, average_dihedral=False, encoder=None):
         """Return the latent ``(B, latent_dim)`` of images ``x``.
 
         With ``average_dihedral=True`` the latent is the mean over the 8
@@ -185,6 +185,10 @@ class DiffusionAutoencoder(nn.Module):
             Stretched images, shape ``(B, C, H, W)``.
         average_dihedral : bool, optional
             Average over the 8 flips and quarter turns.
+        encoder : `~torch.nn.Module`, optional
+            A copy of this model's encoder to run instead, such as its
+            `~minuet.models.inference_copy`; ``x`` is cast to the copy's
+            dtype.
 
         Returns
         -------
@@ -200,9 +204,13 @@ class DiffusionAutoencoder(nn.Module):
         torch.Size([2, 5])
         """
         self._check(x)
+        if encoder is None:
+            encoder = self.encoder
+        else:
+            x = x.to(encoder.embed.weight.dtype)
         if not average_dihedral:
-            return self.encoder(x).to(torch.float32)
-        return torch.stack([self.encoder(dihedral(x, k)).float() for k in range(8)]).mean(0)
+            return encoder(x).to(torch.float32)
+        return torch.stack([encoder(dihedral(x, k)).float() for k in range(8)]).mean(0)
 
     def loss(self, x, *, weight=None, generator=None, latent=None):
         """Per-image diffusion loss ``(B,)`` for images ``x``.

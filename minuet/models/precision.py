@@ -8,6 +8,7 @@ in fp32, because bf16 emulated in software is slower than fp32.
 """
 
 import contextlib
+import copy
 import functools
 import platform
 import subprocess
@@ -15,7 +16,7 @@ import subprocess
 import torch
 
 __all__ = ["PRECISIONS", "autocast", "cpu_has_native_bf16", "cpu_matrix_extensions",
-           "resolve_precision"]
+           "inference_copy", "resolve_precision"]
 
 #: Values accepted by every ``precision`` option.
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -164,3 +165,47 @@ def autocast(precision="auto", device="cpu"):
     if resolve_precision(precision, device) == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def inference_copy(module, dtype=torch.bfloat16):
+    """A frozen copy of a network with its weights stored in ``dtype``.
+
+    Under `torch.autocast` every matrix product casts its fp32 weights and
+    the fp32 output of the layer norm before it, on every call; in the
+    encoder those casts took a quarter of the time. The copy holds its
+    weights in ``dtype`` once, and its attention layers concatenate their
+    projections once (``Attention.fuse``), so it runs with no per-call
+    casts. Give it inputs of ``dtype`` and run it outside autocast; layer
+    norms and attention accumulate in fp32 inside PyTorch's bf16 kernels.
+
+    Parameters
+    ----------
+    module : `torch.nn.Module`
+        The network; it is not changed.
+    dtype : `torch.dtype`, optional
+        Storage and arithmetic type of the copy.
+
+    Returns
+    -------
+    copy : `torch.nn.Module`
+        In evaluation mode, without gradients.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from minuet.models import Encoder, EncoderConfig, inference_copy
+    >>> encoder = Encoder(EncoderConfig(image_size=24, width=32, depth=1, heads=2))
+    >>> fast = inference_copy(encoder)
+    >>> with torch.no_grad():
+    ...     z = fast(torch.zeros(2, 3, 24, 24, dtype=torch.bfloat16))
+    >>> z.dtype, encoder.embed.weight.dtype
+    (torch.bfloat16, torch.float32)
+    """
+    from ._layers import Attention
+
+    with torch.no_grad():
+        frozen = copy.deepcopy(module).to(dtype).eval().requires_grad_(False)
+        for layer in frozen.modules():
+            if isinstance(layer, Attention):
+                layer.fuse()
+    return frozen

@@ -106,3 +106,53 @@ def test_bf16_denoiser_keeps_a_bf16_residual_stream():
         image = net.decode(torch.zeros(2, 5), steps=2, generator=torch.Generator().manual_seed(0))
     assert out.shape == (2, 3, 24, 24)
     assert image.dtype == torch.float32  # the sampler's arithmetic stays fp32
+
+
+@pytest.mark.parametrize("kind", ["vit", "perceiver"])
+def test_inference_copy_matches_autocast(kind):
+    from minuet.models import Encoder, EncoderConfig, inference_copy
+
+    torch.manual_seed(0)
+    encoder = Encoder(EncoderConfig(kind=kind, image_size=24, width=32, depth=2, heads=2)).eval()
+    x = torch.rand(16, 3, 24, 24)
+    frozen = inference_copy(encoder)
+    assert encoder.embed.weight.dtype == torch.float32  # the original is untouched
+    assert all(p.dtype == torch.bfloat16 and not p.requires_grad for p in frozen.parameters())
+    fused = [m for m in frozen.modules() if getattr(m, "_fused", None) is not None]
+    assert len(fused) == 2 * (1 + (kind == "perceiver"))  # every attention layer of 2 blocks
+    with torch.no_grad():
+        exact = encoder(x)
+        with autocast("bf16"):
+            cast = encoder(x).float()
+        copy = frozen(x.to(torch.bfloat16)).float()
+    spread = exact.std(0)
+    # the copy computes what autocast computes, without its casts; an untrained network's
+    # latents barely vary, so bf16 rounding is a large part of their spread here
+    assert torch.all((copy - cast).abs().max(0).values < 0.02 * spread)
+    assert torch.all((copy - exact).abs().max(0).values < 0.5 * spread)
+
+
+def test_fused_attention_equals_the_unfused_one():
+    from minuet.models._layers import Attention
+
+    torch.manual_seed(1)
+    layer = Attention(16, 2).eval()
+    x = torch.randn(3, 7, 16)
+    with torch.no_grad():
+        before = layer(x)
+        layer.fuse()
+        after = layer(x)
+    torch.testing.assert_close(before, after)
+
+
+def test_encode_accepts_a_copy_of_its_encoder():
+    from minuet.models import inference_copy
+
+    net = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24)).eval()
+    x = torch.rand(4, 3, 24, 24)
+    with torch.no_grad():
+        z = net.encode(x, encoder=inference_copy(net.encoder, torch.float32))
+        torch.testing.assert_close(z, net.encode(x))
+        z8 = net.encode(x, average_dihedral=True, encoder=inference_copy(net.encoder))
+    assert z8.dtype == torch.float32
+    assert z8.shape == (4, 5)
