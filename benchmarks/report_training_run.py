@@ -49,9 +49,12 @@ def sitting_rows(sittings, batch):
         data = ", ".join(f"{d['file']} (seed {d.get('seed', '?')}, {d.get('n', '?')} galaxies)"
                          for d in s.get("data", []))
         commit = s.get("code", {}).get("commit", "")
+        arithmetic = s.get("precision", "not recorded")
+        if "cpu_bf16_extensions" in s:
+            arithmetic += f" ({', '.join(s['cpu_bf16_extensions']) or 'no native bf16'})"
         body.append((str(i), f"{start}-{s['until_step']}",
                      f"{(s['until_step'] - start) * batch:,}", f"{s['minutes']:.0f}",
-                     data or "not recorded", commit[:10] or "not recorded"))
+                     data or "not recorded", commit[:10] or "not recorded", arithmetic))
         start = s["until_step"]
     return body
 
@@ -103,7 +106,8 @@ def main(argv=None):
                    "sittings": sittings})
     png = out / f"{stem}.png"
     write_figure(points, warm, png, args.name)
-    lines = rst_table(("sitting", "steps", "images", "wall minutes", "training data", "commit"),
+    lines = rst_table(("sitting", "steps", "images", "wall minutes", "training data", "commit",
+                       "arithmetic"),
                       sitting_rows(sittings, batch))
     if points:
         last = points[-1]

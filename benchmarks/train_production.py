@@ -126,7 +126,12 @@ def main(argv=None):
 
     from bench_learning_curves import candidates
 
-    from minuet.models import DiffusionAutoencoderConfig, save_model
+    from minuet.models import (
+        DiffusionAutoencoderConfig,
+        cpu_matrix_extensions,
+        resolve_precision,
+        save_model,
+    )
     from minuet.training import TrainingConfig, train
 
     output = Path(args.output)
@@ -176,6 +181,8 @@ def main(argv=None):
     sittings.append({**provenance(), "minutes": round(minutes, 1), "until_step": step,
                      "note": args.note, "init": init, "recipe": args.recipe,
                      "command": command, "code": code, "data": data,
+                     "precision": resolve_precision(args.precision),
+                     "cpu_bf16_extensions": list(cpu_matrix_extensions()),
                      "load_average_end": list(os.getloadavg())})
     sittings_path.write_text(json.dumps(sittings, indent=1))
     validation = [row for row in history if row.get("val_loss") is not None]

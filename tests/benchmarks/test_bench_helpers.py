@@ -137,15 +137,17 @@ def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path):
     (run / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     sittings = [{"until_step": 100, "minutes": 10.0,
                  "data": [{"file": "a.h5", "seed": 0, "n": 10}], "code": {"commit": "f" * 40}},
-                {"until_step": 200, "minutes": 12.0}]
+                {"until_step": 200, "minutes": 12.0, "precision": "fp32",
+                 "cpu_bf16_extensions": []}]
     (run / "sittings.json").write_text(json.dumps(sittings))
     points, read_sittings, batch = report.read_run(run)
     assert batch == 32
     assert [(p["step"], p["sitting"], p["images_seen"]) for p in points] == [
         (100, 1, 3200), (200, 2, 6400)]
     table = report.sitting_rows(read_sittings, batch)
-    assert table[0] == ("1", "0-100", "3,200", "10", "a.h5 (seed 0, 10 galaxies)", "f" * 10)
-    assert table[1][-2:] == ("not recorded", "not recorded")
+    assert table[0] == ("1", "0-100", "3,200", "10", "a.h5 (seed 0, 10 galaxies)", "f" * 10,
+                        "not recorded")
+    assert table[1][-3:] == ("not recorded", "not recorded", "fp32 (no native bf16)")
     record = report.main([str(run), "--name", "toy-model", "--output-dir",
                           str(tmp_path / "out")])
     assert record["command"].endswith("report_training_run.py run --name toy-model")
