@@ -10,10 +10,12 @@ Writes ``docs/validation/generated/science_speed.rst`` and ``.json``.
   reference size (10 transforms, 6 x 512) and small. Slow flows are timed on
   a subset of galaxies and scaled linearly (sampling cost is linear in the
   number of galaxies once batches are large).
-* Neighbours on 10 million 5-D latents: `LatentIndex` (scipy cKDTree) build
-  time, 10,000 k=10 queries and save/load (rebuild) time, beside
-  scikit-learn's ``NearestNeighbors`` on the same data; peak memory of each in
-  its own process.
+* Neighbours on 10 million 5-D latents: `LatentIndex` (its default tree:
+  pykdtree where installed) build time, 10,000 k=10 queries and save/load
+  (rebuild) time, beside scipy's plain cKDTree and scikit-learn's
+  ``NearestNeighbors`` on the same data; peak memory of each in its own
+  process. ``--neighbours-only`` or ``--posterior-only`` reruns one part and
+  keeps the stored results of the other.
 """
 
 import argparse
@@ -82,7 +84,8 @@ def bench_posterior(n_galaxies=10_000, n_samples=1_000):
             "torch_threads": torch.get_num_threads(), "rows": rows}
 
 
-def bench_neighbours(n=10_000_000, n_queries=10_000, k=10, backends=("minuet", "sklearn")):
+def bench_neighbours(n=10_000_000, n_queries=10_000, k=10,
+                     backends=("minuet", "ckdtree", "sklearn")):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         ids = {}
@@ -111,6 +114,9 @@ def write_report(results, out):
         f"Measured {results['date']} on {results['machine']} with "
         f"{post['torch_threads']} torch threads; command: "
         "``python benchmarks/bench_science.py``.",
+        *(f"The {part} timings are kept from a run of {results[part + '_measured']['date']} on "
+          f"{results[part + '_measured']['machine']}." for part in ("posterior", "neighbours")
+          if part + "_measured" in results),
         "",
         f"Posterior sampling, {post['n_galaxies']:,} galaxies x {post['n_samples']:,} samples "
         "(3 properties, 5-D latent). Rows marked * were timed on a subset of galaxies and "
@@ -131,7 +137,7 @@ def write_report(results, out):
         "",
         f"Nearest neighbours among {nbr['n_catalog']:,} 5-D latents, {nbr['n_queries']:,} "
         f"queries with k = {nbr['k']} (z-scored Euclidean). Peak memory is the growth of the "
-        "process's resident set beyond the latents themselves. The two backends return "
+        "process's resident set beyond the latents themselves. minuet and scikit-learn return "
         f"the same neighbours for {100 * nbr['neighbour_agreement']:.2f} per cent of "
         "(query, rank) pairs.",
         "",
@@ -143,14 +149,21 @@ def write_report(results, out):
         "     - queries (s)",
         "     - peak extra memory (MiB)",
         "     - save / load+rebuild (s)",
+        "     - queries/s",
+        "     - against scikit-learn",
     ]
+    rates = {row["backend"]: nbr["n_queries"] / row["query_s"] for row in nbr["rows"]}
     for row in nbr["rows"]:
-        name = ("minuet LatentIndex (scipy cKDTree)" if row["backend"] == "minuet"
-                else f"scikit-learn NearestNeighbors ({row.get('algorithm')})")
+        name = {"minuet": f"minuet LatentIndex ({row.get('tree', 'ckdtree')}, Z-ordered)",
+                "ckdtree": "scipy cKDTree, input order"}.get(
+            row["backend"], f"scikit-learn NearestNeighbors ({row.get('algorithm')})")
         io = (f"{row['save_s']:.1f} / {row['load_rebuild_s']:.1f}"
               if "save_s" in row else "n/a")
         lines += [f"   * - {name}", f"     - {row['build_s']:.1f}", f"     - {row['query_s']:.2f}",
-                  f"     - {row['peak_extra_mib']:.0f}", f"     - {io}"]
+                  f"     - {row['peak_extra_mib']:.0f}", f"     - {io}",
+                  f"     - {rates[row['backend']]:,.0f}",
+                  f"     - {rates[row['backend']] / rates['sklearn']:.2f}x"
+                  if "sklearn" in rates else "     - n/a"]
     lines.append("")
     (out / "science_speed.rst").write_text("\n".join(lines))
 
@@ -161,20 +174,30 @@ def main(argv=None):
                         default=10_000_000)
     parser.add_argument("--galaxies", type=int, default=10_000)
     parser.add_argument("--no-write", action="store_true", help="only print the results")
-    parser.add_argument("--posterior-only", action="store_true",
-                        help="rerun the posterior timings, keeping the stored neighbour results")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--posterior-only", action="store_true",
+                      help="rerun the posterior timings, keeping the stored neighbour results")
+    only.add_argument("--neighbours-only", action="store_true",
+                      help="rerun the neighbour timings, keeping the stored posterior results")
     args = add_output_dir(parser).parse_args(argv)
     out = output_folder(args)
+    stored = (json.loads((out / "science_speed.json").read_text())
+              if args.posterior_only or args.neighbours_only else {})
     results = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python "
                    f"{platform.python_version()}",
         "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-        "posterior": bench_posterior(n_galaxies=args.galaxies),
-        "neighbours": (json.loads((out / "science_speed.json").read_text())["neighbours"]
-                       if args.posterior_only else bench_neighbours(n=args.catalogue_size)),
+        "posterior": (stored["posterior"] if args.neighbours_only
+                      else bench_posterior(n_galaxies=args.galaxies)),
+        "neighbours": (stored["neighbours"] if args.posterior_only
+                       else bench_neighbours(n=args.catalogue_size)),
         "max_rss_mib": peak_rss_mib(),
     }
+    for part, kept in (("posterior", args.neighbours_only), ("neighbours", args.posterior_only)):
+        if kept:  # when, and on what, the stored part was measured
+            results[f"{part}_measured"] = stored.get(
+                f"{part}_measured", {"date": stored["date"], "machine": stored["machine"]})
     if not args.no_write:
         write_report(results, out)
     print(json.dumps(results, indent=2))
