@@ -20,6 +20,7 @@ Run it through ``bash benchmarks/gpu/train.sh`` (which installs the carried
 wheels first); on CPU with ``--tiny`` it is the test of this path::
 
     bash benchmarks/gpu/train.sh --minutes 10
+    bash benchmarks/gpu/train.sh --init minuet/data/minuet-sim/autoencoder.safetensors
     python benchmarks/gpu/train_gpu.py --tiny --device cpu --n-train 64 --n-test 8 --steps 4
 """
 
@@ -63,6 +64,10 @@ def parse_args(argv=None):
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="simulation processes")
     parser.add_argument("--preset", default="default", help="model preset")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="weights to start from (save_model output, e.g. "
+                             "minuet/data/minuet-sim/autoencoder.safetensors); the architecture "
+                             "is theirs and --preset is ignored")
     parser.add_argument("--tiny", action="store_true",
                         help="the 'tiny' preset and small batches, for tests on CPU")
     parser.add_argument("--batch-size", type=int, default=256)
@@ -156,7 +161,7 @@ def main(argv=None):
     import torch
 
     from minuet import __version__
-    from minuet.models import DiffusionAutoencoderConfig, save_model
+    from minuet.models import DiffusionAutoencoderConfig, load_model, save_model
     from minuet.simulate import SimulationConfig, read_dataset
     from minuet.training import CutoutFile, TrainingConfig, reconstruction_quality, train
     from minuet.training.engine import _setup_distributed
@@ -193,7 +198,8 @@ def main(argv=None):
         timings["simulate_test_s"] = time.perf_counter() - t0
 
         # --- training --------------------------------------------------------------------
-        model = DiffusionAutoencoderConfig.preset(args.preset)
+        model = (load_model(args.init).config if args.init is not None
+                 else DiffusionAutoencoderConfig.preset(args.preset))
         planned = args.steps or 10**9
         config = TrainingConfig(
             data=tuple(files), output=str(work / "run"), model=model, steps=planned,
@@ -203,6 +209,7 @@ def main(argv=None):
             validate_every=10**9, checkpoint_every=10**9, log_every=100,
             precision=args.precision,
             device=args.device, workers=args.workers, in_memory=True,
+            init=str(args.init or ""),
         )
         _, _, device, _ = _setup_distributed(config)
         curve = {"n": min(args.n_curve, len(images))}
@@ -281,6 +288,8 @@ def main(argv=None):
             "steps": step, "images_seen": step * config.batch_size,
             "train_images_per_s": statistics.median(steady) if steady else rate,
             "calibration_images_per_s": rate, "prepare_estimate_s": round(prepare_s, 1),
+            "init": None if args.init is None else {
+                "file": args.init.name, "sha256": load_model(args.init).record["sha256"]},
             "weights_mb": round(weights_mb, 2), "weights_under_limit":
             weights_mb < WEIGHTS_LIMIT_MB, "n_train": n_train, "data": files,
             "load_average": list(np.round(os.getloadavg(), 2)),

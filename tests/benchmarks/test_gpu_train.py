@@ -76,3 +76,26 @@ def test_time_limit_plans_the_steps(train_gpu, tmp_path):
 def test_shell_entry_point_is_valid_bash():
     script = BENCHMARKS / "gpu" / "train.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+
+
+def test_a_run_can_start_from_saved_weights(train_gpu, tmp_path):
+    import torch
+
+    from minuet.models import DiffusionAutoencoder, DiffusionAutoencoderConfig, save_model
+
+    torch.manual_seed(3)
+    config = DiffusionAutoencoderConfig.preset("tiny")
+    config.encoder.width = 16  # not the tiny preset's: the run must take the saved architecture
+    start = tmp_path / "start"
+    save_model(DiffusionAutoencoder(config), start)
+    out = tmp_path / "out"
+    summary = train_gpu.main([
+        "--tiny", "--device", "cpu", "--precision", "fp32", "--n-train", "16", "--n-test", "4",
+        "--n-curve", "4", "--processes", "1", "--steps", "2", "--curve-points", "1",
+        "--minutes", "5", "--eval-minutes", "0", "--output-dir", str(out),
+        "--init", str(start),
+    ])
+    assert summary["init"]["sha256"] == load_model(start).record["sha256"]
+    trained = load_model(out / "model")
+    assert trained.config.encoder.width == 16
+    assert json.loads((out / "config.json").read_text())["init"] == str(start)
