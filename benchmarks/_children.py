@@ -111,11 +111,11 @@ def neighbour_backend(n, n_queries, k, backend, ids_path):
     queries = rng.normal(size=(n_queries, 5))
     base = peak_rss_mib()
     out = {"backend": backend}
-    if backend == "minuet":
+    if backend in ("minuet", "minuet-ckdtree"):
         from minuet.neighbours import LatentIndex
 
         t = clock()
-        index = LatentIndex(latents)
+        index = LatentIndex(latents, backend="ckdtree" if backend == "minuet-ckdtree" else "auto")
         out["build_s"] = clock() - t
         out["tree"] = index.backend
         out["query_s"], res = best_of(lambda: index.query(queries, k=k))
@@ -153,7 +153,7 @@ def neighbour_backend(n, n_queries, k, backend, ids_path):
         out["peak_extra_mib"] = peak_rss_mib() - base
         out["algorithm"] = nn._fit_method
     else:
-        msg = f"unknown backend {backend!r}; choose minuet, ckdtree or sklearn."
+        msg = f"unknown backend {backend!r}; choose minuet, minuet-ckdtree, ckdtree or sklearn."
         raise ValueError(msg)
     np.save(ids_path, np.asarray(ids))
     return out

@@ -17,7 +17,7 @@ def children(monkeypatch):
 
 def test_neighbour_backends_agree_in_their_own_processes(children, tmp_path):
     rows = {}
-    for backend in ("minuet", "ckdtree", "sklearn"):
+    for backend in ("minuet", "minuet-ckdtree", "ckdtree", "sklearn"):
         ids = tmp_path / f"{backend}.npy"
         rows[backend] = children.run_child("neighbour_backend", n=300, n_queries=7, k=4,
                                            backend=backend, ids_path=str(ids))
@@ -27,6 +27,8 @@ def test_neighbour_backends_agree_in_their_own_processes(children, tmp_path):
     assert found["minuet"].shape == (7, 4)
     np.testing.assert_array_equal(found["minuet"], found["sklearn"])
     np.testing.assert_array_equal(found["ckdtree"], found["sklearn"])
+    np.testing.assert_array_equal(found["minuet-ckdtree"], found["sklearn"])
+    assert rows["minuet-ckdtree"]["tree"] == "ckdtree"
     assert rows["minuet"]["file_mib"] > 0
 
 
