@@ -198,8 +198,9 @@ def main(argv=None):
         timings["simulate_test_s"] = time.perf_counter() - t0
 
         # --- training --------------------------------------------------------------------
-        model = (load_model(args.init).config if args.init is not None
-                 else DiffusionAutoencoderConfig.preset(args.preset))
+        start_weights = None if args.init is None else load_model(args.init)
+        model = (DiffusionAutoencoderConfig.preset(args.preset) if start_weights is None
+                 else start_weights.config)
         planned = args.steps or 10**9
         config = TrainingConfig(
             data=tuple(files), output=str(work / "run"), model=model, steps=planned,
@@ -288,8 +289,8 @@ def main(argv=None):
             "steps": step, "images_seen": step * config.batch_size,
             "train_images_per_s": statistics.median(steady) if steady else rate,
             "calibration_images_per_s": rate, "prepare_estimate_s": round(prepare_s, 1),
-            "init": None if args.init is None else {
-                "file": args.init.name, "sha256": load_model(args.init).record["sha256"]},
+            "init": None if start_weights is None else {
+                "file": args.init.name, "sha256": start_weights.record["sha256"]},
             "weights_mb": round(weights_mb, 2), "weights_under_limit":
             weights_mb < WEIGHTS_LIMIT_MB, "n_train": n_train, "data": files,
             "load_average": list(np.round(os.getloadavg(), 2)),
