@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: Where benchmark results are written for the documentation to include.
 GENERATED = ROOT / "docs" / "validation" / "generated"
+#: Where the benchmarks keep simulated sets and trained weights (ignored by git).
+RUNS = ROOT / "runs"
 
 
 def peak_rss_mib():
@@ -74,6 +76,8 @@ def command_line(script, argv=None):
     """The shell command that reproduces a run of ``benchmarks/<script>``.
 
     ``--output-dir`` is left out: where the files go does not change them.
+    Absolute paths inside the checkout are written relative to its root, so
+    that the command reads the same on every machine.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     kept, skip = [], False
@@ -83,8 +87,19 @@ def command_line(script, argv=None):
         elif arg == "--output-dir":
             skip = True
         elif not arg.startswith("--output-dir="):
-            kept.append(arg)
+            kept.append(_portable(arg))
     return shlex.join(["python", f"benchmarks/{script}", *kept])
+
+
+def _portable(arg):
+    """``arg`` with an absolute path inside the checkout made relative to its root."""
+    option, equals, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if not equals and option:
+        return arg
+    path = Path(value)
+    if path.is_absolute() and path.resolve().is_relative_to(ROOT):
+        value = path.resolve().relative_to(ROOT).as_posix()
+    return f"{option}{equals}{value}"
 
 
 #: Set by ``run_all.py`` to the stage that ran just before this one.

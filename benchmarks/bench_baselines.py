@@ -12,8 +12,8 @@ evaluated on the same held-out file:
 
 The files are written by the simulator, for example::
 
-    minuet simulate 50000 /work/data/train.h5 --seed 1
-    minuet simulate 5000 /work/data/test.h5 --seed 2
+    minuet simulate 20000 runs/sim-heads-20k.h5 --seed 2
+    minuet simulate 5000 runs/sim-test-20251205.h5 --seed 20251205
 
 A full run takes about ``3 x --minutes`` of CPU time plus the evaluation, so
 run it with nothing else on the machine::
@@ -42,7 +42,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import torch
-from _report import add_output_dir, output_folder, simulator_fingerprint
+from _report import RUNS, add_output_dir, output_folder, simulator_fingerprint
 from astropy.table import MaskedColumn, Table
 
 from minuet import __version__
@@ -65,7 +65,6 @@ from minuet.evaluation import (
 )
 from minuet.models import EncoderConfig
 
-ROOT = Path(__file__).resolve().parents[1]
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
 LABELS = ("merger", "spiral_arms", "edge_on", "round")
 
@@ -76,12 +75,12 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog="The default files are the labelled set the bundled model's heads were fitted "
         "on and the held-out set of benchmarks/bench_heads.py: 'minuet simulate 20000 "
-        "/work/data/sim-heads-20k.h5 --seed 2' and 'minuet simulate 5000 "
-        "/work/data/sim-test-20251205.h5 --seed 20251205'.",
+        "runs/sim-heads-20k.h5 --seed 2' and 'minuet simulate 5000 "
+        "runs/sim-test-20251205.h5 --seed 20251205' (runs/ is ignored by git).",
     )
-    parser.add_argument("--train", default="/work/data/sim-heads-20k.h5",
+    parser.add_argument("--train", default=str(RUNS / "sim-heads-20k.h5"),
                         help="simulated HDF5 training file")
-    parser.add_argument("--test", default="/work/data/sim-test-20251205.h5",
+    parser.add_argument("--test", default=str(RUNS / "sim-test-20251205.h5"),
                         help="simulated HDF5 held-out file (a different seed)")
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="wall-clock training budget per network baseline")
@@ -241,7 +240,7 @@ def write_rst(path, result, command):
 def main(argv=None):
     args = parse_args(argv)
     if args.weights_out is None:
-        args.weights_out = ROOT / "runs" / ("baselines-quick" if args.quick else "baselines")
+        args.weights_out = RUNS / ("baselines-quick" if args.quick else "baselines")
     if args.threads is None:
         args.threads = 1 if args.quick else 2
     torch.set_num_threads(args.threads)

@@ -31,9 +31,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from _report import add_output_dir, output_folder, provenance, rst_table
+from _report import RUNS, add_output_dir, output_folder, provenance, rst_table
 
-HERE = Path(__file__).resolve().parent
 METRICS = ("median_chi2_red", "median_abs_dmag_r", "median_abs_dcolor_gr",
            "median_abs_frac_r_half_err", "median_abs_d_ellipticity")
 
@@ -86,7 +85,7 @@ def _test_set(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--test", default="/work/data/sim-test-20251205.h5",
+    parser.add_argument("--test", default=str(RUNS / "sim-test-20251205.h5"),
                         help="held-out simulated HDF5 file (the baselines' test file)")
     parser.add_argument("--n", type=int, default=1000, help="galaxies")
     parser.add_argument("--weights", default=None,
@@ -98,7 +97,7 @@ def main(argv=None):
     if args.quick:
         args.n = min(args.n, 48)
     if args.weights is None:
-        args.weights = HERE.parent / "runs" / ("baselines-quick" if args.quick else "baselines")
+        args.weights = RUNS / ("baselines-quick" if args.quick else "baselines")
 
     from minuet.evaluation import (
         compare_reconstructions,

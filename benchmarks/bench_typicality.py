@@ -21,8 +21,8 @@ measures, on galaxies that neither the autoencoder nor the heads saw:
 
 Writes ``docs/validation/generated/typicality.{json,rst}``::
 
-    python benchmarks/refit_heads.py --data /work/data/typicality --out minuet/data/minuet-sim
-    python benchmarks/bench_typicality.py --data /work/data/typicality
+    python benchmarks/refit_heads.py --data runs/typicality --out minuet/data/minuet-sim
+    python benchmarks/bench_typicality.py --data runs/typicality
 
 ``--quick`` runs the same code on a few hundred galaxies and writes
 ``typicality_quick.*``; its numbers measure nothing.
@@ -36,7 +36,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _report import add_output_dir, command_line, output_folder, provenance, rst_table
+from _report import RUNS, add_output_dir, command_line, output_folder, provenance, rst_table
 from refit_heads import encode_with_statistics, simulated
 
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
@@ -93,7 +93,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None,
                         help="model directory from refit_heads.py (default: the bundled model)")
-    parser.add_argument("--data", default="/work/data/typicality",
+    parser.add_argument("--data", default=str(RUNS / "typicality"),
                         help="folder of the cached simulated sets (made when missing)")
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--n-held-out", type=int, default=3000,

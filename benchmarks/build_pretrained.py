@@ -8,7 +8,7 @@ not validated on. The result is a model directory with a model card in its
 manifest, ready to ship in ``minuet/data/``::
 
     python benchmarks/build_pretrained.py runs/sim100k/model \\
-        --heads-data /work/data/sim-heads-20k.h5 --out minuet/data/minuet-sim
+        --heads-data runs/sim-heads-20k.h5 --out minuet/data/minuet-sim
 """
 
 import argparse
@@ -21,6 +21,8 @@ from _report import provenance
 #: Columns of the truth catalogue kept in the bundled reference catalogue.
 CATALOGUE_COLUMNS = ("index", "redshift", "log_mstar", "log_sfr", "mag_g", "mag_r", "mag_z",
                      "merger", "spiral_arms", "edge_on", "round")
+#: Entries of the training configuration that name files; the bundle keeps their names only.
+PATH_KEYS = ("data", "init", "output")
 
 
 def main(argv=None):
@@ -52,10 +54,12 @@ def main(argv=None):
             "trained on minuet.simulate Legacy-Surveys-like g,r,z cutouts. Trained on "
             "SIMULATIONS only: expect a domain gap on real survey images."
         ),
-        "training_data": {"files": training.get("data"), "seed": training.get("seed")},
+        "training_data": {"files": _file_names(training.get("data")),
+                          "seed": training.get("seed")},
         "training_steps": record.get("steps"),
-        "training_config": training,
-        "heads_data": {"file": str(args.heads_data), "n_galaxies": len(truth),
+        "training_config": {key: _file_names(value) if key in PATH_KEYS else value
+                            for key, value in training.items()},
+        "heads_data": {"file": Path(args.heads_data).name, "n_galaxies": len(truth),
                        "simulation_seed": truth.meta.get("seed")},
         "assembled": {**provenance(), "minuet_version": __version__,
                       "seconds": round(time.perf_counter() - t0, 1)},
@@ -65,6 +69,15 @@ def main(argv=None):
     print(repr(model))
     print(f"wrote {path} ({size:.1f} MB)")
     print(json.dumps(model.info, indent=1, default=str)[:2000])
+
+
+def _file_names(paths):
+    """File names without their folders: a bundle should not carry this machine's paths."""
+    if paths is None:
+        return None
+    if isinstance(paths, (list, tuple)):
+        return [Path(p).name for p in paths]
+    return Path(paths).name
 
 
 if __name__ == "__main__":

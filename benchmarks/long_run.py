@@ -30,7 +30,7 @@ import os
 import shutil
 from pathlib import Path
 
-from _report import ROOT
+from _report import ROOT, RUNS
 
 #: Files of a run folder that make up its state.
 STATE_FILES = ("checkpoint.safetensors", "history.jsonl", "sittings.json", "config.json")
@@ -76,7 +76,7 @@ def main(argv=None):
                         help="seed of this sitting's training shard (a new one each sitting)")
     parser.add_argument("--minutes", type=float, required=True, help="training wall time")
     parser.add_argument("--name", default="minuet-sim-2")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "long_run",
+    parser.add_argument("--work", type=Path, default=RUNS / "long_run",
                         help="where the shard and the working run folder go")
     parser.add_argument("--state-dir", type=Path, default=ROOT / "benchmarks" / "long_run",
                         help="where the kept state of each run lives (in the repository)")

@@ -8,7 +8,7 @@ density and typicality) and, on a second, separate set of the same mixture,
 the conformal adjustment of the posterior intervals grouped by typicality
 (`~minuet.posterior.IntervalCalibration`), then writes the model directory::
 
-    python benchmarks/refit_heads.py --data /work/data/typicality --out minuet/data/minuet-sim
+    python benchmarks/refit_heads.py --data runs/typicality --out minuet/data/minuet-sim
 
 The simulated sets are cached in ``--data`` (``train.h5``, ``calibration.h5``)
 and reused by ``benchmarks/bench_typicality.py``. ``--n-train 300 --n-calibration

@@ -9,8 +9,8 @@ bundled model's ``autoencoder.safetensors``); weights of a denoiser without
 overlapping windows are carried over to the windowed one by the training
 engine (each window's centre starts as the old patch)::
 
-    python -m minuet.cli simulate 100000 /work/data/sim-train-100k.h5 --seed 1 --processes 2
-    python benchmarks/train_production.py /work/data/sim-train-100k.h5 \\
+    python -m minuet.cli simulate 100000 runs/sim-train-100k.h5 --seed 1 --processes 2
+    python benchmarks/train_production.py runs/sim-train-100k.h5 \\
         --output runs/minuet-sim --minutes 60 \\
         --init minuet/data/minuet-sim/autoencoder.safetensors
 

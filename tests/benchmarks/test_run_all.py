@@ -161,6 +161,16 @@ def test_every_stage_script_takes_an_output_dir(run_all, capsys):
         assert "--output-dir" in capsys.readouterr().out, script
 
 
+def test_the_recorded_command_names_paths_in_the_checkout_relative_to_it(run_all):
+    import _report
+
+    inside = _report.ROOT / "runs" / "x.h5"
+    command = _report.command_line("bench_x.py", [str(inside), f"--data={inside}",
+                                                  "--keep", "/elsewhere/y", "--n", "3"])
+    assert command == ("python benchmarks/bench_x.py runs/x.h5 --data=runs/x.h5 "
+                       "--keep /elsewhere/y --n 3")
+
+
 def test_the_recorded_command_leaves_out_the_output_folder(run_all, tmp_path):
     import _report
 
