@@ -20,6 +20,11 @@ run it with nothing else on the machine::
 
     python benchmarks/bench_baselines.py --minutes 20
 
+``--only cnn`` (or ``pca``, ``autoencoder``) trains and evaluates just those
+baselines and keeps the others' results from the existing results file, each
+with its own date and budget in the training table; the held-out set must be
+the one they were measured on.
+
 ``--quick`` simulates a few hundred galaxies when the files are missing and
 trains tiny models for a few seconds each: it checks the pipeline end to end,
 its numbers mean nothing. Results go to
@@ -33,8 +38,6 @@ import io
 import json
 import os
 import platform
-import shlex
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -42,7 +45,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import torch
-from _report import RUNS, add_output_dir, output_folder, simulator_fingerprint
+from _report import RUNS, add_output_dir, command_line, output_folder, simulator_fingerprint
 from astropy.table import MaskedColumn, Table
 
 from minuet import __version__
@@ -67,6 +70,8 @@ from minuet.models import EncoderConfig
 
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
 LABELS = ("merger", "spiral_arms", "edge_on", "round")
+#: The baselines, by the names of ``--only``, and the keys of their results.
+BASELINES = {"pca": "pca", "autoencoder": "deterministic_autoencoder", "cnn": "supervised_cnn"}
 
 
 def parse_args(argv=None):
@@ -98,6 +103,9 @@ def parse_args(argv=None):
                         "runs/baselines, or runs/baselines-quick with --quick")
     parser.add_argument("--quick", action="store_true",
                         help="tiny data and tiny models, about a minute: a smoke test")
+    parser.add_argument("--only", nargs="+", choices=BASELINES, default=list(BASELINES),
+                        help="baselines to train; the others' results are kept from the "
+                        "existing results file")
     parser.add_argument("--note", default="",
                         help="what else was running on the machine, recorded with the numbers")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
@@ -215,9 +223,10 @@ def write_rst(path, result, command):
         "",
         f"Command: ``{command}``",
         "",
-        f"minuet {result['minuet_version']}, {result['date']}, {result['machine']}.",
-        f"Training: {result['n_train']} simulated galaxies, up to {result['minutes']} min per "
-        f"network; evaluation: {result['n_test']} held-out galaxies.",
+        f"Latest run: minuet {result['minuet_version']}, {result['date']}, {result['machine']}.",
+        f"Training: {result['n_train']} simulated galaxies (``{result['train']}``), each network "
+        f"for the budget and on the date in the training table; evaluation: {result['n_test']} "
+        f"held-out galaxies (``{result['test']}``).",
         "",
         "Reconstructions from a 5-number code (PCA and deterministic autoencoder)",
         "",
@@ -232,7 +241,8 @@ def write_rst(path, result, command):
         "Training",
         "",
         rst_table([{"baseline": k, **v} for k, v in result["training"].items()],
-                  ["baseline", "steps", "seconds", "stopped", "best_val_loss"]),
+                  ["baseline", "budget_minutes", "date", "steps", "seconds", "stopped",
+                   "best_val_loss"]),
     ]
     path.write_text("\n".join(lines))
 
@@ -244,8 +254,7 @@ def main(argv=None):
     if args.threads is None:
         args.threads = 1 if args.quick else 2
     torch.set_num_threads(args.threads)
-    command = shlex.join(["python", "benchmarks/bench_baselines.py",
-                          *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("bench_baselines.py", argv)
     if args.quick:
         train_path, test_path = quick_data(args)
         minutes, n_test, pca_images = min(args.minutes, 0.2), min(args.n_test, 64), 256
@@ -268,49 +277,104 @@ def main(argv=None):
     flux, invvar, footprint, truth = read_test(test_path, n_test)
     fit = {"steps": 10**7, "max_minutes": minutes, "batch_size": args.batch_size,
            "validate_every": validate_every, "progress": args.progress}
-    result = {
+    import h5py
+
+    with h5py.File(train_path, "r") as f:
+        n_train = int(f["images"].shape[0])
+    run = {
         "minuet_version": __version__,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                    f"torch {torch.__version__}, {args.threads} threads",
-        "note": args.note, "quick": args.quick, "minutes": minutes,
-        "train": str(train_path), "test": str(test_path), "n_test": len(flux),
-        "reconstruction": {}, "training": {}, "simulator": simulator_fingerprint(),
+        "note": args.note, "quick": args.quick, "minutes": minutes, "command": command,
+        "train": Path(train_path).name, "n_train": n_train,
+        "test": Path(test_path).name, "n_test": len(flux),
+        "simulator": simulator_fingerprint(),
     }
-    import h5py
-
-    with h5py.File(train_path, "r") as f:
-        result["n_train"] = int(f["images"].shape[0])
-
-    start = time.perf_counter()
-    pca = PCABaseline(seed=args.seed).fit(train_path, max_images=pca_images)
-    result["training"]["pca"] = {"steps": None, "seconds": time.perf_counter() - start,
-                                 "stopped": f"fitted on {pca_images} images",
-                                 "best_val_loss": None}
-    pca.save(weights / "pca")
-    result["reconstruction"]["pca"] = evaluate_reconstruction(pca, flux, invvar, footprint)
-    result["reconstruction"]["pca"]["explained_variance"] = float(
-        pca.explained_variance_ratio_.sum())
-    print("PCA:", json.dumps(result["reconstruction"]["pca"]), flush=True)
-
-    ae = DeterministicAutoencoder(ae_config, seed=args.seed).fit(train_path, **fit)
-    ae.save(weights / "deterministic_autoencoder")
-    result["training"]["deterministic_autoencoder"] = _training(ae.history)
-    result["reconstruction"]["deterministic_autoencoder"] = evaluate_reconstruction(
-        ae, flux, invvar, footprint)
-    print("AE:", json.dumps(result["reconstruction"]["deterministic_autoencoder"]), flush=True)
-
-    cnn = SupervisedCNN(cnn_config, seed=args.seed).fit(train_path, learning_rate=1e-3, **fit)
-    cnn.save(weights / "supervised_cnn")
-    result["training"]["supervised_cnn"] = _training(cnn.history)
-    result["supervised_cnn"] = evaluate_cnn(cnn, flux, truth, seed=args.seed)
-    print("CNN:", json.dumps(result["supervised_cnn"]), flush=True)
-
     out = output_folder(args)
     stem = "baselines_quick" if args.quick else "baselines_summary"
+    result = _earlier_results(out / f"{stem}.json", run, [BASELINES[b] for b in args.only])
+
+    def trained(name, record):
+        result["training"][name] = {**record, "budget_minutes": minutes, "date": run["date"]}
+        result["runs"][name] = run
+
+    if "pca" in args.only:
+        start = time.perf_counter()
+        pca = PCABaseline(seed=args.seed).fit(train_path, max_images=pca_images)
+        trained("pca", {"steps": None, "seconds": time.perf_counter() - start,
+                        "stopped": f"fitted on {pca_images} images", "best_val_loss": None})
+        pca.save(weights / "pca")
+        result["reconstruction"]["pca"] = evaluate_reconstruction(pca, flux, invvar, footprint)
+        result["reconstruction"]["pca"]["explained_variance"] = float(
+            pca.explained_variance_ratio_.sum())
+        print("PCA:", json.dumps(result["reconstruction"]["pca"]), flush=True)
+
+    if "autoencoder" in args.only:
+        ae = DeterministicAutoencoder(ae_config, seed=args.seed).fit(train_path, **fit)
+        ae.save(weights / "deterministic_autoencoder")
+        trained("deterministic_autoencoder", _training(ae.history))
+        result["reconstruction"]["deterministic_autoencoder"] = evaluate_reconstruction(
+            ae, flux, invvar, footprint)
+        print("AE:", json.dumps(result["reconstruction"]["deterministic_autoencoder"]),
+              flush=True)
+
+    if "cnn" in args.only:
+        cnn = SupervisedCNN(cnn_config, seed=args.seed).fit(train_path, learning_rate=1e-3,
+                                                            **fit)
+        cnn.save(weights / "supervised_cnn")
+        trained("supervised_cnn", _training(cnn.history))
+        result["supervised_cnn"] = evaluate_cnn(cnn, flux, truth, seed=args.seed)
+        print("CNN:", json.dumps(result["supervised_cnn"]), flush=True)
+
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
     write_rst(out / f"{stem}.rst", result, command)
     print(f"wrote {out / stem}.json and .rst; weights in {weights}")
+
+
+def _earlier_results(path, run, names):
+    """The results record to add this run's baselines (``names``) to.
+
+    The baselines not trained now keep their results from ``path`` when they
+    were measured on the same held-out set; otherwise they cannot be
+    compared and the run stops, saying so.
+    """
+    kept = [b for b in BASELINES.values() if b not in names]
+    result = {**run, "reconstruction": {}, "training": {}, "runs": {}}
+    if not kept:
+        return result
+    if not path.exists():
+        msg = (f"--only trains {', '.join(names)}, but there is no {path.name} in {path.parent} "
+               "to keep the other baselines' results from; run all the baselines once first.")
+        raise SystemExit(msg)
+    earlier = json.loads(path.read_text())
+    same_test = (Path(earlier.get("test", "")).name, earlier.get("n_test")) == (
+        run["test"], run["n_test"])
+    if not same_test:
+        msg = (f"{path.name} was measured on {earlier.get('n_test')} galaxies of "
+               f"{earlier.get('test')}, this run on {run['n_test']} of {run['test']}: the "
+               "baselines would not be comparable. Pass the same --test and --n-test, or run "
+               "all the baselines.")
+        raise SystemExit(msg)
+    result["runs"] = {name: earlier.get("runs", {}).get(name, _run_of(earlier))
+                      for name in kept}
+    for name in kept:
+        if name in earlier["training"]:
+            result["training"][name] = {"budget_minutes": earlier.get("minutes"),
+                                        "date": earlier.get("date"),
+                                        **earlier["training"][name]}
+        if name in earlier["reconstruction"]:
+            result["reconstruction"][name] = earlier["reconstruction"][name]
+        if name in earlier:
+            result[name] = earlier[name]
+    return result
+
+
+def _run_of(record):
+    """The provenance entries of a results record written before ``runs`` existed."""
+    return {k: record[k] for k in ("minuet_version", "date", "machine", "note", "quick",
+                                   "minutes", "train", "n_train", "test", "n_test", "simulator")
+            if k in record}
 
 
 def _training(history):
