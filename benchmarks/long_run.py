@@ -22,6 +22,13 @@ that any checkout can continue it. A sitting
     python benchmarks/long_run.py --shard 1 --minutes 110
 
 The first sitting, with no kept state, starts the run from the plan.
+
+The half-cosine learning rate falls to its floor at the plan's ``steps``. When
+the machines at hand turn out slower or faster than planned,
+``--plan-steps N`` moves that end to step ``N`` from this sitting on, so that
+the rate anneals within the compute there is; the plan records every such
+change with the step at which it took effect (the rate then changes at that
+step, as with a step decay).
 """
 
 import argparse
@@ -81,6 +88,9 @@ def main(argv=None):
     parser.add_argument("--state-dir", type=Path, default=ROOT / "benchmarks" / "long_run",
                         help="where the kept state of each run lives (in the repository)")
     parser.add_argument("--note", default="", help="what else ran on the machine")
+    parser.add_argument("--plan-steps", type=int, default=None, metavar="N",
+                        help="end the learning-rate schedule at step N instead of the plan's "
+                        "steps, from this sitting on (recorded in plan.json)")
     args = parser.parse_args(argv)
 
     import report_training_run
@@ -96,6 +106,8 @@ def main(argv=None):
     elif working > kept:
         print(f"the work folder is ahead of the kept state (step {working} against {kept}); "
               "continuing from the work folder")
+    if args.plan_steps is not None:
+        plan = replan(plan, args.plan_steps, max(kept, working))
     data = shard(args.work, args.shard, plan["shard_size"])
     train_production.main([str(data), "--output", str(run), "--minutes", str(args.minutes),
                            "--recipe", plan["recipe"], "--steps", str(plan["steps"]),
@@ -105,6 +117,18 @@ def main(argv=None):
     copy_state(run, state)
     plan_path.write_text(json.dumps(plan, indent=1) + "\n")
     print(f"kept the state at step {last_step(state)} in {state}")
+
+
+def replan(plan, steps, step):
+    """The plan with its schedule ending at ``steps``, recorded as changed at ``step``."""
+    if steps <= step:
+        msg = (f"--plan-steps {steps} is not after the run's current step {step}; give a "
+               "later end for the learning-rate schedule.")
+        raise SystemExit(msg)
+    if steps == plan["steps"]:
+        return plan
+    change = {"at_step": step, "steps_before": plan["steps"], "steps": steps}
+    return {**plan, "steps": steps, "replanned": [*plan.get("replanned", []), change]}
 
 
 if __name__ == "__main__":

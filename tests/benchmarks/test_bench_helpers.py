@@ -199,3 +199,15 @@ def test_a_sitting_continues_from_the_later_of_kept_and_working_state(bench, tmp
     long_run.main(["--shard", "2", *args])
     assert calls[2][0] == 20
     assert long_run.last_step(kept) == 30
+    # the schedule's end moves from the current step on, and the plan says so
+    long_run.main(["--shard", "3", "--plan-steps", "500", *args])
+    argv = calls[3][1]
+    assert argv[argv.index("--steps") + 1] == "500"
+    plan_now = json.loads((kept / "plan.json").read_text())
+    assert plan_now["steps"] == 500
+    assert plan_now["replanned"] == [{"at_step": 30, "steps_before": plan["steps"],
+                                      "steps": 500}]
+    long_run.main(["--shard", "4", *args])
+    assert calls[4][1][calls[4][1].index("--steps") + 1] == "500"
+    with pytest.raises(SystemExit, match="not after the run's current step"):
+        long_run.main(["--shard", "5", "--plan-steps", "40", *args])
