@@ -1,6 +1,7 @@
 """Pure helpers of the learning-curve and sampler-step benchmarks; nothing is measured."""
 
 import importlib
+import json
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,6 @@ def test_learning_curve_candidates_differ_as_labelled(bench, quick):
 
 
 def test_learning_curve_records_merge_only_with_equal_settings(bench, tmp_path):
-    import json
-
     curves = bench("bench_learning_curves")
     settings = dict.fromkeys(curves.SETTINGS, 1)
     path = tmp_path / "curves.json"
@@ -123,8 +122,6 @@ def test_production_sittings_record_their_data_and_code(bench, tmp_path):
 
 
 def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path):
-    import json
-
     report = bench("report_training_run")
     run = tmp_path / "run"
     run.mkdir()
@@ -159,8 +156,6 @@ def test_training_run_report_assigns_points_to_their_sittings(bench, tmp_path):
 
 def test_a_sitting_continues_from_the_later_of_kept_and_working_state(bench, tmp_path,
                                                                        monkeypatch):
-    import json
-
     long_run = bench("long_run")
     calls = []
 
@@ -211,3 +206,73 @@ def test_a_sitting_continues_from_the_later_of_kept_and_working_state(bench, tmp
     assert calls[4][1][calls[4][1].index("--steps") + 1] == "500"
     with pytest.raises(SystemExit, match="not after the run's current step"):
         long_run.main(["--shard", "5", "--plan-steps", "40", *args])
+
+
+def test_a_bundle_names_its_files_without_this_machines_folders(bench):
+    names = bench("build_pretrained")._file_names
+    assert names(["/home/a/train_seed0_100k.h5", "runs/b/train_seed1_100k.h5"]) == [
+        "train_seed0_100k.h5", "train_seed1_100k.h5"]
+    assert names("/scratch/run/widened-init.safetensors") == "widened-init.safetensors"
+    assert names(None) is None
+
+
+def _earlier_baselines(path, **changes):
+    record = {
+        "date": "2026-01-01T00:00:00+00:00", "minutes": 10.0, "test": "/a/held_out.h5",
+        "n_test": 64, "train": "/a/train.h5", "n_train": 100, "simulator": "s1",
+        "reconstruction": {"pca": {"median_chi2_red": 6.0},
+                           "deterministic_autoencoder": {"median_chi2_red": 5.0}},
+        "training": {"pca": {"steps": None}, "deterministic_autoencoder": {"steps": 7},
+                     "supervised_cnn": {"steps": 9}},
+        "supervised_cnn": {"redshift": {"sigma_nmad": 0.03}},
+        **changes,
+    }
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_only_the_cnn_keeps_the_other_baselines(bench, tmp_path):
+    baselines = bench("bench_baselines")
+    path = _earlier_baselines(tmp_path / "baselines_summary.json")
+    run = {"date": "2026-02-02T00:00:00+00:00", "minutes": 30.0, "test": "held_out.h5",
+           "n_test": 64, "simulator": "s2"}
+    result = baselines._earlier_results(path, run, ["supervised_cnn"])
+    assert set(result["reconstruction"]) == {"pca", "deterministic_autoencoder"}
+    assert "supervised_cnn" not in result
+    assert set(result["training"]) == {"pca", "deterministic_autoencoder"}
+    # the kept baselines carry the date and budget of the run that trained them
+    assert result["training"]["deterministic_autoencoder"] == {
+        "budget_minutes": 10.0, "date": "2026-01-01T00:00:00+00:00", "steps": 7}
+    assert result["runs"]["pca"]["simulator"] == "s1"
+    assert result["date"] == run["date"]
+
+
+def test_only_refuses_another_held_out_set(bench, tmp_path):
+    baselines = bench("bench_baselines")
+    path = _earlier_baselines(tmp_path / "baselines_summary.json", n_test=2000)
+    run = {"test": "held_out.h5", "n_test": 64}
+    with pytest.raises(SystemExit, match="would not be comparable"):
+        baselines._earlier_results(path, run, ["supervised_cnn"])
+    with pytest.raises(SystemExit, match="run all the baselines once"):
+        baselines._earlier_results(tmp_path / "absent.json", run, ["supervised_cnn"])
+    # all three at once need nothing earlier
+    assert baselines._earlier_results(tmp_path / "absent.json", run,
+                                  list(baselines.BASELINES.values()))["training"] == {}
+
+
+def test_a_quick_cnn_run_is_added_to_the_kept_results(bench, tmp_path):
+    baselines = bench("bench_baselines")
+    out = tmp_path / "out"
+    out.mkdir()
+    _earlier_baselines(out / "baselines_quick.json", test="sim-test-20251205.h5", n_test=16)
+    baselines.main(["--quick", "--only", "cnn", "--n-test", "16", "--minutes", "0.02",
+                    "--weights-out", str(tmp_path / "weights"), "--output-dir", str(out)])
+    result = json.loads((out / "baselines_quick.json").read_text())
+    assert result["reconstruction"]["pca"] == {"median_chi2_red": 6.0}
+    assert result["runs"]["supervised_cnn"]["minutes"] == 0.02
+    assert result["training"]["supervised_cnn"]["budget_minutes"] == 0.02
+    assert result["training"]["pca"]["date"].startswith("2026-01-01")
+    assert result["supervised_cnn"]["redshift"]["sigma_nmad"] != 0.03
+    page = (out / "baselines_quick.rst").read_text()
+    assert "budget_minutes" in page
+    assert "2026-01-01" in page
