@@ -1,18 +1,9 @@
 """Pure helpers of the learning-curve and sampler-step benchmarks; nothing is measured."""
 
-import importlib
 import json
 from pathlib import Path
 
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-@pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module
 
 
 def row(steps, chi2, one, dr, dc):

@@ -1,18 +1,12 @@
 """Measurements that benchmarks run in processes of their own: importable and correct."""
 
-import importlib
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture
-def children(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("_children")
+def children(bench):
+    return bench("_children")
 
 
 def test_neighbour_backends_agree_in_their_own_processes(children, tmp_path):

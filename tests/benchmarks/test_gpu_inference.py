@@ -1,18 +1,13 @@
 """The GPU measurement script's CPU fallback, on the tiny preset."""
 
-import importlib
 import json
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture
-def gpu_inference(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("gpu_inference")
+def gpu_inference(bench):
+    return bench("gpu_inference")
 
 
 def test_cpu_fallback_writes_its_results(gpu_inference, tmp_path, monkeypatch):

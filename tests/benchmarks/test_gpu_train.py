@@ -1,21 +1,16 @@
 """The prepared GPU training command, run on CPU with a tiny setting."""
 
-import importlib
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from minuet.models import load_model
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture
-def train_gpu(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS / "gpu"))
-    return importlib.import_module("train_gpu")
+def train_gpu(bench):
+    return bench("gpu/train_gpu")
 
 
 def test_tiny_run_writes_one_complete_folder(train_gpu, tmp_path):
@@ -73,8 +68,8 @@ def test_time_limit_plans_the_steps(train_gpu, tmp_path):
     assert timings["total_s"] < 0.6 * 60 + 60
 
 
-def test_shell_entry_point_is_valid_bash():
-    script = BENCHMARKS / "gpu" / "train.sh"
+def test_shell_entry_point_is_valid_bash(benchmarks_dir):
+    script = benchmarks_dir / "gpu" / "train.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
 
 

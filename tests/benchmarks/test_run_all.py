@@ -1,24 +1,20 @@
 """The benchmark driver's stages and options; nothing is measured here."""
 
-import importlib
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture
-def run_all(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("run_all")
+def run_all(bench):
+    return bench("run_all")
 
 
-def test_every_stage_has_a_script(run_all):
+def test_every_stage_has_a_script(run_all, benchmarks_dir):
     assert len(set(run_all.NAMES)) == len(run_all.NAMES)
     for stage in run_all.STAGES:
-        assert (BENCHMARKS / stage.script).is_file(), stage.name
-    scripts = {p.name for p in BENCHMARKS.glob("bench_*.py")}
+        assert (benchmarks_dir / stage.script).is_file(), stage.name
+    scripts = {p.name for p in benchmarks_dir.glob("bench_*.py")}
     assert scripts <= {stage.script for stage in run_all.STAGES}
 
 
@@ -151,11 +147,11 @@ def test_a_partial_run_merges_into_the_summary(run_all, monkeypatch, tmp_path):
     assert json.loads((tmp_path / "run_all.json").read_text()) == merged
 
 
-def test_every_stage_script_takes_an_output_dir(run_all, capsys):
+def test_every_stage_script_takes_an_output_dir(run_all, bench, capsys):
     scripts = {stage.script for stage in run_all.STAGES} | {"train_models_demo.py",
                                                               "report_training_run.py"}
     for script in sorted(scripts):
-        module = importlib.import_module(Path(script).stem)
+        module = bench(Path(script).stem)
         with pytest.raises(SystemExit):
             module.main(["--help"])
         assert "--output-dir" in capsys.readouterr().out, script

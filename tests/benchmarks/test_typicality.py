@@ -4,20 +4,15 @@ Simulating the few hundred galaxies takes minutes on two shared cores, so the
 test is marked slow: ``python -m pytest tests/benchmarks/test_typicality.py -m slow``.
 """
 
-import importlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture
-def scripts(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("refit_heads"), importlib.import_module("bench_typicality")
+def scripts(bench):
+    return bench("refit_heads"), bench("bench_typicality")
 
 
 @pytest.mark.slow
