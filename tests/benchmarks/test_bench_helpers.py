@@ -248,7 +248,7 @@ def test_only_refuses_another_held_out_set(bench, tmp_path):
         baselines._earlier_results(tmp_path / "absent.json", run, ["supervised_cnn"])
     # all three at once need nothing earlier
     assert baselines._earlier_results(tmp_path / "absent.json", run,
-                                  list(baselines.BASELINES.values()))["training"] == {}
+                                      list(baselines.BASELINES.values()))["training"] == {}
 
 
 def test_a_quick_cnn_run_is_added_to_the_kept_results(bench, tmp_path):
