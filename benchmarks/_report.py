@@ -87,18 +87,24 @@ def command_line(script, argv=None):
         elif arg == "--output-dir":
             skip = True
         elif not arg.startswith("--output-dir="):
-            kept.append(_portable(arg))
+            kept.append(portable(arg))
     return shlex.join(["python", f"benchmarks/{script}", *kept])
 
 
-def _portable(arg):
-    """``arg`` with an absolute path inside the checkout made relative to its root."""
+def portable(arg):
+    """``arg`` with an absolute path inside the checkout made relative to its root.
+
+    ``arg`` is a command-line argument: a path, an ``--option=path`` or
+    anything else, which is returned as it is.
+    """
     option, equals, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
     if not equals and option:
         return arg
     path = Path(value)
-    if path.is_absolute() and path.resolve().is_relative_to(ROOT):
-        value = path.resolve().relative_to(ROOT).as_posix()
+    if path.is_absolute():
+        path = path.resolve()
+        if path.is_relative_to(ROOT):
+            value = path.relative_to(ROOT).as_posix()
     return f"{option}{equals}{value}"
 
 

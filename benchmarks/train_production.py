@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from _report import provenance, simulator_fingerprint
+from _report import portable, provenance, simulator_fingerprint
 
 
 def held_out_curve(args):
@@ -99,6 +99,11 @@ def code_version():
     except (OSError, subprocess.CalledProcessError):
         return version
     return {**version, "commit": commit, "modified": bool(dirty)}
+
+
+def recorded_command(argv):
+    """The command of a sitting, with paths inside the checkout relative to its root."""
+    return ["python", "benchmarks/train_production.py", *map(portable, argv)]
 
 
 def main(argv=None):
@@ -176,10 +181,9 @@ def main(argv=None):
                          callback=callback)
     minutes = (time.perf_counter() - t0) / 60
     step = history[-1]["step"]
-    command = ["python", "benchmarks/train_production.py",
-               *(sys.argv[1:] if argv is None else argv)]
+    command = recorded_command(sys.argv[1:] if argv is None else argv)
     sittings.append({**provenance(), "minutes": round(minutes, 1), "until_step": step,
-                     "note": args.note, "init": init, "recipe": args.recipe,
+                     "note": args.note, "init": init and portable(init), "recipe": args.recipe,
                      "command": command, "code": code, "data": data,
                      "precision": resolve_precision(args.precision),
                      "cpu_bf16_extensions": list(cpu_matrix_extensions()),

@@ -212,3 +212,17 @@ def test_a_run_that_judged_its_own_targets_is_reported_as_judged(run_all):
     judged = {"median_abs_dmag_r": {"value": 0.06, "limit": 0.05, "met": False},
               "median_chi2_red_mean4": {"value": 2.5, "limit": 3.0, "met": True}}
     assert run_all._missed_targets([], judged) == ["abs_dmag_r 0.06 against at most 0.05"]
+
+
+def test_a_training_sitting_records_paths_in_the_checkout_relative_to_it(bench):
+    import _report
+
+    production = bench("train_production")
+    inside = _report.ROOT / "runs" / "long_run" / "train_seed4_100k.h5"
+    command = production.recorded_command([str(inside), "--output", "/elsewhere/run",
+                                           f"--init={_report.ROOT / 'minuet' / 'w.safetensors'}"])
+    assert command == ["python", "benchmarks/train_production.py",
+                       "runs/long_run/train_seed4_100k.h5", "--output", "/elsewhere/run",
+                       "--init=minuet/w.safetensors"]
+    assert _report.portable("--minutes") == "--minutes"
+    assert _report.portable("12000") == "12000"
