@@ -9,6 +9,7 @@ from .io import load_model, save_model, sha256
 from .precision import (
     PRECISIONS,
     autocast,
+    cached_inference_copy,
     cpu_has_native_bf16,
     cpu_matrix_extensions,
     inference_copy,
@@ -28,6 +29,7 @@ __all__ = [
     "EncoderConfig",
     "autocast",
     "build_diffusion",
+    "cached_inference_copy",
     "cpu_has_native_bf16",
     "cpu_matrix_extensions",
     "dihedral",

@@ -12,11 +12,12 @@ import copy
 import functools
 import platform
 import subprocess
+import weakref
 
 import torch
 
-__all__ = ["PRECISIONS", "autocast", "cpu_has_native_bf16", "cpu_matrix_extensions",
-           "inference_copy", "resolve_precision"]
+__all__ = ["PRECISIONS", "autocast", "cached_inference_copy", "cpu_has_native_bf16",
+           "cpu_matrix_extensions", "inference_copy", "resolve_precision"]
 
 #: Values accepted by every ``precision`` option.
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -178,6 +179,12 @@ def inference_copy(module, dtype=torch.bfloat16):
     casts. Give it inputs of ``dtype`` and run it outside autocast; layer
     norms and attention accumulate in fp32 inside PyTorch's bf16 kernels.
 
+    In a bf16 copy the tanh approximation of GELU (Hendrycks & Gimpel
+    2016, arXiv:1606.08415) is replaced by the exact GELU that it
+    approximates: PyTorch's CPU kernel for the tanh form is several times
+    slower than the one for the exact form, and the two differ by at most
+    4.7e-4, a sixteenth of bf16's rounding step at 1.
+
     Parameters
     ----------
     module : `torch.nn.Module`
@@ -189,6 +196,10 @@ def inference_copy(module, dtype=torch.bfloat16):
     -------
     copy : `torch.nn.Module`
         In evaluation mode, without gradients.
+
+    See Also
+    --------
+    cached_inference_copy : the same copy, made once per set of weights.
 
     Examples
     --------
@@ -208,4 +219,65 @@ def inference_copy(module, dtype=torch.bfloat16):
         for layer in frozen.modules():
             if isinstance(layer, Attention):
                 layer.fuse()
+            if dtype == torch.bfloat16:
+                for name, child in layer.named_children():
+                    if isinstance(child, torch.nn.GELU) and child.approximate == "tanh":
+                        setattr(layer, name, torch.nn.GELU())
+    return frozen
+
+
+#: module -> (snapshot of its weights, dtype, frozen copy), dropped with the module
+_COPIES = weakref.WeakKeyDictionary()
+
+
+def _weights(module):
+    return [t.detach() for t in (*module.parameters(), *module.buffers())]
+
+
+def cached_inference_copy(module, dtype=torch.bfloat16):
+    """`inference_copy` of ``module``, made again only when its weights change.
+
+    Making the copy costs about as much as encoding a few hundred
+    galaxies, so a streamed catalogue that encodes chunk after chunk
+    reuses one copy. The cache keeps an fp32 snapshot of the weights the
+    copy was made from and compares it, value for value, with the module's
+    weights on every call (a millisecond for the bundled encoder): a
+    training step, `~torch.nn.Module.load_state_dict` or any in-place edit
+    makes a new copy. The entry goes when the module is garbage-collected.
+
+    Parameters
+    ----------
+    module : `torch.nn.Module`
+        The network; it is not changed.
+    dtype : `torch.dtype`, optional
+        Storage and arithmetic type of the copy.
+
+    Returns
+    -------
+    copy : `torch.nn.Module`
+        Shared between calls: do not modify it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from minuet.models import Encoder, EncoderConfig, cached_inference_copy
+    >>> encoder = Encoder(EncoderConfig(image_size=24, width=32, depth=1, heads=2))
+    >>> cached_inference_copy(encoder) is cached_inference_copy(encoder)
+    True
+    >>> with torch.no_grad():
+    ...     _ = encoder.head.bias.add_(1.0)
+    >>> first = cached_inference_copy(encoder)
+    >>> torch.equal(first.head.bias.float(), encoder.head.bias.bfloat16().float())
+    True
+    """
+    weights = _weights(module)
+    entry = _COPIES.get(module)
+    if entry is not None:
+        snapshot, cached_dtype, frozen = entry
+        if cached_dtype == dtype and len(snapshot) == len(weights) and all(
+                a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+                and torch.equal(a, b) for a, b in zip(snapshot, weights, strict=True)):
+            return frozen
+    frozen = inference_copy(module, dtype)
+    _COPIES[module] = ([w.clone() for w in weights], dtype, frozen)
     return frozen
