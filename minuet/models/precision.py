@@ -237,9 +237,9 @@ def _weights(module):
 def cached_inference_copy(module, dtype=torch.bfloat16):
     """`inference_copy` of ``module``, made again only when its weights change.
 
-    Making the copy costs about as much as encoding a few hundred
-    galaxies, so a streamed catalogue that encodes chunk after chunk
-    reuses one copy. The cache keeps an fp32 snapshot of the weights the
+    Making the copy of the bundled encoder takes 10-30 ms, a tenth of the
+    time that encoding a chunk of 256 galaxies in bf16 takes, so a
+    streamed catalogue that encodes chunk after chunk reuses one copy. The cache keeps a snapshot of the weights that the
     copy was made from and compares it, value for value, with the module's
     weights on every call (a millisecond for the bundled encoder): a
     training step, `~torch.nn.Module.load_state_dict` or any in-place edit
@@ -266,8 +266,8 @@ def cached_inference_copy(module, dtype=torch.bfloat16):
     True
     >>> with torch.no_grad():
     ...     _ = encoder.head.bias.add_(1.0)
-    >>> first = cached_inference_copy(encoder)
-    >>> torch.equal(first.head.bias.float(), encoder.head.bias.bfloat16().float())
+    >>> again = cached_inference_copy(encoder)  # a new copy, with the new bias
+    >>> torch.equal(again.head.bias, encoder.head.bias.bfloat16())
     True
     """
     weights = _weights(module)
