@@ -178,7 +178,6 @@ def report_lines(record):
                           for label in LABELS)
         lines[-1] += (f" The last step, from {before['n_train']:,} to {last['n_train']:,}, "
                       f"changed the ROC-AUC by {steps}.")
-    lines += ["", f"Command ``{record['command']}``; {record['machine']}, {record['date']}."]
     return lines
 
 

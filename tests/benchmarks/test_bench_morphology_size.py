@@ -27,6 +27,7 @@ def test_the_curve_runs_end_to_end_on_a_tiny_setting(bench, saved_tiny_model, tm
     text = (out / "morphology_size.rst").read_text()
     assert "the first N galaxies of ``train.h5``" in text
     assert "from 30 to 90" in text
+    assert text.count("Command ``python benchmarks/bench_morphology_size.py") == 1
     assert (out / "morphology_size.png").stat().st_size > 10_000
 
 
@@ -40,7 +41,7 @@ def test_the_caption_names_the_labels_that_reach_the_goal(bench):
     low = dict.fromkeys(size.LABELS, 0.80)
     high = {**low, "merger": 0.86}
     record = {"rows": [row(1000, low), row(2000, high)], "n_test": 500, "test_seed": 9,
-              "train_file": "t.h5", "model": "m", "command": "c", "machine": "x", "date": "d"}
+              "train_file": "t.h5", "model": "m"}
     text = "\n".join(size.report_lines(record))
     assert "At 2,000 labelled galaxies merger reaches the goal of 0.85." in text
     assert size._reaching(["merger", "edge on", "round"]) == "merger, edge on and round reach"
