@@ -14,14 +14,18 @@ long-run shard of 100,000 galaxies holds 12.5 GB). Its galaxies should not
 be the held-out ones; they may be galaxies that the autoencoder was trained
 on, and the record says which file and seed they came from.
 
-Writes ``docs/validation/generated/morphology_size.{json,rst,png}``::
+Writes ``docs/validation/generated/morphology_size.{json,rst,png}``
+(``morphology_size_quick.*`` with ``--quick``, which simulates its own few
+hundred labelled galaxies: a pipeline check, not a measurement)::
 
     python benchmarks/bench_morphology_size.py --train runs/long_run/train_seed4_100k.h5
+    python benchmarks/bench_morphology_size.py --quick
     python benchmarks/bench_morphology_size.py --train runs/sim-heads-20k.h5 \\
         --sizes 1000 5000 20000 --n-test 2000
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 from _report import (
@@ -39,6 +43,11 @@ LABELS = ("merger", "spiral_arms", "edge_on", "round")
 TARGET_AUC = 0.85
 #: Galaxies read and encoded at a time.
 CHUNK = 5000
+#: The ``--quick`` setting: labelled sizes, held-out galaxies, epochs, seed of the labelled set.
+QUICK_SIZES = [100, 300]
+QUICK_N_TEST = 200
+QUICK_MAX_EPOCHS = 20
+QUICK_TRAIN_SEED = 4
 
 
 def encode_labelled(model, path, n, *, progress=True):
@@ -184,8 +193,11 @@ def report_lines(record):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model directory (default: bundled)")
-    parser.add_argument("--train", required=True,
+    parser.add_argument("--train", default=None,
                         help="simulated HDF5 file with truth (minuet simulate), read in chunks")
+    parser.add_argument("--quick", action="store_true",
+                        help="simulate 300 labelled and 200 held-out galaxies, fit on 100 and "
+                             "300 for a few epochs; writes morphology_size_quick.*")
     parser.add_argument("--sizes", type=int, nargs="+",
                         default=[1000, 2000, 5000, 10000, 20000, 50000, 100000],
                         help="numbers of labelled galaxies to fit on (first N of the file)")
@@ -196,11 +208,30 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=None,
                         help="hidden width of the classifiers (default: theirs)")
     args = add_output_dir(parser).parse_args(argv)
-    out = output_folder(args)
+    if args.quick:
+        args.sizes, args.n_test = QUICK_SIZES, QUICK_N_TEST
+        args.max_epochs = args.max_epochs or QUICK_MAX_EPOCHS
+    elif args.train is None:
+        parser.error("--train is required (a labelled file from `minuet simulate`), "
+                     "unless --quick")
     sizes = sorted(set(args.sizes))
     if sizes[0] < 10:
         parser.error("--sizes must be at least 10 galaxies each")
+    if args.quick and args.train is None:
+        import tempfile
 
+        with tempfile.TemporaryDirectory() as tmp:
+            from minuet.simulate import write_dataset
+
+            args.train = str(write_dataset(Path(tmp) / "train_quick.h5", max(sizes),
+                                           seed=QUICK_TRAIN_SEED))
+            run(args, sizes, argv)
+    else:
+        run(args, sizes, argv)
+
+
+def run(args, sizes, argv):
+    """Encode, fit at every size, score, and write the results of one run."""
     import h5py
 
     from minuet import Minuet
@@ -212,7 +243,8 @@ def main(argv=None):
     n_train = min(max(sizes), available)
     sizes = [n for n in sizes if n <= n_train]
     if not sizes:
-        parser.error(f"{args.train} holds {available} galaxies, fewer than every --sizes")
+        raise SystemExit(f"{args.train} holds {available} galaxies, fewer than every --sizes; "
+                         "pass smaller --sizes")
 
     model = Minuet.load(args.model) if args.model else Minuet.pretrained()
     train_latents, train_truth = encode_labelled(model, args.train, n_train)
@@ -224,8 +256,6 @@ def main(argv=None):
     rows = auc_curve(train_latents, train_truth, test_latents, test_truth, sizes,
                      seed=args.seed, classifier_options=options)
 
-    from pathlib import Path
-
     record = new_record("bench_morphology_size.py", argv) | {
         "model": model.name, "weights_sha256": model.sha256, "train_file": Path(args.train).name,
         "train_seed": None if train_seed is None else int(train_seed),
@@ -233,10 +263,12 @@ def main(argv=None):
         "simulator_sha256": simulator_fingerprint(), "classifier_options": options,
         "target_roc_auc": TARGET_AUC, "rows": rows,
     }
+    out = output_folder(args)
+    stem = "morphology_size_quick" if args.quick else "morphology_size"
     cnn = _cnn_aucs(out)
-    plot_curve(rows, out / "morphology_size.png", cnn=cnn)
+    plot_curve(rows, out / f"{stem}.png", cnn=cnn)
     lines = report_lines(record)
-    write_results("morphology_size", record, lines, directory=out)
+    write_results(stem, record, lines, directory=out)
     print("\n".join(lines))
 
 

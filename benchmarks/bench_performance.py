@@ -151,12 +151,16 @@ def bench_inference(model, *, quick, rounds):
                                                          .manual_seed(0))
 
     def denoise(precision, legacy):
+        if legacy:
+            def call():
+                with torch.inference_mode(), autocast(precision), legacy_inference():
+                    return ae.diffusion.denoise(ae.denoiser, noisy, sigma, latent)
+            return call
+        network = reconstruction_denoiser(ae, precision)
+
         def call():
-            with torch.inference_mode(), autocast(precision):
-                if legacy:
-                    with legacy_inference():
-                        return ae.diffusion.denoise(ae.denoiser, noisy, sigma, latent)
-                return ae.diffusion.denoise(ae.denoiser, noisy, sigma, latent)
+            with torch.inference_mode():
+                return ae.diffusion.denoise(network, noisy, sigma, latent)
         return call
 
     times = side_by_side({"before": denoise("fp32", True), "after": denoise("auto", False)},
@@ -217,6 +221,14 @@ def _gpu_lines():
             *rst_table(("stage", "precision", "galaxies/s", "GPU-hours for 1e10 galaxies"), body)]
 
 
+def reconstruction_denoiser(ae, precision):
+    """The denoiser that `Minuet.reconstruct` runs at ``precision``: in bf16 its cached
+    bf16 copy, in fp32 the network itself."""
+    if resolve_precision(precision) == "bf16":
+        return cached_inference_copy(ae.denoiser)
+    return ae.denoiser
+
+
 def implied_reconstruction(model, ref, *, quick, rounds):
     """Default reconstruction against the reference's, from one denoiser evaluation of each.
 
@@ -230,9 +242,11 @@ def implied_reconstruction(model, ref, *, quick, rounds):
     sigma, t = torch.ones(batch), torch.full((batch,), 500.0)
 
     def ours(precision):
+        network = reconstruction_denoiser(ae, precision)
+
         def call():
-            with torch.inference_mode(), autocast(precision):
-                return ae.diffusion.denoise(ae.denoiser, x, sigma, latent)
+            with torch.inference_mode():
+                return ae.diffusion.denoise(network, x, sigma, latent)
         return call
 
     def reference():

@@ -68,6 +68,15 @@ def _check_baselines(arguments):
             "(or point to your own files: --extra baselines \"--train A.h5 --test B.h5\")"]
 
 
+def _check_morphology_size(arguments):
+    train = Path(_option(arguments, "--train", MORPHOLOGY_TRAIN))
+    if train.exists():
+        return []
+    return [f"missing {train}. Make it with: minuet simulate 100000 {train} --seed 4 "
+            "--processes 2 (12.5 GB; or point to your own labelled file: "
+            "--extra morphology_size \"--train A.h5\")"]
+
+
 def _check_explore(arguments):
     from minuet.explorer._browser import missing
 
@@ -85,6 +94,10 @@ def _check_scale(arguments):
     return [f"the streaming test writes {need / 1e9:.0f} GB to {folder}, which has "
             f"{free / 1e9:.0f} GB free. Give a roomier folder "
             "(--extra scale \"--workdir DIR\") or fewer cutouts (--extra scale \"--n 200000\")"]
+
+
+#: The labelled file of the morphology-size stage: the seed-4 long-run shard.
+MORPHOLOGY_TRAIN = "runs/long_run/train_seed4_100k.h5"
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,9 @@ STAGES = (
     Stage("heads", "bench_heads.py", "posteriors, classifiers and neighbours against truth",
           full=("--n", "5000"), quick=("--n", "200", "--n-rotation", "100", "--samples", "200"),
           redirect=True),
+    Stage("morphology_size", "bench_morphology_size.py",
+          "morphology ROC-AUC against the number of labelled galaxies",
+          full=("--train", MORPHOLOGY_TRAIN), quick=("--quick",), check=_check_morphology_size),
     Stage("typicality", "bench_typicality.py",
           "typicality, coverage on a held-out simulator variant, recalibration",
           full=("--data", "runs/typicality"),

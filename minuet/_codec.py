@@ -240,9 +240,10 @@ def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size
         Show a progress bar; by default only for more than four batches.
     precision : {'auto', 'bf16', 'fp32'}, optional
         Arithmetic of the denoiser network (the sampler itself always
-        runs in fp32). ``'auto'``: bf16 autocast where the processor
-        computes bf16 natively, fp32 elsewhere. Recorded as
-        ``meta['precision']``.
+        runs in fp32). ``'auto'``: bf16 where the processor computes bf16
+        natively, fp32 elsewhere. In bf16 the denoiser runs as a copy with
+        bf16 weights (`~minuet.models.cached_inference_copy`), as the
+        encoder does. Recorded as ``meta['precision']``.
 
     Returns
     -------
@@ -262,7 +263,7 @@ def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size
     """
     import torch
 
-    from .models import autocast
+    from .models import cached_inference_copy
 
     precision = _resolved(precision)
     z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
@@ -279,13 +280,17 @@ def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size
     starts = range(0, len(good), batch_size)
     bar = tqdm(total=len(good) * n_samples, desc="reconstructing", unit="image",
                disable=not _show_progress(progress, len(starts) * n_samples))
-    with torch.inference_mode(), autocast(precision), bar:
+    # in bf16 a frozen copy of the denoiser with bf16 weights, as for the encoder
+    denoiser = (cached_inference_copy(self.autoencoder.denoiser) if precision == "bf16"
+                and len(good) else None)
+    with torch.inference_mode(), bar:
         for start in starts:
             index = good[start:start + batch_size]
             latent = torch.from_numpy(z[index])
             draws = []
             for _ in range(n_samples):
-                x = self.autoencoder.decode(latent, steps=steps, generator=generator)
+                x = self.autoencoder.decode(latent, steps=steps, generator=generator,
+                                            denoiser=denoiser)
                 draws.append(self.stretch.inverse(x.numpy()))
                 bar.update(len(index))
             draws = np.stack(draws)

@@ -246,7 +246,7 @@ class DiffusionAutoencoder(nn.Module):
         return self.diffusion.loss(self.denoiser, x, latent, weight=weight, generator=generator)
 
     @torch.no_grad()
-    def decode(self, latent, *, steps=None, sampler=None, generator=None):
+    def decode(self, latent, *, steps=None, sampler=None, generator=None, denoiser=None):
         """Draw one image per latent; a fresh draw per call unless seeded.
 
         Parameters
@@ -259,6 +259,10 @@ class DiffusionAutoencoder(nn.Module):
             Sampler; default the configuration's (see `EDM.sample`).
         generator : `torch.Generator`, optional
             Seeded generator for reproducible draws.
+        denoiser : `~torch.nn.Module`, optional
+            A copy of this model's denoiser to run instead, such as its
+            `~minuet.models.inference_copy`; it takes the sampler's fp32
+            arrays and casts them to its own dtype.
 
         Returns
         -------
@@ -276,7 +280,7 @@ class DiffusionAutoencoder(nn.Module):
         True
         """
         return self.diffusion.sample(
-            self.denoiser,
+            self.denoiser if denoiser is None else denoiser,
             latent.to(torch.float32),
             self.image_shape,
             steps=steps,

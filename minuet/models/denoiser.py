@@ -169,7 +169,11 @@ class Denoiser(nn.Module):
         See the class example.
         """
         c = self.config
-        noise_emb = self.noise_embed(fourier_features(noise, c.width))
+        # inputs take the weights' dtype: a no-op in fp32 and under autocast, and what
+        # lets a bf16 copy (`minuet.models.inference_copy`) take the sampler's fp32 arrays
+        dtype = self.embed.weight.dtype
+        x, latent = x.to(dtype), latent.to(dtype)
+        noise_emb = self.noise_embed(fourier_features(noise, c.width).to(dtype))
         cond = noise_emb + self.latent_embed(latent)
         context = None
         if c.cross_attention:

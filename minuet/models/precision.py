@@ -239,11 +239,12 @@ def cached_inference_copy(module, dtype=torch.bfloat16):
 
     Making the copy of the bundled encoder takes 10-30 ms, a tenth of the
     time that encoding a chunk of 256 galaxies in bf16 takes, so a
-    streamed catalogue that encodes chunk after chunk reuses one copy. The cache keeps a snapshot of the weights that the
-    copy was made from and compares it, value for value, with the module's
-    weights on every call (a millisecond for the bundled encoder): a
-    training step, `~torch.nn.Module.load_state_dict` or any in-place edit
-    makes a new copy. The entry goes when the module is garbage-collected.
+    streamed catalogue that encodes chunk after chunk reuses one copy. The
+    cache keeps a snapshot of the weights that the copy was made from and
+    compares it, value for value, with the module's weights on every call
+    (a millisecond for the bundled encoder): a training step,
+    `~torch.nn.Module.load_state_dict` or any in-place edit makes a new
+    copy. The entry goes when the module is garbage-collected.
 
     Parameters
     ----------

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -159,6 +160,53 @@ def test_encode_accepts_a_copy_of_its_encoder():
         z8 = net.encode(x, average_dihedral=True, encoder=inference_copy(net.encoder))
     assert z8.dtype == torch.float32
     assert z8.shape == (4, 5)
+
+
+
+def test_decode_runs_a_bf16_copy_of_its_denoiser_close_to_autocast():
+    from minuet.models import inference_copy
+
+    torch.manual_seed(2)
+    net = DiffusionAutoencoder(DiffusionAutoencoderConfig.preset("tiny", image_size=24)).eval()
+    with torch.no_grad():  # untrained layers that start at zero would hide the arithmetic
+        for param in net.denoiser.parameters():
+            if not param.any():
+                param.normal_(0, 0.05)
+    z = torch.randn(6, 5)
+
+    def draw(**options):
+        return net.decode(z, steps=3, generator=torch.Generator().manual_seed(5), **options)
+
+    with torch.no_grad():
+        exact = draw()
+        with autocast("bf16"):
+            cast = draw()
+        copy = draw(denoiser=inference_copy(net.denoiser))
+    assert copy.dtype == torch.float32  # the sampler's arithmetic stays fp32
+    assert not torch.equal(copy, exact)  # the copy did run in bf16
+    # the same draw: the copy is as close to fp32 as autocast is, far below the image's spread
+    error = (copy - exact).pow(2).mean().sqrt()
+    assert error < 1.5 * (cast - exact).pow(2).mean().sqrt() + 1e-4
+    assert error < 0.05 * exact.std()
+
+
+def test_reconstruct_in_bf16_runs_the_cached_copy(monkeypatch, saved_tiny_model):
+    import minuet.models as models
+
+    made = []
+    real = models.cached_inference_copy
+
+    def spy(module, *args, **kwargs):
+        made.append(module)
+        return real(module, *args, **kwargs)
+
+    monkeypatch.setattr(models, "cached_inference_copy", spy)
+    z = np.zeros((2, saved_tiny_model.latent_dim), np.float32)
+    saved_tiny_model.reconstruct(z, steps=2, seed=0, precision="fp32")
+    assert made == []
+    out = saved_tiny_model.reconstruct(z, steps=2, seed=0, precision="bf16")
+    assert made == [saved_tiny_model.autoencoder.denoiser]
+    assert out.meta["precision"] == "bf16"
 
 
 def test_a_bf16_copy_runs_the_exact_gelu_that_the_tanh_form_approximates():
