@@ -29,7 +29,7 @@ import json
 import time
 
 import numpy as np
-from _report import ROOT, add_output_dir, output_folder, provenance, rst_table
+from _report import ROOT, add_output_dir, command_line, output_folder, provenance, rst_table
 
 #: Seed of the held-out simulated set. Training sets use other seeds.
 HELD_OUT_SEED = 20_251_204
@@ -168,7 +168,8 @@ def write_figure(rows, path):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="model directory (default: bundled)")
+    parser.add_argument("--model", default=None,
+                        help="model directory or bundled model's name (default: the default)")
     parser.add_argument("--n", type=int, default=2000, help="held-out galaxies")
     parser.add_argument("--many-steps", type=int, default=100,
                         help="steps of the many-step reference run of the same model")
@@ -219,14 +220,15 @@ def main(argv=None):
     args = parse_args(argv)
     out = output_folder(args)
 
-    from minuet import Minuet
+    from minuet.core import model_from_name
     from minuet.evaluation import summarize_reconstructions
     from minuet.simulate import HELD_OUT_VARIANTS, SimulationConfig, simulate
 
-    model = Minuet.load(args.model) if args.model else Minuet.pretrained()
+    model = model_from_name(args.model)
     images, invvar, footprint, _ = simulate(args.n, seed=HELD_OUT_SEED)
     results = {
         **provenance(),
+        "command": command_line("bench_reconstruction.py", argv),
         "model": model.name,
         "weights_sha256": model.sha256,
         "n_galaxies": args.n,
@@ -326,6 +328,13 @@ def _targets_table(results):
     return rst_table(("measure", "target", *(name for name, _ in sets)), body)
 
 
+def _assembled_command(args):
+    """The command of a record written before records kept their own."""
+    return (f"python benchmarks/bench_reconstruction.py --n {args.n}"
+            f"{'' if args.n_many is None or args.quick else f' --n-many {args.n_many}'}"
+            f"{' --quick' if args.quick else ''}")
+
+
 def report(results, args):
     """The reStructuredText lines of a results record."""
     lines = _rows_table(results["rows"])
@@ -345,9 +354,7 @@ def report(results, args):
     lines += ["", f"Medians over {args.n} held-out simulated galaxies (seed "
               f"{results['held_out_seed']}); model ``{results['model']}`` (SHA-256 "
               f"``{(results['weights_sha256'] or '')[:16]}...``); command: "
-              f"``python benchmarks/bench_reconstruction.py --n {args.n}"
-              f"{'' if args.n_many is None or args.quick else f' --n-many {args.n_many}'}"
-              f"{' --quick' if args.quick else ''}``."]
+              f"``{results.get('command') or _assembled_command(args)}``."]
     if "variant" in results:
         v = results["variant"]
         lines += ["", f"The same default sampler on {v['n_galaxies']} galaxies of the "

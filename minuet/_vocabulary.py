@@ -37,7 +37,10 @@ TABLE_SUFFIX = ".fits"
 MANIFEST = "minuet.json"
 
 #: The model `~minuet.Minuet.pretrained` loads by default.
-DEFAULT_MODEL = "minuet-sim"
+DEFAULT_MODEL = "minuet-sim-2"
+#: Bundled models kept loadable by name for one release after a successor
+#: replaced them, and their successors.
+SUPERSEDED = {"minuet-sim": "minuet-sim-2"}
 
 
 def fits_keywords(meta):

@@ -6,10 +6,12 @@ its heads are listed in `minuet._heads`, encoding and reconstruction are in
 """
 
 import datetime
+import warnings
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from astropy.utils.exceptions import AstropyDeprecationWarning
 
 from . import _bundle, _codec, _heads, _science
 from ._latents import good_rows, latent_array
@@ -20,6 +22,7 @@ from ._vocabulary import (
     DEFAULT_MODEL,
     DEFAULT_PROPERTIES,
     MANIFEST,
+    SUPERSEDED,
     latent_names,
     version,
 )
@@ -39,7 +42,7 @@ def model_from_name(name=None):
     --------
     >>> from minuet.core import model_from_name
     >>> model_from_name().name
-    'minuet-sim'
+    'minuet-sim-2'
     """
     if name is None:
         return Minuet.pretrained(DEFAULT_MODEL)
@@ -136,7 +139,10 @@ class Minuet:
         ----------
         name : str, optional
             Name of the model. :meth:`available` lists the bundled ones,
-            ``minuet models`` both kinds.
+            ``minuet models`` both kinds. The default is ``'minuet-sim-2'``;
+            its predecessor ``'minuet-sim'`` loads with an
+            `~astropy.utils.exceptions.AstropyDeprecationWarning` for this
+            release.
 
         Returns
         -------
@@ -155,12 +161,17 @@ class Minuet:
         >>> from minuet import Minuet
         >>> model = Minuet.pretrained()
         >>> model.name, model.latent_dim, model.image_size
-        ('minuet-sim', 5, 72)
+        ('minuet-sim-2', 5, 72)
         """
         if name not in cls.available():
             from .registry import download_model
 
             return cls.load(download_model(name))
+        if name in SUPERSEDED:
+            warnings.warn(
+                f"{name!r} is superseded by {SUPERSEDED[name]!r}, the default of "
+                f"Minuet.pretrained(), and stays loadable by name for this release only.",
+                AstropyDeprecationWarning, stacklevel=2)
         with resources.as_file(resources.files("minuet.data") / name) as path:
             return cls.load(path)
 
@@ -176,7 +187,7 @@ class Minuet:
         --------
         >>> from minuet import Minuet
         >>> Minuet.available()
-        ['minuet-sim']
+        ['minuet-sim', 'minuet-sim-2']
         """
         return _bundle.bundled_models()
 

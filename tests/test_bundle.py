@@ -93,10 +93,13 @@ def test_unknown_head_is_refused(tmp_path):
         Minuet.load(path)
 
 
-def test_bundled_model_is_read_in_its_own_layout():
-    model = Minuet.pretrained()
+@pytest.mark.filterwarnings("ignore:'minuet-sim' is superseded")
+@pytest.mark.parametrize(("name", "layout"), [("minuet-sim", LEGACY_FORMAT),
+                                              ("minuet-sim-2", FORMAT)])
+def test_bundled_models_are_read_in_their_own_layouts(name, layout):
+    model = Minuet.pretrained(name)
     manifest = json.loads((model.path / "minuet.json").read_text())
-    assert manifest["format"] == LEGACY_FORMAT
+    assert manifest["format"] == layout
     assert all(head is not None for head in model.heads.values())
 
 

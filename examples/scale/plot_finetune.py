@@ -132,7 +132,7 @@ print(sorted(path.name for path in (run_dir / "run").iterdir()))
 # with, they encode and reconstruct like the bundled model:
 
 tuned = Minuet(load_model(run_dir / "run" / "model"), stretch=base.stretch,
-               name="minuet-sim-finetuned")
+               name="minuet-sim-2-finetuned")
 test_images, test_invvar, _, _ = read_dataset(sim_file, start=90, stop=92)
 before = base.reconstruct(base.encode(test_images, invvar=test_invvar), seed=5)
 after = tuned.reconstruct(tuned.encode(test_images, invvar=test_invvar), seed=5)
@@ -166,7 +166,7 @@ real_run = TrainingConfig(
     data=("my_cutouts_1.h5", "my_cutouts_2.h5"),
     output="finetune-run",
     model=base.autoencoder.config,
-    init="minuet/data/minuet-sim/autoencoder.safetensors",
+    init="minuet/data/minuet-sim-2/autoencoder.safetensors",
     steps=20_000,
     batch_size=128,
     learning_rate=5e-5,

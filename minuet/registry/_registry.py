@@ -267,7 +267,7 @@ def download_model(name, *, progress=None):
     >>> download_model("no-such-model")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: no model named 'no-such-model'; the bundled models are ['minuet-sim'] ...
+    ValueError: no model named 'no-such-model'; the bundled models are ['minuet-sim', ...] ...
     """
     models = registered_models()
     if name not in models:
@@ -366,7 +366,7 @@ def list_models():
     --------
     >>> from minuet.registry import list_models
     >>> table = list_models()
-    >>> row = table[list(table["name"]).index("minuet-sim")]
+    >>> row = table[list(table["name"]).index("minuet-sim-2")]
     >>> str(row["source"]), str(row["status"])
     ('bundled', 'installed')
     """

@@ -95,7 +95,7 @@ class TrainingConfig(JSONConfig):
     >>> config = TrainingConfig(
     ...     data=("my_cutouts.h5",), output="finetune-run",
     ...     model=DiffusionAutoencoderConfig.preset("default"),
-    ...     init="minuet/data/minuet-sim/autoencoder.safetensors",
+    ...     init="minuet/data/minuet-sim-2/autoencoder.safetensors",
     ...     steps=20_000, learning_rate=5e-5)
     >>> TrainingConfig.from_json(config.to_json()) == config
     True

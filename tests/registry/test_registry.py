@@ -223,8 +223,8 @@ def test_unsafe_archive_is_refused(cache, server, registry, tmp_path):
 def test_unknown_name_lists_both_kinds(registry, packed):
     _, entry = packed
     registry({"tiny-remote": {**entry, "url": "http://127.0.0.1:9/x.zip"}})
-    with pytest.raises(ValueError, match=r"bundled models are \['minuet-sim'\] and the "
-                                         r"registered ones \['tiny-remote'\]"):
+    with pytest.raises(ValueError, match=r"bundled models are \['minuet-sim', 'minuet-sim-2'\] "
+                                         r"and the registered ones \['tiny-remote'\]"):
         Minuet.pretrained("nope")
 
 
@@ -279,3 +279,16 @@ def test_cli_download(cache, server, packed, registry, capsys):
     assert "tiny-remote: verified, in" in capsys.readouterr().out
     assert main(["models", "--download", "nope"]) == 2
     assert "no model named 'nope'" in capsys.readouterr().err
+
+
+def test_the_superseded_model_loads_with_a_deprecation_warning():
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    from minuet._vocabulary import DEFAULT_MODEL, SUPERSEDED
+
+    assert Minuet.pretrained().name == DEFAULT_MODEL
+    for old, new in SUPERSEDED.items():
+        with pytest.warns(AstropyDeprecationWarning, match=f"superseded by '{new}'"):
+            model = Minuet.pretrained(old)
+        assert model.name == old
+        assert new in Minuet.available()
