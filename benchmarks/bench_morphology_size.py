@@ -66,7 +66,8 @@ def encode_labelled(model, path, n, *, progress=True):
             latents.append(table)
             truths.append(truth)
             bar.update(len(truth))
-    return vstack(latents), vstack(truths)
+    return (vstack(latents, metadata_conflicts="silent"),
+            vstack(truths, metadata_conflicts="silent"))
 
 
 def label_array(truth, label):
