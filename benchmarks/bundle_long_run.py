@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from _report import ROOT, command_line, provenance
-from refit_heads import refit
+from refit_heads import add_refit_arguments, refit
 
 #: Where the long runs keep their state.
 LONG_RUNS = ROOT / "benchmarks" / "long_run"
@@ -100,14 +100,7 @@ def main(argv=None):
     parser.add_argument("run", help="name of the long run (its state in benchmarks/long_run/) "
                                     "or a folder holding such a state")
     parser.add_argument("--name", default=None, help="model name (default: the run's)")
-    parser.add_argument("--data", required=True, help="folder of the cached simulated sets")
-    parser.add_argument("--out", required=True, help="model directory to write")
-    parser.add_argument("--n-train", type=int, default=20_000)
-    parser.add_argument("--n-calibration", type=int, default=5_000)
-    parser.add_argument("--processes", type=int, default=2, help="simulator processes")
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="cap on the posterior flow's epochs (default: its own)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_refit_arguments(parser, n_train=20_000, n_calibration=5_000)
     args = parser.parse_args(argv)
 
     from minuet import Minuet, __version__

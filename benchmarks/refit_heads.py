@@ -98,18 +98,24 @@ def refit(model, data, *, n_train, n_calibration, seed=0, processes=2, posterior
             "seconds": {k: round(v, 1) for k, v in timing.items()}}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None,
-                        help="model directory whose autoencoder is kept (default: bundled)")
+def add_refit_arguments(parser, *, n_train, n_calibration):
+    """The options of a refit of every head: data folder, output, set sizes, seeds."""
     parser.add_argument("--data", required=True, help="folder of the cached simulated sets")
     parser.add_argument("--out", required=True, help="model directory to write")
-    parser.add_argument("--n-train", type=int, default=5000)
-    parser.add_argument("--n-calibration", type=int, default=2500)
+    parser.add_argument("--n-train", type=int, default=n_train)
+    parser.add_argument("--n-calibration", type=int, default=n_calibration)
     parser.add_argument("--processes", type=int, default=2, help="simulator processes")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="cap on the posterior flow's epochs (default: its own)")
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None,
+                        help="model directory whose autoencoder is kept (default: bundled)")
+    add_refit_arguments(parser, n_train=5000, n_calibration=2500)
     args = parser.parse_args(argv)
 
     from minuet import Minuet, __version__
