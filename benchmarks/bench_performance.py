@@ -53,6 +53,7 @@ from bench_science import _flow_timing, bench_neighbours
 from minuet.models import (
     autocast,
     cached_inference_copy,
+    compiled_network,
     cpu_matrix_extensions,
     resolve_precision,
 )
@@ -64,7 +65,8 @@ def flop_fractions(encoder, batch, n, *, rounds):
     Returns the FLOPs of one call on ``batch`` images and, per candidate,
     the best FLOP/s: the matmul peaks, the encoder in fp32, the bf16 copy
     that ``encode`` runs at ``precision='bf16'``
-    (`~minuet.models.cached_inference_copy`), the encoder under bf16
+    (`~minuet.models.cached_inference_copy`), the same copy compiled
+    (``compile=True``, `~minuet.models.compiled_network`), the encoder under bf16
     autocast, and under autocast as it was before (``_legacy.py``).
     """
     from torch.utils.flop_counter import FlopCounterMode
@@ -79,10 +81,15 @@ def flop_fractions(encoder, batch, n, *, rounds):
 
     frozen = cached_inference_copy(encoder)
     x16 = x.to(torch.bfloat16)
+    compiled, why_not = compiled_network(frozen, x16)
 
     def copy_call():
         with torch.inference_mode():
             return frozen(x16)
+
+    def compiled_call():
+        with torch.inference_mode():
+            return compiled(x16)
 
     def run(precision, legacy=False):
         def call():
@@ -98,11 +105,13 @@ def flop_fractions(encoder, batch, n, *, rounds):
         "matmul bf16": lambda: torch.matmul(*mats[torch.bfloat16]),
         "encoder fp32": run("fp32"),
         "encoder bf16 copy": copy_call,
+        "encoder bf16 copy, compiled": compiled_call,
         "encoder bf16": run("bf16"),
         "encoder bf16 before": run("bf16", legacy=True),
     }
     times = side_by_side(candidates, rounds=rounds)
     work = {name: 2 * n**3 if name.startswith("matmul") else flops for name in candidates}
+    times["compile_failed"] = why_not
     return flops, {name: work[name] / times[name]["best"] for name in candidates}, times
 
 
@@ -128,18 +137,27 @@ def bench_inference(model, *, quick, rounds):
         with h5py.File(source, "w") as f:
             f["images"] = images
 
-        def encode(precision, legacy):
+        def encode(precision, legacy, compile=False):
             def call():
                 with legacy_inference() if legacy else torch.no_grad():
-                    return encode_catalogue(source, Path(tmp) / f"{precision}.ecsv", model=model,
-                                            precision=precision, overwrite=True, progress=False)
+                    return encode_catalogue(source, Path(tmp) / f"{precision}{compile}.ecsv",
+                                            model=model, precision=precision, compile=compile,
+                                            overwrite=True, progress=False)
             return call
 
-        times = side_by_side({"before": encode("fp32", True), "after": encode("auto", False)},
+        start = time.perf_counter()
+        compiled_table = encode("auto", False, compile=True)()  # compiles, once per process
+        result["compiled_first_call_s"] = time.perf_counter() - start
+        times = side_by_side({"before": encode("fp32", True), "after": encode("auto", False),
+                              "after, compiled": encode("auto", False, compile=True)},
                              rounds=rounds)
         result["encode_end_to_end"] = times
         rows.append((f"end-to-end encoding, HDF5 file of {n:,} simulated cutouts", "galaxies/s",
                      n / times["before"]["best"], n / times["after"]["best"], "{:,.0f}"))
+        rows.append((f"the same with ``compile=True`` (its one-off compilation, "
+                     f"{result['compiled_first_call_s']:.0f} s in all for the first call, left "
+                     "out)", "galaxies/s", n / times["before"]["best"],
+                     n / times["after, compiled"]["best"], "{:,.0f}"))
 
     ae = model.autoencoder
     batch = 16 if quick else 64
@@ -174,6 +192,9 @@ def bench_inference(model, *, quick, rounds):
     z_auto = model.encode(images, precision="auto")
     a, b = _latent_array(z32, model.latent_names), _latent_array(z_auto, model.latent_names)
     d = np.abs(b - a) / a.std(axis=0)
+    c = _latent_array(compiled_table, model.latent_names)
+    result["compiled_against_auto_rms_over_spread"] = float(
+        np.sqrt(np.mean(((c - b) / a.std(axis=0)) ** 2, axis=0)).max())
     k = 10
 
     def neighbours(z):
@@ -377,10 +398,13 @@ def main(argv=None):
         "matmul_size": n, "fp32_peak_gflops": peak32 / 1e9, "bf16_peak_gflops": peak16 / 1e9,
         "achieved_gflops": rates_flops["encoder fp32"] / 1e9,
         "achieved_bf16_copy_gflops": rates_flops["encoder bf16 copy"] / 1e9,
+        "achieved_bf16_compiled_gflops": rates_flops["encoder bf16 copy, compiled"] / 1e9,
+        "compile_failed": flop_times["compile_failed"],
         "achieved_bf16_gflops": rates_flops["encoder bf16"] / 1e9,
         "achieved_bf16_before_gflops": rates_flops["encoder bf16 before"] / 1e9,
         "fraction_of_fp32_peak": rates_flops["encoder fp32"] / peak32,
         "fraction_of_bf16_peak_copy": rates_flops["encoder bf16 copy"] / peak16,
+        "fraction_of_bf16_peak_compiled": rates_flops["encoder bf16 copy, compiled"] / peak16,
         "fraction_of_bf16_peak": rates_flops["encoder bf16"] / peak16,
         "fraction_of_bf16_peak_before": rates_flops["encoder bf16 before"] / peak16,
         "times": flop_times,
@@ -425,7 +449,11 @@ def main(argv=None):
         "neighbours are unchanged, and a reconstruction drawn with the same seed moves by "
         f"{100 * agree['reconstruction_change_over_draw_to_draw']:.1f}% of the RMS difference "
         f"between two draws from the same latent ({agree['reconstructions']} galaxies, "
-        f"{agree['steps']} steps).",
+        f"{agree['steps']} steps). ``compile=True`` moves the latents of ``precision='auto'`` "
+        f"by {100 * record['inference']['compiled_against_auto_rms_over_spread']:.2f}% of "
+        "their spread (RMS, worst dimension)"
+        + (f"; compiling failed here and the compiled rows ran eagerly "
+           f"({f['compile_failed']})." if f["compile_failed"] else "."),
         "",
         f"Encoder arithmetic: {f['encoder_gflop_per_galaxy']:.3f} GFLOP per galaxy "
         f"(FlopCounterMode, batch {flop_batch}).",
@@ -437,6 +465,9 @@ def main(argv=None):
               f"{f['fraction_of_fp32_peak']:.2f}"),
              ("bf16 copy (what ``encode`` runs)", f"{f['bf16_peak_gflops']:.1f}",
               f"{f['achieved_bf16_copy_gflops']:.1f}", f"{f['fraction_of_bf16_peak_copy']:.2f}"),
+             ("the same copy compiled (``compile=True``)", f"{f['bf16_peak_gflops']:.1f}",
+              f"{f['achieved_bf16_compiled_gflops']:.1f}",
+              f"{f['fraction_of_bf16_peak_compiled']:.2f}"),
              ("bf16 autocast", f"{f['bf16_peak_gflops']:.1f}", f"{f['achieved_bf16_gflops']:.1f}",
               f"{f['fraction_of_bf16_peak']:.2f}"),
              ("bf16 autocast, before", f"{f['bf16_peak_gflops']:.1f}",

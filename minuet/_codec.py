@@ -34,7 +34,7 @@ _REQUIRED_KEYS = {"name": str, "stretch": dict, "files": dict}
 
 
 def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihedral=False,
-                   precision="auto"):
+                   precision="auto", compile=False):
     """Encode standardised cutouts to a plain latent array.
 
     This is the array-level step behind :meth:`encode`, for pipelines
@@ -59,6 +59,15 @@ def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihe
         made again only when the weights change. With the bundled model,
         bf16 moves the latents of simulated galaxies by under 2% of their
         spread in every dimension.
+    compile : bool, optional
+        Run the encoder compiled by `torch.compile` with frozen weights
+        (`~minuet.models.compiled_network`): on a two-core CPU with native
+        bf16 it encodes 10-40% more galaxies a second, after a one-off
+        compilation of 10-40 s per process, so it pays for catalogues of
+        tens of thousands of cutouts. Every batch is padded to
+        ``batch_size`` so that one compilation serves them all. Where
+        compiling fails it warns (`~astropy.utils.exceptions.AstropyUserWarning`)
+        and encodes eagerly.
 
     Returns
     -------
@@ -83,6 +92,9 @@ def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihe
     from .models import cached_inference_copy
 
     precision = _resolved(precision)
+    if not isinstance(compile, bool):
+        msg = f"compile must be True or False; got {compile!r}."
+        raise TypeError(msg)
     if not isinstance(cutouts, Cutouts):
         msg = f"encode_cutouts expects minuet.cutouts.Cutouts; got {type(cutouts).__name__}."
         raise TypeError(msg)
@@ -104,18 +116,43 @@ def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihe
     # layer-norm output on every call; it is made again whenever the weights change
     encoder = (cached_inference_copy(self.autoencoder.encoder) if precision == "bf16"
                and len(rows) else None)
+    if compile and len(rows):
+        encoder = _compiled_encoder(self, encoder, batch_size)
     with torch.inference_mode(), bar:
         for start in starts:
             index = rows[start:start + batch_size]
             x = torch.from_numpy(self.stretch.forward(cutouts.flux[index]))
+            if compile and len(index) < batch_size:  # the compiled graph takes one shape
+                x = torch.cat([x, x.new_zeros((batch_size - len(index), *x.shape[1:]))])
             z = self.autoencoder.encode(x, average_dihedral=average_dihedral, encoder=encoder)
-            latents[index] = z.numpy()
+            latents[index] = z[:len(index)].numpy()
             bar.update(len(index))
     return latents
 
 
+def _compiled_encoder(self, encoder, batch_size):
+    """The frozen encoder compiled for batches of ``batch_size``, or eager with a warning."""
+    import warnings
+
+    import torch
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    from .models import cached_inference_copy, compiled_network
+
+    if encoder is None:
+        encoder = cached_inference_copy(self.autoencoder.encoder, torch.float32)
+    example = torch.zeros((batch_size, *self.autoencoder.image_shape),
+                          dtype=encoder.embed.weight.dtype)
+    network, why_not = compiled_network(encoder, example)
+    if why_not is not None:
+        warnings.warn(f"torch.compile could not compile the encoder ({why_not}); encoding "
+                      "without compiling instead, which gives the same latents more slowly.",
+                      AstropyUserWarning, stacklevel=3)
+    return network
+
+
 def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
-           precision="auto", **cutout_options):
+           precision="auto", compile=False, **cutout_options):
     """Encode cutouts to a table of latents.
 
     Parameters
@@ -134,6 +171,10 @@ def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
     precision : {'auto', 'bf16', 'fp32'}, optional
         Arithmetic of the network, as for :meth:`encode_cutouts`; the
         precision used is recorded as ``meta['precision']``.
+    compile : bool, optional
+        Run a compiled encoder, as for :meth:`encode_cutouts`: worth it for
+        tens of thousands of cutouts or more. Recorded as
+        ``meta['compile']``.
     **cutout_options
         Passed to `~minuet.cutouts.load_cutouts` (``bands``, ``invvar``,
         ``mask``, ``zeropoint``, ``column``, ``on_invalid``, ...). With
@@ -171,7 +212,7 @@ def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
     cutouts = load_cutouts(data, **cutouts_options)
     latents = self.encode_cutouts(
         cutouts, batch_size=batch_size, progress=progress, average_dihedral=average_dihedral,
-        precision=precision,
+        precision=precision, compile=compile,
     )
     refuse_nonfinite_latents(latents, cutouts,
                              on_invalid=cutouts_options.get("on_invalid", "raise"))
@@ -193,6 +234,7 @@ def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
     self._add_typicality(table, latents, cutouts)
     table.meta.update(self.provenance())
     table.meta["precision"] = _resolved(precision)
+    table.meta["compile"] = compile
     return table
 
 

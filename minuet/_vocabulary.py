@@ -56,6 +56,7 @@ def fits_keywords(meta):
         "MINUETV": meta.get("minuet_version"),
         "MODEL": meta.get("model"),
         "PRECISN": meta.get("precision"),
+        "COMPILED": meta.get("compile"),
         "WSHA256": meta.get("weights_sha256"),
         "DATE": meta.get("date"),
         "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
