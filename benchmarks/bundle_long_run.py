@@ -20,8 +20,8 @@ import json
 import time
 from pathlib import Path
 
-from _report import ROOT, command_line, provenance
-from refit_heads import add_refit_arguments, refit
+from _report import ROOT, provenance
+from refit_heads import add_refit_arguments, refit_from_arguments
 
 #: Where the long runs keep their state.
 LONG_RUNS = ROOT / "benchmarks" / "long_run"
@@ -104,7 +104,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from minuet import Minuet, __version__
-    from minuet.posterior import PosteriorConfig
 
     state = Path(args.run) if Path(args.run).is_dir() else LONG_RUNS / args.run
     if not (state / "checkpoint.safetensors").is_file():
@@ -113,13 +112,9 @@ def main(argv=None):
     name = args.name or state.name
     t0 = time.perf_counter()
     model = Minuet(ema_autoencoder(state), name=name)
-    config = None if args.max_epochs is None else PosteriorConfig(max_epochs=args.max_epochs)
-    record = refit(model, args.data, n_train=args.n_train, n_calibration=args.n_calibration,
-                   seed=args.seed, processes=args.processes, posterior_config=config,
-                   progress=True)
+    heads_data = refit_from_arguments(model, args, script="bundle_long_run.py", argv=argv)
     model.info = training_card(state, state.name) | {
-        "heads_data": {**record, "simulator": "minuet.simulate training mixture",
-                       "command": command_line("bundle_long_run.py", argv)},
+        "heads_data": heads_data,
         "assembled": {**provenance(), "minuet_version": __version__,
                       "seconds": round(time.perf_counter() - t0, 1)},
     }

@@ -111,6 +111,18 @@ def add_refit_arguments(parser, *, n_train, n_calibration):
     return parser
 
 
+def refit_from_arguments(model, args, *, script, argv):
+    """`refit` with the options of `add_refit_arguments`; return the ``heads_data`` record."""
+    from minuet.posterior import PosteriorConfig
+
+    config = None if args.max_epochs is None else PosteriorConfig(max_epochs=args.max_epochs)
+    record = refit(model, args.data, n_train=args.n_train, n_calibration=args.n_calibration,
+                   seed=args.seed, processes=args.processes, posterior_config=config,
+                   progress=True)
+    return {**record, "simulator": "minuet.simulate training mixture",
+            "command": command_line(script, argv)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None,
@@ -119,17 +131,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from minuet import Minuet, __version__
-    from minuet.posterior import PosteriorConfig
 
     t0 = time.perf_counter()
     model = Minuet.load(args.model) if args.model else Minuet.pretrained()
-    config = None if args.max_epochs is None else PosteriorConfig(max_epochs=args.max_epochs)
-    record = refit(model, args.data, n_train=args.n_train, n_calibration=args.n_calibration,
-                   seed=args.seed, processes=args.processes, posterior_config=config,
-                   progress=True)
+    heads_data = refit_from_arguments(model, args, script="refit_heads.py", argv=argv)
     model.info = dict(model.info)
-    model.info["heads_data"] = {**record, "simulator": "minuet.simulate training mixture",
-                                "command": command_line("refit_heads.py", argv)}
+    model.info["heads_data"] = heads_data
     model.info["heads_assembled"] = {**provenance(), "minuet_version": __version__,
                                      "seconds": round(time.perf_counter() - t0, 1)}
     path = model.save(args.out, overwrite=True)
