@@ -267,3 +267,25 @@ def test_a_quick_cnn_run_is_added_to_the_kept_results(bench, tmp_path):
     page = (out / "baselines_quick.rst").read_text()
     assert "budget_minutes" in page
     assert "2026-01-01" in page
+
+
+def test_sampler_steps_schedule_options_reach_the_sampler(bench, monkeypatch, tmp_path):
+    import minuet.training
+
+    seen = []
+
+    def spy(model, images, invvar, footprint, *, steps, **kwargs):
+        seen.append(model.diffusion.sigmas(steps))
+        return {"chi2_mean": 1.0, "chi2_one": 2.0, "abs_dmag_r": 0.1, "abs_dcolor_gr": 0.05}
+
+    monkeypatch.setattr(minuet.training, "reconstruction_quality", spy)
+    module = bench("bench_sampler_steps")
+    record = module.main(["--quick", "--sigma-max", "20", "--rho", "5",
+                          "--output-dir", str(tmp_path)])
+    assert (record["sigma_max"], record["rho"]) == (20.0, 5.0)
+    # 2 steps: sigma_max, sigma_min, then zero
+    assert seen[0].tolist() == pytest.approx([20.0, 0.002, 0.0])
+    # the middle level of 4 steps follows rho 5, not the model's 7
+    lo, hi = 0.002 ** (1 / 5), 20.0 ** (1 / 5)
+    assert seen[1][1].item() == pytest.approx((hi + (lo - hi) / 3) ** 5, rel=1e-5)
+    assert "sigma_max 20 with rho 5" in (tmp_path / "sampler_steps_quick.rst").read_text()
