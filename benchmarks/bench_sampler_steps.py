@@ -151,7 +151,7 @@ def main(argv=None):
     recommended = recommend(rows, args.tolerance)
     record.update({"model": name, "sampler": schedule.sampler,
                    "sigma_max": schedule.sigma_max, "rho": schedule.rho,
-                   "model_default_steps": model.config.diffusion.steps, "n_galaxies": args.n,
+                   "model_default_steps": schedule.steps, "n_galaxies": args.n,
                    "held_out_seed": HELD_OUT_SEED, "draws": args.draws,
                    "tolerance": args.tolerance, "recommended_steps": recommended,
                    "rows": rows})
