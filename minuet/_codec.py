@@ -256,7 +256,7 @@ def _add_typicality(self, table, latents, cutouts):
     scores = self.typicality_scorer.score(latents, stats)
     for name in scores.colnames:
         table[name] = scores[name]
-    table.meta["typicality_threshold"] = self.typicality_scorer.threshold
+    table.meta.update(scores.meta)
 
 
 def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size=64,

@@ -15,11 +15,27 @@ from ._validation import names
 __all__ = []
 
 
+def _sample_test(latents):
+    """`~minuet.typicality.sample_typicality` of an :meth:`Minuet.encode` table, or None."""
+    from .typicality import sample_typicality
+
+    if (not isinstance(latents, Table) or "typicality_latent" not in latents.colnames
+            or "typicality_calibration_galaxies" not in latents.meta):
+        return None
+    image = latents["typicality_image"] if "typicality_image" in latents.colnames else None
+    result = sample_typicality(latents["typicality_latent"], image,
+                               n_calibration=latents.meta["typicality_calibration_galaxies"],
+                               threshold=latents.meta.get("typicality_threshold", 0.05))
+    return result if np.isfinite(result.p_value) else None
+
+
 def _carry_flag(latents, table, *, rows=None, name="atypical"):
     """Copy the ``atypical`` flag of an :meth:`Minuet.encode` table onto an output table.
 
     ``rows`` maps output rows to latent rows (the query of each neighbour);
-    the column is called ``name``. Warns once per call when galaxies are flagged.
+    the column is called ``name``. Warns once per call when galaxies are
+    flagged or when the sample as a whole is unlike the training set (with
+    at least 20 galaxies; the test is kept in ``meta['sample_typicality']``).
     """
     from .typicality import AtypicalWarning
 
@@ -27,13 +43,26 @@ def _carry_flag(latents, table, *, rows=None, name="atypical"):
         return table
     flag = np.asarray(latents["atypical"], dtype=bool)
     table[name] = flag if rows is None else flag[np.asarray(rows, dtype=int)]
+    messages = []
     if flag.any():
-        msg = (
+        messages.append(
             f"{int(flag.sum())} of {len(flag)} galaxies are flagged atypical of the training "
             "set (column 'atypical'): their answers are less reliable than the validation "
-            "figures say. See the typicality section of the documentation."
+            "figures say."
         )
-        warnings.warn(msg, AtypicalWarning, stacklevel=3)
+    sample = _sample_test(latents)
+    if sample is not None:
+        table.meta["sample_typicality"] = sample.as_dict()
+        if sample.unlike_training:
+            messages.append(
+                f"The sample as a whole is unlike the training set ({sample}), so the answers "
+                "of unflagged galaxies may be biased too, as when one band's photometry is "
+                "miscalibrated. Recalibrate on labelled galaxies of your own "
+                "(Minuet.recalibrate)."
+            )
+    if messages:
+        messages.append("See the typicality section of the documentation.")
+        warnings.warn(" ".join(messages), AtypicalWarning, stacklevel=3)
     return table
 
 
@@ -360,3 +389,48 @@ def anomaly_score(self, latents, *, reconstruction_error=None, weight=1.0):
     table = _expand_rows(QTable(scores), good, len(z))
     table.meta.update(self.provenance())
     return table
+
+
+def sample_typicality(self, latents, *, alpha=1e-3):
+    """Whether the galaxies of an :meth:`encode` table, as a whole, are drawn like the training set.
+
+    The per-galaxy ``atypical`` flag misses shifts that make each galaxy
+    look like another ordinary one (photometry miscalibrated in one band,
+    colours of a real population that the simulator's templates do not
+    quite reach) though they bias every answer. Over a sample they show:
+    the typicality p-values of galaxies drawn like the training set are
+    uniform, and this tests whether the sample's are smaller on average
+    (`~minuet.typicality.sample_typicality`). :meth:`posterior`,
+    :meth:`classify` and :meth:`neighbours` run the same test on the
+    :meth:`encode` tables they receive (20 galaxies or more), keep it in
+    ``meta['sample_typicality']`` and warn when the sample is unlike the
+    training set at ``alpha = 1e-3``.
+
+    Parameters
+    ----------
+    latents : `~astropy.table.Table`
+        Output of :meth:`encode` (it needs the typicality columns).
+    alpha : float, optional
+        Level below which the sample is called unlike the training set.
+
+    Returns
+    -------
+    result : `~minuet.typicality.SampleTypicality`
+        AUCs, p-values and the verdict ``unlike_training``; ``str(result)``
+        says it in a sentence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import Table
+    >>> from minuet import Minuet
+    >>> model = Minuet.pretrained()
+    >>> rng = np.random.default_rng(1)
+    >>> table = Table({"typicality_latent": rng.uniform(size=500),
+    ...                "typicality_image": rng.uniform(size=500)})
+    >>> bool(model.sample_typicality(table).unlike_training)
+    False
+    """
+    scorer = self._head("typicality_scorer", "sample_typicality()")
+    return scorer.sample(latents, alpha=alpha)
+

@@ -503,3 +503,4 @@ class Minuet:
     classify = _science.classify
     neighbours = _science.neighbours
     anomaly_score = _science.anomaly_score
+    sample_typicality = _science.sample_typicality

@@ -10,6 +10,7 @@ from .._heads import UNCHANGED
 from .._latents import latent_array
 from .._weights import load_fitted, save_fitted
 from ._density import fit_mixture, log_density
+from ._sample import ALPHA, sample_typicality
 from ._statistics import STATISTIC_NAMES
 
 __all__ = ["AtypicalWarning", "TypicalityScorer"]
@@ -239,7 +240,49 @@ class TypicalityScorer:
                        "typicality_image": p_image,
                        "atypical": np.isfinite(combined) & (combined < self.threshold)})
         table.meta["typicality_threshold"] = self.threshold
+        table.meta["typicality_calibration_galaxies"] = int(self._record.n_calibration)
         return table
+
+    def sample(self, table, *, alpha=ALPHA):
+        """
+        Whether the galaxies of a table, as a whole, are drawn like the training set.
+
+        Parameters
+        ----------
+        table : `~astropy.table.Table`
+            A table with the ``typicality_latent`` (and, optionally,
+            ``typicality_image``) columns of `score` or `~minuet.Minuet.encode`.
+        alpha : float, optional
+            Level below which the sample is called unlike the training set.
+
+        Returns
+        -------
+        result : `SampleTypicality`
+            See `sample_typicality`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.typicality import TypicalityScorer
+        >>> rng = np.random.default_rng(0)
+        >>> scorer = TypicalityScorer(n_components=(1,))
+        >>> scorer = scorer.fit(rng.normal(size=(2000, 5)), rng.normal(size=(2000, 7)))
+        >>> alike = scorer.score(rng.normal(size=(500, 5)), rng.normal(size=(500, 7)))
+        >>> bool(scorer.sample(alike).unlike_training)
+        False
+        >>> wider = scorer.score(rng.normal(size=(500, 5)), 1.3 * rng.normal(size=(500, 7)))
+        >>> bool(scorer.sample(wider).unlike_training)
+        True
+        """
+        self._check_fitted()
+        if not isinstance(table, Table) or "typicality_latent" not in table.colnames:
+            msg = ("sample() needs a table with the typicality_latent column, such as the "
+                   "output of score() or Minuet.encode().")
+            raise ValueError(msg)
+        image = table["typicality_image"] if "typicality_image" in table.colnames else None
+        return sample_typicality(table["typicality_latent"], image,
+                                 n_calibration=self._record.n_calibration,
+                                 threshold=self.threshold, alpha=alpha)
 
     def save(self, path):
         """
