@@ -13,9 +13,10 @@ Rows, each with minuet's setting, the usual alternative and their ratio:
   against scikit-learn's ``NearestNeighbors``;
 * training images/s: default against reference preset, a few steps;
 * the encoder's achieved FLOP/s (counted with
-  ``torch.utils.flop_counter.FlopCounterMode``) as a fraction of this
-  machine's measured matmul peak, in fp32 and bf16, timed interleaved with
-  the matmul itself;
+  ``torch.utils.flop_counter.FlopCounterMode``, the fused attention kernel
+  included) as a fraction of this machine's measured matmul peak, in fp32
+  and bf16, timed interleaved with the matmul itself, and a profile of where
+  the bf16 encoder's time goes per operator group;
 * before and after, side by side on the same data in the same process:
   end-to-end encoding of simulated cutouts from an HDF5 file and one
   denoiser evaluation, the earlier fp32 path (``_legacy.py``) against
@@ -59,6 +60,85 @@ from minuet.models import (
 )
 
 
+def attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs):
+    """Multiply-adds of one scaled-dot-product attention, times two: ``Q K^T`` and ``P V``.
+
+    FlopCounterMode of PyTorch 2.13 counts no FLOPs for the CPU's fused
+    attention kernel, so the encoder's arithmetic would come out 9% short;
+    this is the count it gives the GPU kernels, for the shapes it is passed.
+    """
+    *batch, n, d = query_shape
+    m, dv = key_shape[-2], value_shape[-1]
+    heads = int(np.prod(batch))
+    return 2 * heads * n * m * d + 2 * heads * n * m * dv
+
+
+def count_flops(network, x):
+    """FLOPs of one call of ``network`` on ``x``, per ATen operator."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    fused = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: attention_flops}
+    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=fused) as counter:
+        network(x)
+    return {str(op): int(v) for op, v in counter.get_flop_counts()["Global"].items()}
+
+
+def flops_by_op_fraction(encoder, batch):
+    """Fraction of the encoder's FLOPs in its attention kernels."""
+    size = encoder.config.image_size
+    counts = count_flops(encoder, torch.randn(batch, encoder.config.channels, size, size))
+    attention = sum(v for op, v in counts.items() if "scaled_dot_product" in op)
+    return attention / sum(counts.values())
+
+
+#: Operator groups of the encoder profile: ATen names (prefixes) per group.
+PROFILE_GROUPS = {
+    "matrix products": ("aten::addmm", "aten::mm", "aten::bmm", "aten::matmul"),
+    "attention": ("aten::_scaled_dot_product",),
+    "GELU": ("aten::gelu",),
+    "copies": ("aten::copy_", "aten::clone", "aten::contiguous"),
+    "layer norms": ("aten::native_layer_norm",),
+}
+
+
+def encoder_profile(encoder, batch, *, calls=5):
+    """Where the bf16 copy's time and arithmetic go, per operator group.
+
+    The copy that ``encode`` runs is called ``calls`` times under
+    `torch.profiler.profile` after one untimed call; self CPU time is summed
+    per group of `PROFILE_GROUPS` (the rest is "other"), and the FLOPs of
+    `count_flops` per group beside it.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    size = encoder.config.image_size
+    x16 = torch.randn(batch, encoder.config.channels, size, size).to(torch.bfloat16)
+    frozen = cached_inference_copy(encoder)
+    with torch.inference_mode():
+        frozen(x16)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(calls):
+                frozen(x16)
+
+    def group(name):
+        name = name.replace(".", "::", 1) if "::" not in name else name
+        for key, prefixes in PROFILE_GROUPS.items():
+            if name.startswith(prefixes):
+                return key
+        return "other"
+
+    time_us = dict.fromkeys([*PROFILE_GROUPS, "other"], 0.0)
+    for event in prof.key_averages():
+        time_us[group(event.key)] += event.self_cpu_time_total
+    flops = dict.fromkeys(time_us, 0)
+    for op, value in count_flops(frozen, x16).items():
+        flops[group(op)] += value
+    total_t, total_f = sum(time_us.values()), sum(flops.values())
+    return {"batch": batch, "calls": calls,
+            "groups": {k: {"time_fraction": time_us[k] / total_t,
+                           "flop_fraction": flops[k] / total_f} for k in time_us}}
+
+
 def flop_fractions(encoder, batch, n, *, rounds):
     """Encoder FLOP/s against the matmul peak, fp32 and bf16, all timed interleaved.
 
@@ -69,15 +149,11 @@ def flop_fractions(encoder, batch, n, *, rounds):
     (``compile=True``, `~minuet.models.compiled_network`), the encoder under bf16
     autocast, and under autocast as it was before (``_legacy.py``).
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     size = encoder.config.image_size
     x = torch.randn(batch, encoder.config.channels, size, size)
     mats = {dtype: (torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype))
             for dtype in (torch.float32, torch.bfloat16)}
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        encoder(x)
-    flops = counter.get_total_flops()
+    flops = sum(count_flops(encoder, x).values())
 
     frozen = cached_inference_copy(encoder)
     x16 = x.to(torch.bfloat16)
@@ -409,6 +485,10 @@ def main(argv=None):
         "fraction_of_bf16_peak_before": rates_flops["encoder bf16 before"] / peak16,
         "times": flop_times,
     }
+    record["flops"]["attention_flop_fraction"] = flops_by_op_fraction(ours.encoder, flop_batch)
+    print("profile", flush=True)
+    prof = record["flops"]["profile"] = encoder_profile(ours.encoder, flop_batch,
+                                                        calls=2 if quick else 5)
     record["side_by_side"] = [
         {"quantity": q, "unit": u, "before": b, "after": a, "speedup": a / b}
         for q, u, b, a, _ in side_rows]
@@ -456,7 +536,8 @@ def main(argv=None):
            f"({f['compile_failed']})." if f["compile_failed"] else "."),
         "",
         f"Encoder arithmetic: {f['encoder_gflop_per_galaxy']:.3f} GFLOP per galaxy "
-        f"(FlopCounterMode, batch {flop_batch}).",
+        f"(FlopCounterMode, batch {flop_batch}, with the fused attention kernel's "
+        f"{100 * f['attention_flop_fraction']:.0f}% that it leaves uncounted on CPUs added).",
         "",
         *rst_table(
             ("precision", "measured matmul peak (GFLOP/s)", "encoder achieved (GFLOP/s)",
@@ -475,7 +556,19 @@ def main(argv=None):
               f"{f['fraction_of_bf16_peak_before']:.2f}")]),
         "",
         f"Peak: the fastest of {rounds} {n} x {n} torch.matmul calls per precision, timed "
-        "in turn with the encoder calls, after one untimed call of each.",
+        "in turn with the encoder calls, after one untimed call of each. The two peaks "
+        f"differ by {f['bf16_peak_gflops'] / f['fp32_peak_gflops']:.2f}x: that is as much "
+        "as bf16 arithmetic can gain on this processor over fp32 at the same fraction of "
+        "the peak, and an end-to-end gain beyond it would need the bf16 encoder to run "
+        "closer to its peak than the fp32 one does to its own.",
+        "",
+        "Where the bf16 copy's time goes (``torch.profiler``, self CPU time of "
+        f"{prof['calls']} calls on batches of {prof['batch']}), beside its share of the "
+        "arithmetic:",
+        "",
+        *rst_table(("operators", "share of the time", "share of the FLOPs"),
+                   [(k, f"{100 * g['time_fraction']:.0f}%", f"{100 * g['flop_fraction']:.0f}%")
+                    for k, g in prof["groups"].items()]),
         "",
         *_gpu_lines(),
     ]

@@ -35,7 +35,7 @@ def _carry_flag(latents, table, *, rows=None, name="atypical"):
     ``rows`` maps output rows to latent rows (the query of each neighbour);
     the column is called ``name``. Warns once per call when galaxies are
     flagged or when the sample as a whole is unlike the training set (with
-    at least 20 galaxies; the test is kept in ``meta['sample_typicality']``).
+    at least 10 galaxies; the test is kept in ``meta['sample_typicality']``).
     """
     from .typicality import AtypicalWarning
 
@@ -402,7 +402,7 @@ def sample_typicality(self, latents, *, alpha=1e-3):
     uniform, and this tests whether the sample's are smaller on average
     (`~minuet.typicality.sample_typicality`). :meth:`posterior`,
     :meth:`classify` and :meth:`neighbours` run the same test on the
-    :meth:`encode` tables they receive (20 galaxies or more), keep it in
+    :meth:`encode` tables they receive (10 galaxies or more), keep it in
     ``meta['sample_typicality']`` and warn when the sample is unlike the
     training set at ``alpha = 1e-3``.
 

@@ -53,6 +53,19 @@ def test_samples_drawn_like_the_reference_are_rejected_at_the_nominal_rate(score
     assert np.mean(rejected) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 200)
 
 
+@pytest.mark.parametrize("n", [10, 30])
+def test_the_normal_approximation_errs_on_the_safe_side_for_small_samples(n):
+    """Uniform conformal p-values of 10 or 30 galaxies are rejected no more often than alpha."""
+    rng = np.random.default_rng(n)
+    n_cal = 10_000
+    p = (1 + rng.integers(0, n_cal + 1, size=(8_000, n))) / (n_cal + 1)
+    for alpha in (0.05, 0.01):
+        rate = np.mean([sample_typicality(row, n_calibration=n_cal, alpha=alpha).unlike_training
+                        for row in p])
+        assert rate <= alpha + 3 * np.sqrt(alpha / 8_000)
+        assert rate >= 0.5 * alpha  # still a test, not a constant
+
+
 def test_a_shift_the_flag_does_not_see_is_found_in_the_sample(scorer):
     """Every statistic off by a third of its spread: few galaxies flagged, the sample rejected."""
     rng = np.random.default_rng(3)
@@ -65,7 +78,7 @@ def test_a_shift_the_flag_does_not_see_is_found_in_the_sample(scorer):
 
 
 def test_too_few_galaxies_give_no_verdict():
-    result = sample_typicality(np.full(10, 0.01), n_calibration=1000)
+    result = sample_typicality(np.full(9, 0.01), n_calibration=1000)
     assert np.isnan(result.p_value)
     assert not result.unlike_training
     assert "too few" in str(result)

@@ -12,7 +12,7 @@ __all__ = ["SampleTypicality", "sample_typicality"]
 ALPHA = 1e-3
 
 #: Fewest galaxies for which `sample_typicality` gives an answer.
-MIN_GALAXIES = 20
+MIN_GALAXIES = 10
 
 
 def _rank_sum(p_values, n_calibration):
@@ -48,11 +48,13 @@ class SampleTypicality:
         galaxy drawn like the training set, by the latent density and by the
         joint density of latent and pixel statistics: 0.5 for a sample drawn
         like the training set, 1 for one entirely unlike it. NaN where the
-        sample has fewer than 20 galaxies with that p-value.
+        sample has fewer than 10 galaxies with that p-value.
     p_latent, p_image : float
         One-sided p-values of those AUCs under the hypothesis that the
         sample is drawn like the training set (Mann-Whitney rank-sum test,
-        normal approximation).
+        normal approximation: the rank sum of a few galaxies has lighter
+        tails than the normal, so for small samples these p-values err on
+        the large side).
     p_value : float
         ``min(1, 2 * min(p_latent, p_image))``, or ``p_latent`` alone
         without pixel statistics.

@@ -289,3 +289,35 @@ def test_sampler_steps_schedule_options_reach_the_sampler(bench, monkeypatch, tm
     lo, hi = 0.002 ** (1 / 5), 20.0 ** (1 / 5)
     assert seen[1][1].item() == pytest.approx((hi + (lo - hi) / 3) ** 5, rel=1e-5)
     assert "sigma_max 20 with rho 5" in (tmp_path / "sampler_steps_quick.rst").read_text()
+
+
+def test_encoder_flops_count_the_fused_attention(bench):
+    """Linear layers and attention of a tiny encoder, counted by hand."""
+    import torch
+
+    from minuet.models import Encoder, EncoderConfig
+
+    perf = bench("bench_performance")
+    c = EncoderConfig(image_size=24, patch=8, width=32, depth=2, heads=2)
+    counts = perf.count_flops(Encoder(c), torch.zeros(3, 3, 24, 24))
+    tokens = (24 // 8) ** 2
+    linear = 2 * 3 * tokens * (3 * 64 * 32 + c.depth * (3 * 32 * 32 + 32 * 32 + 2 * 4 * 32 * 32))
+    linear += 2 * 3 * 32 * c.latent_dim  # the head, on the pooled token
+    attention = c.depth * 2 * (2 * 3 * c.heads * tokens * tokens * (32 // c.heads))
+    attention_counts = sum(v for op, v in counts.items() if "scaled_dot_product" in op)
+    assert attention_counts == attention
+    assert sum(counts.values()) - attention_counts == linear
+
+
+def test_encoder_profile_shares_add_up(bench):
+    from minuet.models import Encoder, EncoderConfig
+
+    perf = bench("bench_performance")
+    encoder = Encoder(EncoderConfig(image_size=24, patch=8, width=32, depth=1, heads=2))
+    prof = perf.encoder_profile(encoder, 4, calls=2)
+    groups = prof["groups"]
+    assert set(groups) == {*perf.PROFILE_GROUPS, "other"}
+    assert sum(g["time_fraction"] for g in groups.values()) == pytest.approx(1)
+    assert sum(g["flop_fraction"] for g in groups.values()) == pytest.approx(1)
+    assert groups["matrix products"]["flop_fraction"] > 0.5
+    assert groups["attention"]["flop_fraction"] > 0
