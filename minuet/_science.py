@@ -54,11 +54,13 @@ def _carry_flag(latents, table, *, rows=None, name="atypical"):
     if sample is not None:
         table.meta["sample_typicality"] = sample.as_dict()
         if sample.unlike_training:
+            auc = max(v for v in (sample.auc_latent, sample.auc_image) if np.isfinite(v))
             messages.append(
-                f"The sample as a whole is unlike the training set ({sample}), so the answers "
-                "of unflagged galaxies may be biased too, as when one band's photometry is "
-                "miscalibrated. Recalibrate on labelled galaxies of your own "
-                "(Minuet.recalibrate)."
+                f"The {sample.n_galaxies} galaxies as a whole are unlike the training set "
+                f"(p = {sample.p_value:.2g}, AUC {auc:.3f} where 0.5 means alike; "
+                "meta['sample_typicality']), so the answers of unflagged galaxies may be "
+                "biased too, as when one band's photometry is miscalibrated. Recalibrate on "
+                "labelled galaxies of your own (Minuet.recalibrate)."
             )
     if messages:
         messages.append("See the typicality section of the documentation.")

@@ -115,7 +115,7 @@ def _encode_like_table(p_latent, p_image, n_calibration=10_000):
 def test_posterior_warns_for_an_unlike_sample_and_keeps_the_test(pretrained):
     rng = np.random.default_rng(4)
     unlike = _encode_like_table(rng.uniform(size=300), rng.uniform(size=300) ** 1.5)
-    with pytest.warns(AtypicalWarning, match="sample as a whole is unlike"):
+    with pytest.warns(AtypicalWarning, match="as a whole are unlike the training set"):
         table = pretrained.posterior(unlike, properties=["redshift"], n_samples=50, seed=0)
     assert table.meta["sample_typicality"]["unlike_training"]
     alike = _encode_like_table(rng.uniform(size=300), rng.uniform(size=300))
