@@ -213,19 +213,22 @@ def bench_inference(model, *, quick, rounds):
         with h5py.File(source, "w") as f:
             f["images"] = images
 
-        def encode(precision, legacy, compile=False):
+        def encode(precision, legacy, compile=False, typicality=False):
             def call():
                 with legacy_inference() if legacy else torch.no_grad():
                     return encode_catalogue(source, Path(tmp) / f"{precision}{compile}.ecsv",
                                             model=model, precision=precision, compile=compile,
-                                            overwrite=True, progress=False)
+                                            typicality=typicality, overwrite=True,
+                                            progress=False)
             return call
 
         start = time.perf_counter()
         compiled_table = encode("auto", False, compile=True)()  # compiles, once per process
         result["compiled_first_call_s"] = time.perf_counter() - start
         times = side_by_side({"before": encode("fp32", True), "after": encode("auto", False),
-                              "after, compiled": encode("auto", False, compile=True)},
+                              "after, compiled": encode("auto", False, compile=True),
+                              "before, typicality": encode("fp32", True, typicality=True),
+                              "after, typicality": encode("auto", False, typicality=True)},
                              rounds=rounds)
         result["encode_end_to_end"] = times
         rows.append((f"end-to-end encoding, HDF5 file of {n:,} simulated cutouts", "galaxies/s",
@@ -234,6 +237,10 @@ def bench_inference(model, *, quick, rounds):
                      f"{result['compiled_first_call_s']:.0f} s in all for the first call, left "
                      "out)", "galaxies/s", n / times["before"]["best"],
                      n / times["after, compiled"]["best"], "{:,.0f}"))
+        if model.typicality_scorer is not None:
+            rows.append(("the same with the typicality columns (``encode_catalogue``'s "
+                         "default)", "galaxies/s", n / times["before, typicality"]["best"],
+                         n / times["after, typicality"]["best"], "{:,.0f}"))
 
     ae = model.autoencoder
     batch = 16 if quick else 64
@@ -506,9 +513,10 @@ def main(argv=None):
         f"{', '.join(record['cpu_bf16_extensions']) or 'no bf16 extension'}), and the "
         "Z-ordered tree. Candidates ran in turn, round after round, and each row keeps "
         "each candidate's fastest round (neighbour backends: separate processes one after "
-        "the other, best of three query batches); the end-to-end row includes reading, "
+        "the other, best of three query batches); the end-to-end rows include reading, "
         "checking and stretching the cutouts (with the current cutout checks on both sides) "
-        "and writing the table (the JSON record beside this page keeps the machine's load "
+        "and writing the table, the first two without the typicality columns and the third "
+        "with them, on both sides (the JSON record beside this page keeps the machine's load "
         "during each round).",
         "",
         *rst_table(("quantity", "unit", "before", "after", "speed-up"), side_body),

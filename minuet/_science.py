@@ -19,13 +19,18 @@ def _sample_test(latents):
     """`~minuet.typicality.sample_typicality` of an :meth:`Minuet.encode` table, or None."""
     from .typicality import sample_typicality
 
-    if (not isinstance(latents, Table) or "typicality_latent" not in latents.colnames
-            or "typicality_calibration_galaxies" not in latents.meta):
+    if not isinstance(latents, Table) or "typicality_latent" not in latents.colnames:
+        return None
+    meta = latents.meta
+    # an encode table, or a catalogue read back from FITS (8-character keywords)
+    n_calibration = meta.get("typicality_calibration_galaxies", meta.get("TYPNCAL"))
+    if n_calibration is None:
         return None
     image = latents["typicality_image"] if "typicality_image" in latents.colnames else None
     result = sample_typicality(latents["typicality_latent"], image,
-                               n_calibration=latents.meta["typicality_calibration_galaxies"],
-                               threshold=latents.meta.get("typicality_threshold", 0.05))
+                               n_calibration=int(n_calibration),
+                               threshold=meta.get("typicality_threshold",
+                                                  meta.get("TYPTHRSH", 0.05)))
     return result if np.isfinite(result.p_value) else None
 
 

@@ -59,6 +59,8 @@ def fits_keywords(meta):
         "COMPILED": meta.get("compile"),
         "WSHA256": meta.get("weights_sha256"),
         "DATE": meta.get("date"),
+        "TYPTHRSH": meta.get("typicality_threshold"),
+        "TYPNCAL": meta.get("typicality_calibration_galaxies"),
         "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
     }
 
