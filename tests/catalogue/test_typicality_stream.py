@@ -25,7 +25,7 @@ def model():
 def simulated():
     from minuet.simulate import simulate
 
-    images, invvar, _, _ = simulate(N, seed=21)
+    images, _, _, _ = simulate(N, seed=21)
     return images
 
 
