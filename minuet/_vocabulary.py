@@ -30,6 +30,9 @@ DEFAULT_LABELS = ("merger", "spiral_arms", "edge_on", "round")
 ENCODE_COLUMNS = {"valid": np.dtype(bool), "flag": np.dtype("U"),
                   "masked_fraction": np.dtype(np.float32)}
 
+#: Columns that typicality adds to encoded tables (`minuet.typicality.TypicalityScorer.score`).
+TYPICALITY_COLUMNS = ("typicality", "typicality_latent", "typicality_image", "atypical")
+
 #: File suffixes of minuet's files.
 WEIGHTS_SUFFIX = ".safetensors"
 RECORD_SUFFIX = ".json"

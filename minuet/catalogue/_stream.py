@@ -24,10 +24,9 @@ from tqdm.auto import tqdm
 
 from .._latents import refuse_nonfinite_latents
 from .._validation import input_file
-from .._vocabulary import ENCODE_COLUMNS, encoded_columns, fits_keywords
+from .._vocabulary import ENCODE_COLUMNS, TYPICALITY_COLUMNS, encoded_columns, fits_keywords
 from .._weights import tensors_sha256
 from ..cutouts import iter_hdf5, load_cutouts
-from ..typicality._scorer import COLUMNS as TYPICALITY_COLUMNS
 from ._resume import check_parts, fingerprint, input_stamps, read_manifest, why_different
 
 __all__ = ["encode_catalogue"]

@@ -8,6 +8,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 
 from .._heads import UNCHANGED
 from .._latents import latent_array
+from .._vocabulary import TYPICALITY_COLUMNS
 from .._weights import load_fitted, save_fitted
 from ._density import fit_mixture, log_density
 from ._sample import ALPHA, sample_typicality
@@ -19,7 +20,7 @@ _FORMAT = "minuet-typicality-1"
 _KIND = "TypicalityScorer"  # the record of files written before formats had versions
 
 #: Columns that `TypicalityScorer.score` returns and `Minuet.encode` adds.
-COLUMNS = ("typicality", "typicality_latent", "typicality_image", "atypical")
+COLUMNS = TYPICALITY_COLUMNS
 
 
 class AtypicalWarning(AstropyUserWarning):
