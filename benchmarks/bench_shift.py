@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from _report import RUNS, add_output_dir, command_line, output_folder, provenance, rst_table
-from bench_typicality import REAL
+from bench_typicality import real_stamp_files
 from refit_heads import simulated
 
 PROPERTIES = ("redshift", "log_mstar", "log_sfr")
@@ -197,16 +197,7 @@ def measure(model, latents, truth, props, *, samples, seed, rng):
 def real_samples(model):
     """The sample test on each file of real stamps in ``shared/data/real`` (empty if absent)."""
     rows = []
-    for name in ("ls_dr9_grz_72x72_stamps.npz", "ls_nsa_grz_72x72_stamps.npz"):
-        path = REAL / name
-        if not path.exists():
-            continue
-        with np.load(path, allow_pickle=False) as data:
-            images = data["images"]
-            invvar = data["invvar"] if "invvar" in data.files else None
-        if invvar is not None:  # only some stamps have an inverse variance
-            invvar = np.where(np.any(invvar > 0, axis=(1, 2, 3))[:, None, None, None],
-                              invvar, np.nan)
+    for name, images, invvar in real_stamp_files():
         latents = model.encode(images, invvar=invvar, on_invalid="flag", progress=False)
         rows.append({"file": name, **model.sample_typicality(latents).as_dict()})
     return rows

@@ -65,9 +65,12 @@ def misses(summary, truth, prop="redshift"):
     return (y < _values(summary[f"{prop}_lo95"])) | (y > _values(summary[f"{prop}_hi95"]))
 
 
-def real_stamps(model):
-    """Typicality of the real stamps, per file; empty when they are absent."""
-    rows = []
+def real_stamp_files():
+    """Yield ``(file name, images, invvar)`` for each file of real stamps that is present.
+
+    ``invvar`` is None for a file without one; stamps of a file whose inverse
+    variance is zero throughout get NaN (only some stamps have one).
+    """
     for name in ("ls_dr9_grz_72x72_stamps.npz", "ls_nsa_grz_72x72_stamps.npz"):
         path = REAL / name
         if not path.exists():
@@ -77,9 +80,16 @@ def real_stamps(model):
             invvar = data["invvar"] if "invvar" in data.files else None
         if invvar is not None and not np.any(invvar > 0):
             invvar = None
-        if invvar is not None:  # only some stamps have an inverse variance
+        if invvar is not None:
             invvar = np.where(np.any(invvar > 0, axis=(1, 2, 3))[:, None, None, None],
                               invvar, np.nan)
+        yield name, images, invvar
+
+
+def real_stamps(model):
+    """Typicality of the real stamps, per file; empty when they are absent."""
+    rows = []
+    for name, images, invvar in real_stamp_files():
         table = model.encode(images, invvar=invvar, on_invalid="flag")
         rows.append({"file": name, "n": len(table),
                      "flagged": int(np.sum(table["atypical"])),
