@@ -239,21 +239,20 @@ def encode(self, data, *, batch_size=256, progress=None, average_dihedral=False,
     return table
 
 
+def no_typicality_head(name):
+    """What an encoded table's ``meta['typicality']`` says for a model without the head."""
+    return (
+        f"not available: the model {name!r} has no typicality head, so nothing "
+        "says which galaxies are unlike its training set. Fit one with "
+        "fit_heads(..., statistics=cutout_statistics(...)) or use Minuet.pretrained()."
+    )
+
+
 def _add_typicality(self, table, latents, cutouts):
     if self.typicality_scorer is None:
-        table.meta["typicality"] = (
-            f"not available: the model {self.name!r} has no typicality head, so nothing "
-            "says which galaxies are unlike its training set. Fit one with "
-            "fit_heads(..., statistics=cutout_statistics(...)) or use Minuet.pretrained()."
-        )
+        table.meta["typicality"] = no_typicality_head(self.name)
         return
-    from .typicality import cutout_statistics
-
-    stats = np.full((len(cutouts), 7), np.nan)
-    rows = cutouts.valid
-    if rows.any():
-        stats[rows] = cutout_statistics(cutouts.flux[rows], cutouts.mask[rows])
-    scores = self.typicality_scorer.score(latents, stats)
+    scores = self.typicality_scorer.score_cutouts(latents, cutouts)
     for name in scores.colnames:
         table[name] = scores[name]
     table.meta.update(scores.meta)

@@ -11,6 +11,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from ._validation import names
+from ._vocabulary import meta_value
 
 __all__ = []
 
@@ -21,16 +22,14 @@ def _sample_test(latents):
 
     if not isinstance(latents, Table) or "typicality_latent" not in latents.colnames:
         return None
-    meta = latents.meta
     # an encode table, or a catalogue read back from FITS (8-character keywords)
-    n_calibration = meta.get("typicality_calibration_galaxies", meta.get("TYPNCAL"))
+    n_calibration = meta_value(latents.meta, "typicality_calibration_galaxies")
     if n_calibration is None:
         return None
     image = latents["typicality_image"] if "typicality_image" in latents.colnames else None
     result = sample_typicality(latents["typicality_latent"], image,
                                n_calibration=int(n_calibration),
-                               threshold=meta.get("typicality_threshold",
-                                                  meta.get("TYPTHRSH", 0.05)))
+                               threshold=meta_value(latents.meta, "typicality_threshold", 0.05))
     return result if np.isfinite(result.p_value) else None
 
 

@@ -46,6 +46,13 @@ DEFAULT_MODEL = "minuet-sim-2"
 SUPERSEDED = {"minuet-sim": "minuet-sim-2"}
 
 
+#: The 8-character FITS keyword of each provenance entry of an output's meta.
+FITS_KEYWORDS = {"minuet_version": "MINUETV", "model": "MODEL", "precision": "PRECISN",
+                 "compile": "COMPILED", "weights_sha256": "WSHA256", "date": "DATE",
+                 "typicality_threshold": "TYPTHRSH",
+                 "typicality_calibration_galaxies": "TYPNCAL"}
+
+
 def fits_keywords(meta):
     """An output's provenance as 8-character FITS keywords; its sources as COMMENT cards.
 
@@ -56,16 +63,23 @@ def fits_keywords(meta):
     ['source 0: a.fits']
     """
     return {
-        "MINUETV": meta.get("minuet_version"),
-        "MODEL": meta.get("model"),
-        "PRECISN": meta.get("precision"),
-        "COMPILED": meta.get("compile"),
-        "WSHA256": meta.get("weights_sha256"),
-        "DATE": meta.get("date"),
-        "TYPTHRSH": meta.get("typicality_threshold"),
-        "TYPNCAL": meta.get("typicality_calibration_galaxies"),
+        **{keyword: meta.get(name) for name, keyword in FITS_KEYWORDS.items()},
         "COMMENT": [f"source {i}: {path}" for i, path in enumerate(meta.get("sources", []))],
     }
+
+
+def meta_value(meta, name, default=None):
+    """A provenance entry of a table's meta, under its own name or its FITS keyword.
+
+    Examples
+    --------
+    >>> from minuet._vocabulary import meta_value
+    >>> meta_value({"MODEL": "minuet-sim-2"}, "model"), meta_value({}, "model", "none")
+    ('minuet-sim-2', 'none')
+    """
+    if name in meta:
+        return meta[name]
+    return meta.get(FITS_KEYWORDS.get(name), default)
 
 
 def encoded_columns(latents, valid, reason, mask):

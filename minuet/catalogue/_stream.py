@@ -22,6 +22,7 @@ import numpy as np
 from astropy.table import QTable, vstack
 from tqdm.auto import tqdm
 
+from .._codec import no_typicality_head
 from .._latents import refuse_nonfinite_latents
 from .._validation import input_file
 from .._vocabulary import ENCODE_COLUMNS, TYPICALITY_COLUMNS, encoded_columns, fits_keywords
@@ -182,18 +183,6 @@ def read_ahead(iterable):
             yield item
 
 
-def _typicality_columns(model, latents, cutouts):
-    """The typicality columns of one batch (`~minuet.typicality.TypicalityScorer.score`)."""
-    from ..typicality import cutout_statistics
-
-    stats = np.full((len(cutouts), 7), np.nan)
-    rows = cutouts.valid
-    if rows.any():
-        stats[rows] = cutout_statistics(cutouts.flux[rows], cutouts.mask[rows])
-    scores = model.typicality_scorer.score(latents, stats)
-    return {name: np.asarray(scores[name]) for name in TYPICALITY_COLUMNS}
-
-
 def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, options,
                 precision="auto", compile=False, typicality=False):
     """Encode one unit of the plan and return its columns as plain arrays."""
@@ -215,8 +204,9 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
         for name in ENCODE_COLUMNS:
             columns[name].append(encoded[name])
         if typicality:
-            for name, values in _typicality_columns(model, latents, cutouts).items():
-                columns[name].append(values)
+            scores = model.typicality_scorer.score_cutouts(latents, cutouts)
+            for name in TYPICALITY_COLUMNS:
+                columns[name].append(np.asarray(scores[name]))
     return {key: np.concatenate(value) for key, value in columns.items()}
 
 
@@ -517,12 +507,9 @@ def encode_catalogue(
             bar.update(_unit_rows(plan[k]))
     meta = model.provenance() | {"precision": precision, "compile": bool(compile)}
     if typicality:
-        meta |= {"typicality_threshold": model.typicality_scorer.threshold,
-                 "typicality_calibration_galaxies":
-                     int(model.typicality_scorer._record.n_calibration)}
+        meta |= model.typicality_scorer.meta
     elif model.typicality_scorer is None:
-        meta["typicality"] = (f"not available: the model {model.name!r} has no typicality "
-                              "head.")
+        meta["typicality"] = no_typicality_head(model.name)
     else:
         meta["typicality"] = "not measured (typicality=False)."
     return finish_run(output, parts_dir, sources, plan, latent_names=model.latent_names,

@@ -12,7 +12,7 @@ from .._vocabulary import TYPICALITY_COLUMNS
 from .._weights import load_fitted, save_fitted
 from ._density import fit_mixture, log_density
 from ._sample import ALPHA, sample_typicality
-from ._statistics import STATISTIC_NAMES
+from ._statistics import STATISTIC_NAMES, cutout_statistics
 
 __all__ = ["AtypicalWarning", "TypicalityScorer"]
 
@@ -240,9 +240,63 @@ class TypicalityScorer:
         table = Table({"typicality": combined, "typicality_latent": p_latent,
                        "typicality_image": p_image,
                        "atypical": np.isfinite(combined) & (combined < self.threshold)})
-        table.meta["typicality_threshold"] = self.threshold
-        table.meta["typicality_calibration_galaxies"] = int(self._record.n_calibration)
+        table.meta.update(self.meta)
         return table
+
+    @property
+    def meta(self):
+        """What a scored table records of the scorer: its threshold and calibration size.
+
+        The sample test (`sample_typicality`) needs the number of
+        calibration galaxies behind the p-values.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.typicality import TypicalityScorer
+        >>> rng = np.random.default_rng(0)
+        >>> scorer = TypicalityScorer(n_components=(1,))
+        >>> scorer.fit(rng.normal(size=(1000, 5)), rng.normal(size=(1000, 7))).meta
+        {'typicality_threshold': 0.05, 'typicality_calibration_galaxies': 500}
+        """
+        self._check_fitted()
+        return {"typicality_threshold": self.threshold,
+                "typicality_calibration_galaxies": int(self._record.n_calibration)}
+
+    def score_cutouts(self, latents, cutouts):
+        """
+        `score` with the pixel statistics measured on the cutouts themselves.
+
+        Parameters
+        ----------
+        latents : array-like
+            ``(N, D)`` latents of the cutouts.
+        cutouts : `~minuet.cutouts.Cutouts`
+            The standardised cutouts (`~minuet.cutouts.load_cutouts`); refused
+            ones get no statistics and only the latent p-value.
+
+        Returns
+        -------
+        table : `~astropy.table.Table`
+            As `score` returns.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet.cutouts import load_cutouts
+        >>> from minuet.typicality import TypicalityScorer
+        >>> rng = np.random.default_rng(0)
+        >>> scorer = TypicalityScorer(n_components=(1,))
+        >>> scorer = scorer.fit(rng.normal(size=(1000, 5)), rng.normal(size=(1000, 7)))
+        >>> cutouts = load_cutouts(rng.normal(0, 0.01, size=(2, 3, 72, 72)), size=72)
+        >>> scorer.score_cutouts(rng.normal(size=(2, 5)), cutouts).colnames
+        ['typicality', 'typicality_latent', 'typicality_image', 'atypical']
+        """
+        stats = np.full((len(cutouts), len(STATISTIC_NAMES)), np.nan)
+        rows = np.asarray(cutouts.valid, dtype=bool)
+        if rows.any():
+            stats[rows] = cutout_statistics(cutouts.flux[rows], cutouts.mask[rows])
+        return self.score(latents, stats)
 
     def sample(self, table, *, alpha=ALPHA):
         """
