@@ -83,14 +83,6 @@ def count_flops(network, x):
     return {str(op): int(v) for op, v in counter.get_flop_counts()["Global"].items()}
 
 
-def flops_by_op_fraction(encoder, batch):
-    """Fraction of the encoder's FLOPs in its attention kernels."""
-    size = encoder.config.image_size
-    counts = count_flops(encoder, torch.randn(batch, encoder.config.channels, size, size))
-    attention = sum(v for op, v in counts.items() if "scaled_dot_product" in op)
-    return attention / sum(counts.values())
-
-
 #: Operator groups of the encoder profile: ATen names (prefixes) per group.
 PROFILE_GROUPS = {
     "matrix products": ("aten::addmm", "aten::mm", "aten::bmm", "aten::matmul"),
@@ -142,8 +134,8 @@ def encoder_profile(encoder, batch, *, calls=5):
 def flop_fractions(encoder, batch, n, *, rounds):
     """Encoder FLOP/s against the matmul peak, fp32 and bf16, all timed interleaved.
 
-    Returns the FLOPs of one call on ``batch`` images and, per candidate,
-    the best FLOP/s: the matmul peaks, the encoder in fp32, the bf16 copy
+    Returns the FLOPs of one call on ``batch`` images per operator
+    (`count_flops`) and, per candidate, the best FLOP/s: the matmul peaks, the encoder in fp32, the bf16 copy
     that ``encode`` runs at ``precision='bf16'``
     (`~minuet.models.cached_inference_copy`), the same copy compiled
     (``compile=True``, `~minuet.models.compiled_network`), the encoder under bf16
@@ -153,7 +145,8 @@ def flop_fractions(encoder, batch, n, *, rounds):
     x = torch.randn(batch, encoder.config.channels, size, size)
     mats = {dtype: (torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype))
             for dtype in (torch.float32, torch.bfloat16)}
-    flops = sum(count_flops(encoder, x).values())
+    counts = count_flops(encoder, x)
+    flops = sum(counts.values())
 
     frozen = cached_inference_copy(encoder)
     x16 = x.to(torch.bfloat16)
@@ -188,7 +181,7 @@ def flop_fractions(encoder, batch, n, *, rounds):
     times = side_by_side(candidates, rounds=rounds)
     work = {name: 2 * n**3 if name.startswith("matmul") else flops for name in candidates}
     times["compile_failed"] = why_not
-    return flops, {name: work[name] / times[name]["best"] for name in candidates}, times
+    return counts, {name: work[name] / times[name]["best"] for name in candidates}, times
 
 
 def _latent_array(table, names):
@@ -473,8 +466,9 @@ def main(argv=None):
     print("FLOP/s", flush=True)
     n = 1024 if quick else 4096
     flop_batch = 64 if quick else 256
-    flops, rates_flops, flop_times = flop_fractions(ours.encoder, flop_batch, n,
-                                                    rounds=rounds)
+    counts, rates_flops, flop_times = flop_fractions(ours.encoder, flop_batch, n,
+                                                     rounds=rounds)
+    flops = sum(counts.values())
     peak32, peak16 = rates_flops["matmul fp32"], rates_flops["matmul bf16"]
     record["flops"] = {
         "encoder_gflop_per_galaxy": flops / flop_batch / 1e9, "batch": flop_batch,
@@ -492,7 +486,8 @@ def main(argv=None):
         "fraction_of_bf16_peak_before": rates_flops["encoder bf16 before"] / peak16,
         "times": flop_times,
     }
-    record["flops"]["attention_flop_fraction"] = flops_by_op_fraction(ours.encoder, flop_batch)
+    record["flops"]["attention_flop_fraction"] = sum(
+        v for op, v in counts.items() if "scaled_dot_product" in op) / flops
     print("profile", flush=True)
     prof = record["flops"]["profile"] = encoder_profile(ours.encoder, flop_batch,
                                                         calls=2 if quick else 5)
