@@ -135,8 +135,9 @@ def flop_fractions(encoder, batch, n, *, rounds):
     """Encoder FLOP/s against the matmul peak, fp32 and bf16, all timed interleaved.
 
     Returns the FLOPs of one call on ``batch`` images per operator
-    (`count_flops`) and, per candidate, the best FLOP/s: the matmul peaks, the encoder in fp32, the bf16 copy
-    that ``encode`` runs at ``precision='bf16'``
+    (`count_flops`) and, per candidate, the best FLOP/s: the matmul peaks,
+    the encoder in fp32, the bf16 copy that ``encode`` runs at
+    ``precision='bf16'``
     (`~minuet.models.cached_inference_copy`), the same copy compiled
     (``compile=True``, `~minuet.models.compiled_network`), the encoder under bf16
     autocast, and under autocast as it was before (``_legacy.py``).
