@@ -84,9 +84,11 @@ def count_flops(network, x):
 
 
 #: Operator groups of the encoder profile: ATen names (prefixes) per group.
+#: On the CPU the copy's attention is two batched products and a softmax
+#: (``_layers._cpu_attention``); the projections are the other matrix products.
 PROFILE_GROUPS = {
-    "matrix products": ("aten::addmm", "aten::mm", "aten::bmm", "aten::matmul"),
-    "attention": ("aten::_scaled_dot_product",),
+    "matrix products": ("aten::addmm", "aten::mm", "aten::matmul"),
+    "attention": ("aten::_scaled_dot_product", "aten::bmm", "aten::_softmax"),
     "GELU": ("aten::gelu",),
     "copies": ("aten::copy_", "aten::clone", "aten::contiguous"),
     "layer norms": ("aten::native_layer_norm",),

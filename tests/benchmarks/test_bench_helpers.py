@@ -295,7 +295,7 @@ def test_encoder_flops_count_the_fused_attention(bench):
     """Linear layers and attention of a tiny encoder, counted by hand."""
     import torch
 
-    from minuet.models import Encoder, EncoderConfig
+    from minuet.models import Encoder, EncoderConfig, inference_copy
 
     perf = bench("bench_performance")
     c = EncoderConfig(image_size=24, patch=8, width=32, depth=2, heads=2)
@@ -307,6 +307,11 @@ def test_encoder_flops_count_the_fused_attention(bench):
     attention_counts = sum(v for op, v in counts.items() if "scaled_dot_product" in op)
     assert attention_counts == attention
     assert sum(counts.values()) - attention_counts == linear
+    # the frozen copy's CPU attention is two batched products: the same arithmetic
+    frozen = inference_copy(Encoder(c), torch.float32)
+    counts = perf.count_flops(frozen, torch.zeros(3, 3, 24, 24))
+    assert sum(v for op, v in counts.items() if "bmm" in op) == attention
+    assert sum(counts.values()) == linear + attention
 
 
 def test_encoder_profile_shares_add_up(bench):
