@@ -1,5 +1,9 @@
 """Cheap statistics of a cutout's own pixels, in units of its own noise."""
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .._vocabulary import AB_ZEROPOINT
@@ -14,6 +18,7 @@ _NMAD = 1.4826
 _POGSON = 2.5 / np.log(10.0)
 _INNER, _OUTER = 2.0, 6.0  # aperture radii in pixels
 _SKY_RADIUS = 24.0  # pixels beyond this radius from the centre estimate the noise
+_PLANES_PER_THREAD = 128  # fewer planes than this per thread are not worth a thread
 
 
 def _asinh_mag(flux, softening):
@@ -34,11 +39,29 @@ def _pixel_noise(plane, bad, outer):
     return _NMAD * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0)
 
 
+def _sky_noise(planes, left):
+    """`_pixel_noise` of unmasked flattened planes, one per row, from the pairs at ``left``."""
+    d = np.take(planes, left + 1, axis=1) - np.take(planes, left, axis=1)
+    # the medians may reorder d in place: the second one does not depend on the order
+    centre = np.median(d, axis=1, overwrite_input=True, keepdims=True)
+    np.abs(np.subtract(d, centre, out=d), out=d)
+    return _NMAD * np.median(d, axis=1, overwrite_input=True) / np.sqrt(2.0)
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _noise(flux, bad, sky):
     """`_pixel_noise` of every band of every cutout, ``(N, 3)``.
 
     Planes without a masked pixel all use the same pixel pairs, so their
-    medians are taken at once along one axis; the others, one by one.
+    medians are taken at once along one axis, in a thread per usable CPU
+    for more than a few hundred planes (NumPy's median releases the GIL);
+    the others, one by one. Every plane's value is the same either way.
     """
     n, bands = flux.shape[:2]
     noise = np.empty((n, bands))
@@ -48,11 +71,14 @@ def _noise(flux, bad, sky):
     if clean.any():
         planes = flux[clean].reshape(int(clean.sum()), -1)
         left = np.flatnonzero(np.column_stack([use, np.zeros(len(use), dtype=bool)]))
-        d = np.take(planes, left + 1, axis=1) - np.take(planes, left, axis=1)
-        # the medians may reorder d in place: the second one does not depend on the order
-        centre = np.median(d, axis=1, overwrite_input=True, keepdims=True)
-        np.abs(np.subtract(d, centre, out=d), out=d)
-        noise[clean] = _NMAD * np.median(d, axis=1, overwrite_input=True) / np.sqrt(2.0)
+        workers = min(_usable_cpus(), max(1, len(planes) // _PLANES_PER_THREAD))
+        if workers == 1:
+            noise[clean] = _sky_noise(planes, left)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = pool.map(functools.partial(_sky_noise, left=left),
+                                 np.array_split(planes, workers))
+                noise[clean] = np.concatenate(list(parts))
     for i, b in zip(*np.nonzero(~clean), strict=True):
         noise[i, b] = _pixel_noise(flux[i, b], bad[i, b], sky)
     return noise

@@ -60,3 +60,18 @@ def test_bad_shapes_are_refused():
 def test_blank_cutout_gives_nan_not_an_error():
     stats = cutout_statistics(np.zeros((1, 3, 24, 24)))
     assert np.all(np.isnan(stats))
+
+
+def test_threaded_noise_equals_one_plane_at_a_time(monkeypatch):
+    from minuet.typicality import _statistics
+
+    images = _galaxy(5, 5, 5, n=200, seed=3)
+    images[:, :, 40:] *= np.linspace(0.5, 2.0, 200)[:, None, None, None]  # planes differ
+    monkeypatch.setattr(_statistics, "_usable_cpus", lambda: 1)
+    alone = cutout_statistics(images)
+    monkeypatch.setattr(_statistics, "_usable_cpus", lambda: 4)
+    monkeypatch.setattr(_statistics, "_PLANES_PER_THREAD", 16)
+    threaded = cutout_statistics(images)
+    assert np.array_equal(alone, threaded)
+    # and each plane's value is the one a cutout measured by itself gets
+    assert np.array_equal(cutout_statistics(images[117:118]), threaded[117:118])
