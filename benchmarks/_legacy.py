@@ -2,11 +2,15 @@
 
 :func:`legacy_inference` puts back, for the duration of a ``with`` block, the
 attention forward pass that projected queries and key-values separately and
-transposed them into contiguous copies, so that a benchmark can time "before"
-and "after" on the same data in the same process.
+transposed them into contiguous copies, and leaves the C library's heap
+settings alone (``MINUET_RETAIN_HEAP=0``, see `minuet.models.retained_heap`),
+so that a benchmark can time "before" and "after" on the same data in the
+same process.
 """
 
 import contextlib
+import os
+from unittest import mock
 
 from torch.nn import functional as F
 
@@ -26,10 +30,11 @@ def _attention_forward(self, x, context=None):
 
 @contextlib.contextmanager
 def legacy_inference():
-    """Run the networks with the earlier attention forward pass inside the block."""
+    """Run the networks with the earlier attention forward pass and heap inside the block."""
     saved = _layers.Attention.forward
     _layers.Attention.forward = _attention_forward
     try:
-        yield
+        with mock.patch.dict(os.environ, {"MINUET_RETAIN_HEAP": "0"}):
+            yield
     finally:
         _layers.Attention.forward = saved

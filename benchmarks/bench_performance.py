@@ -57,6 +57,7 @@ from minuet.models import (
     compiled_network,
     cpu_matrix_extensions,
     resolve_precision,
+    retained_heap,
 )
 
 
@@ -108,7 +109,7 @@ def encoder_profile(encoder, batch, *, calls=5):
     size = encoder.config.image_size
     x16 = torch.randn(batch, encoder.config.channels, size, size).to(torch.bfloat16)
     frozen = cached_inference_copy(encoder)
-    with torch.inference_mode():
+    with torch.inference_mode(), retained_heap():
         frozen(x16)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(calls):
@@ -156,11 +157,11 @@ def flop_fractions(encoder, batch, n, *, rounds):
     compiled, why_not = compiled_network(frozen, x16)
 
     def copy_call():
-        with torch.inference_mode():
+        with torch.inference_mode(), retained_heap():
             return frozen(x16)
 
     def compiled_call():
-        with torch.inference_mode():
+        with torch.inference_mode(), retained_heap():
             return compiled(x16)
 
     def run(precision, legacy=False):
@@ -169,7 +170,8 @@ def flop_fractions(encoder, batch, n, *, rounds):
                 if legacy:
                     with legacy_inference():
                         return encoder(x)
-                return encoder(x)
+                with retained_heap():
+                    return encoder(x)
         return call
 
     candidates = {
@@ -256,7 +258,7 @@ def bench_inference(model, *, quick, rounds):
         network = reconstruction_denoiser(ae, precision)
 
         def call():
-            with torch.inference_mode():
+            with torch.inference_mode(), retained_heap():
                 return ae.diffusion.denoise(network, noisy, sigma, latent)
         return call
 
@@ -345,7 +347,7 @@ def implied_reconstruction(model, ref, *, quick, rounds):
         network = reconstruction_denoiser(ae, precision)
 
         def call():
-            with torch.inference_mode():
+            with torch.inference_mode(), retained_heap():
                 return ae.diffusion.denoise(network, x, sigma, latent)
         return call
 
@@ -504,8 +506,9 @@ def main(argv=None):
     implied = record["implied_reconstruction"]
     side_lines = [
         "Before and after, side by side in this run on the same data: *before* is the "
-        "earlier fp32 path (separate query and key-value projections, fp32 everywhere; "
-        "``benchmarks/_legacy.py``) and, for neighbours, the plain cKDTree in input order "
+        "earlier fp32 path (separate query and key-value projections, fp32 everywhere, "
+        "the C library's heap settings left alone; ``benchmarks/_legacy.py``) and, for "
+        "neighbours, the plain cKDTree in input order "
         "or scikit-learn's ``NearestNeighbors`` (k-d tree, all cores); "
         f"*after* is ``precision='auto'``, here {auto} (this CPU reports "
         f"{', '.join(record['cpu_bf16_extensions']) or 'no bf16 extension'}), and the "
@@ -515,7 +518,11 @@ def main(argv=None):
         "checking and stretching the cutouts (with the current cutout checks on both sides) "
         "and writing the table, the first two without the typicality columns and the third "
         "with them, on both sides (the JSON record beside this page keeps the machine's load "
-        "during each round).",
+        "during each round). *After* keeps freed buffers in the heap while the networks "
+        "run (`minuet.models.retained_heap`). Once that has been left for the first time, "
+        "glibc's thresholds stay where it set them (buffers of up to 32 MiB from the heap, "
+        "free memory above 64 MiB handed back) rather than sliding with the sizes freed, "
+        "which if anything favours *before* in the rounds that follow.",
         "",
         *rst_table(("quantity", "unit", "before", "after", "speed-up"), side_body),
         "",

@@ -90,7 +90,7 @@ def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihe
     """
     import torch
 
-    from .models import cached_inference_copy
+    from .models import cached_inference_copy, retained_heap
 
     precision = _resolved(precision)
     if not isinstance(compile, bool):
@@ -119,7 +119,7 @@ def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihe
                and len(rows) else None)
     if compile and len(rows):
         encoder = _compiled_encoder(self, encoder, batch_size)
-    with torch.inference_mode(), bar:
+    with torch.inference_mode(), retained_heap(), bar:
         for start in starts:
             index = rows[start:start + batch_size]
             x = torch.from_numpy(self.stretch.forward(cutouts.flux[index]))
@@ -305,7 +305,7 @@ def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size
     """
     import torch
 
-    from .models import cached_inference_copy
+    from .models import cached_inference_copy, retained_heap
 
     precision = _resolved(precision)
     z = latent_array(latents, n_features=self.latent_dim, allow_nan=True).astype(np.float32)
@@ -325,7 +325,7 @@ def reconstruct(self, latents, *, n_samples=1, steps=None, seed=None, batch_size
     # in bf16 a frozen copy of the denoiser with bf16 weights, as for the encoder
     denoiser = (cached_inference_copy(self.autoencoder.denoiser) if precision == "bf16"
                 and len(good) else None)
-    with torch.inference_mode(), bar:
+    with torch.inference_mode(), retained_heap(), bar:
         for start in starts:
             index = good[start:start + batch_size]
             latent = torch.from_numpy(z[index])

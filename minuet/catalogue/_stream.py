@@ -475,7 +475,7 @@ def encode_catalogue(
     >>> table["row"].tolist() == list(range(10))
     True
     """
-    from ..models import resolve_precision
+    from ..models import resolve_precision, retained_heap
 
     precision = resolve_precision(precision)
     options = {"on_invalid": "flag", "size": model.image_size} | cutout_options
@@ -496,7 +496,8 @@ def encode_catalogue(
     done = total - sum(_unit_rows(plan[k]) for k in todo)
     bar = tqdm(total=total, initial=done, desc=f"encoding to {output.name}", unit="galaxy",
                disable=not (len(plan) > 1 if progress is None else progress))
-    with bar:
+    # one retained heap across the units: the parts' buffers are reused, not faulted in again
+    with bar, retained_heap():
         for k in todo:
             columns = encode_unit(
                 model, plan[k], sources, dataset=dataset, batch_size=batch_size,

@@ -5,6 +5,7 @@ from .denoiser import Denoiser, DenoiserConfig
 from .diffusion import DDPM, EDM, DiffusionConfig, build_diffusion
 from .encoder import Encoder, EncoderConfig
 from .geometry import dihedral, rotate
+from .heap import retained_heap
 from .io import load_model, save_model, sha256
 from .precision import (
     PRECISIONS,
@@ -38,6 +39,7 @@ __all__ = [
     "inference_copy",
     "load_model",
     "resolve_precision",
+    "retained_heap",
     "rotate",
     "save_model",
     "sha256",
