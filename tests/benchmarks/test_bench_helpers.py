@@ -326,3 +326,30 @@ def test_encoder_profile_shares_add_up(bench):
     assert sum(g["flop_fraction"] for g in groups.values()) == pytest.approx(1)
     assert groups["matrix products"]["flop_fraction"] > 0.5
     assert groups["attention"]["flop_fraction"] > 0
+
+
+def test_consecutive_calls_share_one_retained_heap_on_the_current_path_only(bench,
+                                                                           monkeypatch):
+    import contextlib
+    import os
+
+    perf = bench("bench_performance")
+    entered = []
+
+    @contextlib.contextmanager
+    def counting_heap():
+        entered.append(1)
+        yield
+
+    monkeypatch.setattr(perf, "retained_heap", counting_heap)
+    calls = []
+    assert perf.consecutive(lambda: calls.append(1) or len(calls), heap=True, calls=3)() == 3
+    assert (len(calls), len(entered)) == (3, 1)
+    perf.consecutive(lambda: calls.append(1), heap=False, calls=2)()
+    assert (len(calls), len(entered)) == (5, 1)
+    # the earlier path leaves the C library's heap settings alone
+    monkeypatch.delenv("MINUET_RETAIN_HEAP", raising=False)
+    legacy = bench("_legacy")
+    with legacy.legacy_inference():
+        assert os.environ["MINUET_RETAIN_HEAP"] == "0"
+    assert "MINUET_RETAIN_HEAP" not in os.environ
