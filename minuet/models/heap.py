@@ -18,6 +18,7 @@ variable ``MINUET_RETAIN_HEAP=0`` to leave the C library's settings alone.
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import threading
@@ -39,16 +40,22 @@ _lock = threading.Lock()
 _depth = 0
 
 
-def _glibc():
-    """The process's C library if it is glibc, else None."""
-    if not sys.platform.startswith("linux"):
-        return None
+@functools.cache
+def _process_glibc():
+    """The C library linked into this process if it is glibc, else None (looked up once)."""
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 (present in glibc only)
     except (OSError, AttributeError):
         return None
     return libc
+
+
+def _glibc():
+    """The process's C library if it is glibc on Linux, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return _process_glibc()
 
 
 def _enabled():
