@@ -53,6 +53,7 @@ from bench_models import build, encoder_rate, reconstruct_ms, train_rate
 from bench_science import _flow_timing, bench_neighbours
 
 from minuet.models import (
+    _layers,
     autocast,
     cached_inference_copy,
     compiled_network,
@@ -91,22 +92,39 @@ def attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, 
     return 2 * heads * n * m * d + 2 * heads * n * m * dv
 
 
+def epilogue_linear_flops(x_shape, *args, out_shape=None, **kwargs):
+    """Multiply-adds of oneDNN's fused linear layer, times two (``_layers.epilogue_linear``).
+
+    FlopCounterMode knows nothing of ``mkldnn::_linear_pointwise``, which a
+    bf16 copy's linear layers run on the CPU; its output has the input's
+    rows and the weight's rows, so the count is read from the shapes.
+    """
+    return 2 * int(np.prod(x_shape)) * out_shape[-1]
+
+
 def count_flops(network, x):
     """FLOPs of one call of ``network`` on ``x``, per ATen operator."""
     from torch.utils.flop_counter import FlopCounterMode
 
     fused = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: attention_flops}
+    if _layers._onednn_linear() is not None:
+        # both overloads, with and without a residual operand
+        fused[torch.ops.mkldnn._linear_pointwise] = epilogue_linear_flops
     with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=fused) as counter:
         network(x)
     return {str(op): int(v) for op, v in counter.get_flop_counts()["Global"].items()}
 
 
 #: Operator groups of the encoder profile: ATen names (prefixes) per group.
-#: On the CPU the copy's attention is two batched products and a softmax
-#: (``_layers._cpu_attention``); the projections are the other matrix products.
+#: On the CPU the copy's attention is two batched products, the exponentials
+#: of the scores and their normalisation (``_layers._cpu_attention``); the
+#: projections are the other matrix products, with their bias, GELU or residual
+#: inside oneDNN's operator where it is used (``_layers.epilogue_linear``).
 PROFILE_GROUPS = {
-    "matrix products": ("aten::addmm", "aten::mm", "aten::matmul"),
-    "attention": ("aten::_scaled_dot_product", "aten::bmm", "aten::_softmax"),
+    "matrix products": ("aten::addmm", "aten::mm", "aten::matmul",
+                        "mkldnn::_linear_pointwise"),
+    "attention": ("aten::_scaled_dot_product", "aten::bmm", "aten::_softmax", "aten::exp2",
+                  "aten::aminmax", "aten::div", "aten::sum"),
     "GELU": ("aten::gelu",),
     "copies": ("aten::copy_", "aten::clone", "aten::contiguous"),
     "layer norms": ("aten::native_layer_norm",),

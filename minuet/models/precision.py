@@ -180,8 +180,13 @@ def inference_copy(module, dtype=torch.bfloat16):
     casts. Give it inputs of ``dtype`` and run it outside autocast; layer
     norms and attention accumulate in fp32 inside PyTorch's bf16 kernels.
     On the CPU its attention runs as two batched matrix products in cache-
-    sized chunks (``minuet.models._layers._cpu_attention``), which measured
-    5-17% faster than PyTorch's fused kernel for the whole bundled encoder.
+    sized chunks, with the exponentials of the scores normalised after the
+    second product rather than by a softmax pass over every score
+    (``minuet.models._layers._cpu_attention``), and its linear layers add
+    their bias, GELU or residual inside oneDNN's matrix product where this
+    PyTorch has the operator (``minuet.models._layers.epilogue_linear``).
+    For the bundled encoder's bf16 copy on two cores the two took a batch
+    of 256 from about 1,550 to 1,850 galaxies/s.
 
     In a bf16 copy the tanh approximation of GELU (Hendrycks & Gimpel
     2016, arXiv:1606.08415) is replaced by the exact GELU that it

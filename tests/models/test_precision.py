@@ -171,6 +171,62 @@ def test_bf16_fused_attention_stays_near_fp32():
     assert (fast - exact).abs().max() < 8 * 2**-8 * exact.abs().max()
 
 
+@pytest.mark.parametrize("compiling", [False, True])
+def test_cpu_attention_survives_scores_that_overflow_base_2(monkeypatch, compiling):
+    from torch.nn import functional as F
+
+    from minuet.models import _layers
+
+    # scores of several hundred overflow 2**s (and underflow it below -126): those
+    # chunks go through the max-subtracting softmax; under torch.compile every chunk does
+    monkeypatch.setattr(_layers, "_compiling", lambda: compiling)
+    monkeypatch.setattr(_layers, "_SCORE_CHUNK_BYTES", 2_000)
+    torch.manual_seed(3)
+    q, k, v = torch.randn(3, 5, 2, 9, 8).unbind(0)
+    for scale in (1.0, 300.0, -300.0):
+        expected = F.scaled_dot_product_attention(q * scale, k, v, scale=1.0).transpose(1, 2)
+        got = _layers._cpu_attention(q * scale * _layers._LOG2_E, k, v)
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_epilogue_linear_computes_what_the_public_operators_do(monkeypatch, fused):
+    from torch.nn import functional as F
+
+    from minuet.models import _layers
+
+    if fused and _layers._onednn_linear() is None:
+        pytest.skip("this PyTorch has no oneDNN fused linear; the fallback is tested")
+    if not fused:
+        monkeypatch.setattr(_layers, "_onednn_linear", lambda: None)
+    torch.manual_seed(4)
+    x = torch.randn(2, 81, 128).bfloat16()
+    weight, bias = (torch.randn(512, 128) / 11).bfloat16(), torch.randn(512).bfloat16()
+    residual = torch.randn(2, 81, 512).bfloat16()
+    exact = F.linear(x.float(), weight.float(), bias.float())
+    step = 2**-7 * exact.abs().max()  # two bf16 rounding steps of the output's scale
+    for gelu in ("none", "tanh"):
+        got = _layers.epilogue_linear(x, weight, bias, gelu=gelu)
+        assert got.dtype == torch.bfloat16
+        assert (got.float() - F.gelu(exact, approximate=gelu)).abs().max() <= step
+    got = _layers.epilogue_linear(x, weight, bias, residual=residual)
+    assert (got.float() - (exact + residual.float())).abs().max() <= step
+    assert (_layers.epilogue_linear(x, weight, bias).float() - exact).abs().max() <= step
+    with pytest.raises(ValueError, match="not both"):
+        _layers.epilogue_linear(x, weight, bias, gelu="none", residual=residual)
+
+
+def test_epilogue_linear_keeps_gradients():
+    from minuet.models import _layers
+
+    x = torch.randn(4, 16, dtype=torch.bfloat16, requires_grad=True)
+    weight = torch.randn(8, 16, dtype=torch.bfloat16, requires_grad=True)
+    _layers.epilogue_linear(x, weight, None, gelu="none").float().sum().backward()
+    assert x.grad is not None
+    assert weight.grad is not None
+
+
 def test_encode_accepts_a_copy_of_its_encoder():
     from minuet.models import inference_copy
 
