@@ -122,7 +122,10 @@ def encode_cutouts(self, cutouts, *, batch_size=256, progress=None, average_dihe
     with torch.inference_mode(), retained_heap(), bar:
         for start in starts:
             index = rows[start:start + batch_size]
-            x = torch.from_numpy(self.stretch.forward(cutouts.flux[index]))
+            # consecutive rows (no refused cutout among them) are read as a view
+            flux = (cutouts.flux[index[0]:index[-1] + 1] if index[-1] - index[0] == len(index) - 1
+                    else cutouts.flux[index])
+            x = torch.from_numpy(self.stretch.forward(flux))
             if compile and len(index) < batch_size:  # the compiled graph takes one shape
                 x = torch.cat([x, x.new_zeros((batch_size - len(index), *x.shape[1:]))])
             z = self.autoencoder.encode(x, average_dihedral=average_dihedral, encoder=encoder)

@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).parents[1] / "minuet"
 #: From the bottom up; a unit may import units of its own layer or of lower ones.
 LAYERS = (
     ("minuet._version", "minuet._vocabulary", "minuet._validation", "minuet._config",
-     "minuet._weights", "minuet._latents", "minuet._fitting", "minuet._heads"),
+     "minuet._weights", "minuet._latents", "minuet._fitting", "minuet._heads",
+     "minuet._prefetch"),
     ("minuet.cutouts", "minuet.models"),
     ("minuet.simulate", "minuet.posterior", "minuet.morphology", "minuet.neighbours",
      "minuet.anomaly", "minuet.typicality"),

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .._codec import no_typicality_head
 from .._latents import refuse_nonfinite_latents
+from .._prefetch import prefetch
 from .._validation import input_file
 from .._vocabulary import ENCODE_COLUMNS, TYPICALITY_COLUMNS, encoded_columns, fits_keywords
 from .._weights import tensors_sha256
@@ -146,41 +146,24 @@ def _unit_rows(unit):
 def _read_unit(unit, sources, *, dataset, batch_size, options):
     """Yield (cutouts, source index per row, row within source) for one unit."""
     if unit["kind"] == "hdf5":
+        # the next batch's pixels are read while this one is encoded; its checks wait for
+        # the main thread, where they do not slow the network down by taking a core from it
         batches = iter_hdf5(
             sources[unit["source"]], batch_size=batch_size, dataset=dataset,
-            start=unit["start"], stop=unit["stop"], **options,
+            start=unit["start"], stop=unit["stop"], read_ahead=True, **options,
         )
         for cutouts in batches:
             yield cutouts, np.full(len(cutouts), unit["source"]), np.asarray(cutouts.ids)
     else:
-        for first in range(0, len(unit["sources"]), batch_size):
-            group = unit["sources"][first:first + batch_size]
-            cutouts = load_cutouts([sources[i] for i in group], **options)
-            yield cutouts, np.asarray(group), np.zeros(len(group), dtype=int)
+        # files are opened, read and checked together while the batch before is encoded
+        yield from prefetch(_read_files(unit["sources"], sources, batch_size, options))
 
 
-_END = object()
-
-
-def read_ahead(iterable):
-    """Yield the items of ``iterable`` while a thread already reads the next one.
-
-    File reading and cutout checks then overlap with the network, which
-    releases the interpreter lock while it computes. Errors of the reader
-    are raised where the item would have been yielded.
-
-    Examples
-    --------
-    >>> from minuet.catalogue._stream import read_ahead
-    >>> list(read_ahead(iter(range(3))))
-    [0, 1, 2]
-    """
-    iterator = iter(iterable)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(next, iterator, _END)
-        while (item := pending.result()) is not _END:
-            pending = pool.submit(next, iterator, _END)
-            yield item
+def _read_files(group_rows, sources, batch_size, options):
+    for first in range(0, len(group_rows), batch_size):
+        group = group_rows[first:first + batch_size]
+        cutouts = load_cutouts([sources[i] for i in group], **options)
+        yield cutouts, np.asarray(group), np.zeros(len(group), dtype=int)
 
 
 def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, options,
@@ -190,9 +173,9 @@ def encode_unit(model, unit, sources, *, dataset, batch_size, average_dihedral, 
                "masked_fraction": []}
     if typicality:
         columns |= {name: [] for name in TYPICALITY_COLUMNS}
-    for cutouts, source_index, row in read_ahead(_read_unit(
+    for cutouts, source_index, row in _read_unit(
         unit, sources, dataset=dataset, batch_size=batch_size, options=options
-    )):
+    ):
         latents = model.encode_cutouts(cutouts, batch_size=batch_size, progress=False,
                                        average_dihedral=average_dihedral, precision=precision,
                                        compile=compile)

@@ -8,6 +8,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import InverseVariance, NDData
 
+from .._prefetch import prefetch
 from .._validation import input_file
 from ._prepare import _check_options, _pixscale, _standardise, _window
 from ._units import CUTOUT_SIZE, PIXSCALE, _check_linear, _flux_factor, nanomaggy
@@ -188,8 +189,12 @@ def _hdf5_unit(handle, images):
         raise ValueError(msg) from None
 
 
-def _read_hdf5_rows(handle, dataset, start, stop, *, size, pad, **options):
-    """Read rows ``start:stop``, touching only the central ``size`` x ``size`` window."""
+def _read_hdf5_pixels(handle, dataset, start, stop, *, size, pad, zeropoint, pixscale):
+    """Rows ``start:stop`` in nanomaggies, touching only the central ``size`` x ``size`` window.
+
+    Returns the flux, the inverse variance and the footprint (None where the
+    file has none), as they will be checked by ``_standardise``.
+    """
     images = handle[dataset]
     height, width = images.shape[-2:]
     ysrc, _ = _window(height, size, pad)
@@ -203,21 +208,29 @@ def _read_hdf5_rows(handle, dataset, start, stop, *, size, pad, **options):
     if "footprint" in handle and handle["footprint"].shape == (images.shape[0], height, width):
         footprint = handle["footprint"][rows, ysrc, xsrc]
     unit = _hdf5_unit(handle, images)
-    zeropoint = options.pop("zeropoint")
-    factor = _flux_factor(unit, zeropoint=zeropoint, pixscale=options["pixscale"],
+    factor = _flux_factor(unit, zeropoint=zeropoint, pixscale=pixscale,
                           what=f"images of {handle.filename}")
     flux = np.asarray(flux, dtype=np.float32) * np.float32(factor) if factor != 1 else flux
     if invvar is not None and factor != 1:
         invvar = np.asarray(invvar, dtype=np.float32) / np.float32(factor**2)
-    return _standardise(
-        flux,
-        invvar=invvar,
-        footprint=footprint,
-        size=size,
-        pad=pad,
-        index_offset=start,
-        **options,
-    )
+    return flux, invvar, footprint
+
+
+def _read_hdf5_rows(handle, dataset, start, stop, **options):
+    """Rows ``start:stop`` read (`_read_hdf5_pixels`) and checked, as `Cutouts`."""
+    return _checked(_read_hdf5_pixels(handle, dataset, start, stop, **_window_options(options)),
+                    start, options)
+
+
+def _window_options(options):
+    return {key: options[key] for key in ("size", "pad", "zeropoint", "pixscale")}
+
+
+def _checked(pixels, start, options):
+    """The `Cutouts` of pixels read by `_read_hdf5_pixels` from rows starting at ``start``."""
+    flux, invvar, footprint = pixels
+    options = {key: value for key, value in options.items() if key != "zeropoint"}
+    return _standardise(flux, invvar=invvar, footprint=footprint, index_offset=start, **options)
 
 
 def _hdf5_options(handle, dataset, bands, pixscale):
@@ -249,6 +262,7 @@ def iter_hdf5(
     pixscale=None,
     min_valid_fraction=0.5,
     on_invalid="raise",
+    read_ahead=False,
 ):
     """Stream an HDF5 set of cutouts in batches, reading only what each batch needs.
 
@@ -278,6 +292,11 @@ def iter_hdf5(
         As in :func:`~minuet.cutouts.load_cutouts`. Images are taken as
         nanomaggies unless the dataset or file has a ``unit`` attribute or a
         ``zeropoint`` is given.
+    read_ahead : bool, optional
+        Read the pixels of the next batch in a background thread while the
+        caller works on this one. Only the reading moves there: the checks
+        of each batch still run in the caller's thread, so that they do not
+        take a core from a network computing on all of them.
 
     Yields
     ------
@@ -321,11 +340,16 @@ def iter_hdf5(
         "on_invalid": on_invalid,
         "meta": {"path": str(path), "dataset": dataset},
     }
-    return _iter_batches(path, dataset, start, stop, batch_size, options)
+    firsts = range(start, stop, batch_size)
+    pixels = _iter_pixels(path, dataset, firsts, stop, batch_size, options)
+    if read_ahead:
+        pixels = prefetch(pixels)
+    return (_checked(batch, first, options) for first, batch in zip(firsts, pixels, strict=True))
 
 
-def _iter_batches(path, dataset, start, stop, batch_size, options):
+def _iter_pixels(path, dataset, firsts, stop, batch_size, options):
+    window = _window_options(options)
     with _open_hdf5(path, dataset) as handle:
-        for first in range(start, stop, batch_size):
-            last = min(first + batch_size, stop)
-            yield _read_hdf5_rows(handle, dataset, first, last, **options)
+        for first in firsts:
+            yield _read_hdf5_pixels(handle, dataset, first, min(first + batch_size, stop),
+                                    **window)

@@ -192,10 +192,10 @@ def test_existing_output_needs_overwrite(model, hdf5_file, tmp_path):
         encode_catalogue(hdf5_file, output, model=model)
 
 
-def test_read_ahead_keeps_order_and_raises_reader_errors():
-    from minuet.catalogue._stream import read_ahead
+def test_prefetch_keeps_order_and_raises_reader_errors():
+    from minuet._prefetch import prefetch
 
-    assert list(read_ahead(range(1000))) == list(range(1000))
+    assert list(prefetch(range(1000))) == list(range(1000))
 
     def broken():
         yield 1
@@ -203,7 +203,7 @@ def test_read_ahead_keeps_order_and_raises_reader_errors():
         msg = "corrupt chunk"
         raise OSError(msg)
 
-    items = read_ahead(broken())
+    items = prefetch(broken())
     assert [next(items), next(items)] == [1, 2]
     with pytest.raises(OSError, match="corrupt chunk"):
         next(items)

@@ -169,6 +169,30 @@ def test_simulated_layout(sim_file):
     np.testing.assert_allclose(batch.flux, cutouts.flux[2:])
 
 
+def test_iter_hdf5_reading_ahead_gives_the_same_batches(sim_file, monkeypatch):
+    import threading
+
+    readers = set()
+    original = h5py.Dataset.__getitem__
+
+    def spy(self, key):
+        readers.add(threading.current_thread().name)
+        return original(self, key)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    plain = list(iter_hdf5(sim_file, batch_size=3))
+    assert readers == {threading.current_thread().name}
+    readers.clear()
+    ahead = list(iter_hdf5(sim_file, batch_size=3, read_ahead=True))
+    assert threading.current_thread().name not in readers  # the pixels came from the thread
+    assert [b.ids.tolist() for b in ahead] == [[0, 1, 2], [3]]
+    for a, b in zip(plain, ahead, strict=True):
+        np.testing.assert_array_equal(a.flux, b.flux)
+        np.testing.assert_array_equal(a.mask, b.mask)
+        np.testing.assert_array_equal(a.footprint, b.footprint)
+        assert a.meta == b.meta
+
+
 def test_hdf5_band_attribute_overrides_keyword(sim_file):
     with pytest.warns(CutoutWarning, match="the file names its bands"):
         load_cutouts(sim_file, bands="zrg")
