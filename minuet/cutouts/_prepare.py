@@ -250,7 +250,9 @@ def _standardise(
         footprint = _crop_or_pad(footprint, size, pad, False)
 
     # per row, the worst band decides
-    n_bad = np.count_nonzero(bad.reshape(*bad.shape[:2], -1), axis=2)
+    # most batches have no bad pixel at all, and counting along an axis is slow
+    n_bad = (np.count_nonzero(bad.reshape(*bad.shape[:2], -1), axis=2) if bad.any()
+             else np.zeros(bad.shape[:2], dtype=np.intp))
     fraction = 1.0 - n_bad.max(axis=1) / (bad.shape[-2] * bad.shape[-1])
     valid = fraction >= min_valid_fraction
     reason = np.full(n, "", dtype=object)
@@ -260,7 +262,7 @@ def _standardise(
             f"only {fraction[row]:.0%} of the pixels are valid in band {worst} "
             f"(min_valid_fraction={min_valid_fraction})"
         )
-    implausible = _implausible(flux, bad, pixscale)
+    implausible = _implausible(flux, n_bad.sum(axis=1), pixscale)
     for row in np.flatnonzero(overflow.any(axis=(1, 2, 3))):
         implausible[row] = (
             f"{int(overflow[row].sum())} pixel(s) exceed the float32 range (|flux| > "
@@ -313,8 +315,10 @@ def _overflow(flux):
         return np.isfinite(flux) & (np.abs(flux) > _FLOAT32_MAX)
 
 
-def _implausible(flux, bad, pixscale):
+def _implausible(flux, n_bad, pixscale):
     """Rows whose valid pixels cannot be a sky-subtracted Legacy Surveys cutout, with why.
+
+    ``n_bad`` is the number of bad pixels of each row, all bands together.
 
     See `MAX_NEGATIVE_FRACTION` and `MIN_SURFACE_BRIGHTNESS` for the thresholds;
     a cutout whose valid pixels are all exactly zero holds no data.
@@ -323,9 +327,9 @@ def _implausible(flux, bad, pixscale):
     limit = area * 10.0 ** (-0.4 * (MIN_SURFACE_BRIGHTNESS - AB_ZEROPOINT))  # nanomaggy per pixel
     # bad pixels are already 0, so they count neither as negative, nor non-zero, nor bright
     rows = flux.reshape(len(flux), -1)
-    n_good = bad.size // len(bad) - np.count_nonzero(bad.reshape(len(bad), -1), axis=1)
+    n_good = rows.shape[1] - n_bad
     negative = np.count_nonzero(rows < 0, axis=1)
-    nonzero = np.count_nonzero(rows, axis=1) > 0
+    nonzero = (rows != 0).any(axis=1)
     peak = rows.max(axis=1)
     found = {}
     for row in np.flatnonzero(n_good > 0):

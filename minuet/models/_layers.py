@@ -71,13 +71,15 @@ def epilogue_linear(x, weight, bias, *, gelu=None, residual=None):
     (`_onednn_linear`), the bias and the GELU (``gelu``: ``'none'`` for the
     exact form, ``'tanh'`` for its approximation) or the residual addition
     happen inside the matrix product; this made the bundled encoder's bf16
-    copy 7% faster. Anywhere else, including while gradients are needed,
-    it is `torch.nn.functional.linear` followed by the same operations.
+    copy 7% faster. Anywhere else, including while gradients are needed
+    and under `torch.compile`, it is `torch.nn.functional.linear` followed
+    by the same operations.
     """
     if gelu is not None and residual is not None:
         msg = "epilogue_linear fuses GELU or a residual addition, not both."
         raise ValueError(msg)
-    op = _onednn_linear()
+    # under torch.compile the public operators, which the compiler fuses by itself
+    op = None if _compiling() else _onednn_linear()
     if (op is None or x.dtype != torch.bfloat16 or x.device.type != "cpu"
             or weight.dtype != torch.bfloat16
             or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
