@@ -224,15 +224,15 @@ def _cpu_attention(q, k, v):
     for start in range(0, b, chunk):
         part = slice(start, start + chunk)
         queries, keys = q[part].reshape(-1, n, c), k[part].reshape(-1, m, c).transpose(1, 2)
-        if _compiling():  # a graph without a branch on the data; the compiler fuses it
-            weights, total = torch.bmm(queries, keys).mul_(_LN_2).softmax(-1), None
-        else:
+        total = None
+        if not _compiling():  # under compile: a graph without a branch on the data
             weights = torch.bmm(queries, keys).exp2_()
             total = weights.sum(-1, keepdim=True)
             low, high = torch.aminmax(total)
-        if total is not None and not (low >= _LOW_SUM and high <= _HIGH_SUM):
+            if not (low >= _LOW_SUM and high <= _HIGH_SUM):
+                total = None
+        if total is None:
             weights = torch.bmm(queries, keys).mul_(_LN_2).softmax(-1)
-            total = None
         out = torch.bmm(weights, v[part].reshape(-1, m, c)).view(-1, h, n, c)
         if total is None:
             y[part] = out.transpose(1, 2)
@@ -263,15 +263,24 @@ class Block(nn.Module):
         self.mlp = mlp(width)
 
     def forward(self, x, context=None):
-        if self.attn._fused is not None:  # a frozen copy: residuals added in the epilogues
-            x = self.attn(self.norm1(x), residual=x)
-            if self.cross is not None:
-                x = self.cross(self.norm_c(x), context, residual=x)
-            return frozen_mlp(self.mlp, self.norm2(x), residual=x)
-        x = x + self.attn(self.norm1(x))
-        if self.cross is not None:
-            x = x + self.cross(self.norm_c(x), context)
-        return x + self.mlp(self.norm2(x))
+        return pre_norm_block(self, x, context)
+
+
+def pre_norm_block(block, x, context=None):
+    """The unmodulated pre-norm block: self-attention, cross-attention if any, MLP.
+
+    ``block`` has ``norm1``, ``attn``, ``cross`` (or None), ``norm_c``, ``norm2``
+    and ``mlp``; in a frozen copy the residuals are added in the epilogues.
+    """
+    if block.attn._fused is not None:
+        x = block.attn(block.norm1(x), residual=x)
+        if block.cross is not None:
+            x = block.cross(block.norm_c(x), context, residual=x)
+        return frozen_mlp(block.mlp, block.norm2(x), residual=x)
+    x = x + block.attn(block.norm1(x))
+    if block.cross is not None:
+        x = x + block.cross(block.norm_c(x), context)
+    return x + block.mlp(block.norm2(x))
 
 
 class AdaLNBlock(nn.Module):

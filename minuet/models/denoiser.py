@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._config import JSONConfig
-from ._layers import AdaLNBlock, fourier_features, frozen_mlp, patchify, unpatchify
+from ._layers import AdaLNBlock, fourier_features, patchify, pre_norm_block, unpatchify
 
 __all__ = ["Denoiser", "DenoiserConfig"]
 
@@ -246,10 +246,4 @@ class _UnmodulatedBlock(AdaLNBlock):
         del self.modulation
 
     def forward(self, x, cond, context=None):
-        if self.attn._fused is not None:  # a frozen copy: residuals added in the epilogues
-            x = self.attn(self.norm1(x), residual=x)
-            x = self.cross(self.norm_c(x), context, residual=x)
-            return frozen_mlp(self.mlp, self.norm2(x), residual=x)
-        x = x + self.attn(self.norm1(x))
-        x = x + self.cross(self.norm_c(x), context)
-        return x + self.mlp(self.norm2(x))
+        return pre_norm_block(self, x, context)

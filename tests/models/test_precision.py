@@ -227,6 +227,25 @@ def test_epilogue_linear_keeps_gradients():
     assert weight.grad is not None
 
 
+@pytest.mark.parametrize("adaln", [True, False])
+def test_frozen_cross_attention_denoiser_computes_what_the_original_does(adaln):
+    from minuet.models import Denoiser, DenoiserConfig, inference_copy
+
+    torch.manual_seed(5)
+    config = DenoiserConfig(image_size=24, width=32, depth=2, heads=2, cross_attention=True,
+                            adaln=adaln)
+    denoiser = Denoiser(config).eval()
+    for p in denoiser.parameters():  # adaLN-Zero starts as the identity; make it not
+        torch.nn.init.normal_(p, std=0.05)
+    x, noise, latent = torch.randn(3, 3, 24, 24), torch.rand(3), torch.randn(3, 5)
+    with torch.no_grad():
+        exact = denoiser(x, noise, latent)
+        torch.testing.assert_close(inference_copy(denoiser, torch.float32)(x, noise, latent),
+                                   exact, rtol=1e-5, atol=1e-5)
+        fast = inference_copy(denoiser)(x, noise, latent).float()
+    assert (fast - exact).abs().max() < 4 * 2**-8 * exact.abs().max()
+
+
 def test_encode_accepts_a_copy_of_its_encoder():
     from minuet.models import inference_copy
 
