@@ -224,19 +224,25 @@ def _standardise(
             raise ValueError(msg)
         mask = np.broadcast_to(mask, flux.shape)
 
-    # pick g, r, z in order, then crop or pad to size
-    flux = flux[:, order]
+    # pick g, r, z in order, then crop or pad to size; np.take copies into C order, where
+    # flux[:, order] would keep the bands outermost in memory and every later pass and
+    # reshape would pay for the strides
+    flux = (np.array(flux, order="C") if order == list(range(nplanes))
+            else np.take(flux, order, axis=1))
     overflow = _overflow(flux)
-    bad = ~np.isfinite(flux) | overflow
+    bad = np.isfinite(flux)
+    np.logical_not(bad, out=bad)
+    if overflow is not None:
+        bad |= overflow
     if mask is not None:
-        bad |= mask[:, order]
+        bad |= np.take(mask, order, axis=1)
     has_invvar = None
     if invvar is not None:
-        invvar = invvar[:, order]
+        invvar = np.take(invvar, order, axis=1)
         # a row whose inverse variance is non-finite everywhere has none: unknown, not bad
         has_invvar = np.isfinite(invvar).any(axis=(1, 2, 3))
         bad |= (~np.isfinite(invvar) | (invvar == 0)) & has_invvar[:, None, None, None]
-    # flux[:, order] above is already a copy of the input, so it can be zeroed in place,
+    # np.take above already copied the input, so it can be zeroed in place,
     # before the cast so that overflowing pixels never reach float32
     np.copyto(flux, 0.0, where=bad)
     flux = flux.astype(np.float32, copy=False)
@@ -263,7 +269,8 @@ def _standardise(
             f"(min_valid_fraction={min_valid_fraction})"
         )
     implausible = _implausible(flux, n_bad.sum(axis=1), pixscale)
-    for row in np.flatnonzero(overflow.any(axis=(1, 2, 3))):
+    overflowing = [] if overflow is None else np.flatnonzero(overflow.any(axis=(1, 2, 3)))
+    for row in overflowing:
         implausible[row] = (
             f"{int(overflow[row].sum())} pixel(s) exceed the float32 range (|flux| > "
             f"{_FLOAT32_MAX:.3g}): overflow"
@@ -308,9 +315,12 @@ def _standardise(
 
 
 def _overflow(flux):
-    """Finite pixels that a float32 cannot hold (they would become inf)."""
+    """Finite pixels that a float32 cannot hold (they would become inf), or None for none.
+
+    None when the type cannot hold such values (float32 and narrower).
+    """
     if flux.dtype.itemsize <= 4:
-        return np.zeros(flux.shape, dtype=bool)
+        return None
     with np.errstate(invalid="ignore"):
         return np.isfinite(flux) & (np.abs(flux) > _FLOAT32_MAX)
 
@@ -328,11 +338,14 @@ def _implausible(flux, n_bad, pixscale):
     # bad pixels are already 0, so they count neither as negative, nor non-zero, nor bright
     rows = flux.reshape(len(flux), -1)
     n_good = rows.shape[1] - n_bad
-    negative = np.count_nonzero(rows < 0, axis=1)
-    nonzero = (rows != 0).any(axis=1)
+    # summing the comparison's bytes in 32 bits is twice as fast as counting along an axis
+    negative = (rows < 0).view(np.uint8).sum(axis=1, dtype=np.uint32).astype(np.intp)
     peak = rows.max(axis=1)
+    nonzero = (peak > 0) | (negative > 0)  # a row is all zero when nothing is above or below
+    suspect = (n_good > 0) & (~nonzero | (peak > limit)
+                              | (negative > MAX_NEGATIVE_FRACTION * n_good))
     found = {}
-    for row in np.flatnonzero(n_good > 0):
+    for row in np.flatnonzero(suspect):  # the reasons, in order of precedence
         if not nonzero[row]:
             found[row] = "every valid pixel is exactly 0: the cutout holds no data"
         elif peak[row] > limit:

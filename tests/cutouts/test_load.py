@@ -52,6 +52,20 @@ def test_band_reordering_and_dropping():
     assert cutouts.bands == ("g", "r", "z")
 
 
+@pytest.mark.parametrize("bands", [None, "zrg"])
+def test_standardised_flux_is_a_c_ordered_copy(bands):
+    # each row's bands lie together in memory, which the stretch and the network read
+    images = np.random.default_rng(2).normal(0.0, 0.01, (4, 3, 72, 72)).astype("f4")
+    before = images.copy()
+    cutouts = load_cutouts(images, bands=bands)
+    assert cutouts.flux.flags["C_CONTIGUOUS"]
+    assert not np.shares_memory(cutouts.flux, images)
+    order = [0, 1, 2] if bands is None else [2, 1, 0]
+    np.testing.assert_array_equal(cutouts.flux, before[:, order])
+    cutouts.flux[:] = 0.0
+    np.testing.assert_array_equal(images, before)
+
+
 def test_quantity_in_jansky(cube):
     flux = cube * 3.631e-6 * u.Jy
     cutouts = load_cutouts(flux, invvar=np.ones(cube.shape) / (3.631e-6 * u.Jy) ** 2)
