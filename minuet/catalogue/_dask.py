@@ -11,6 +11,8 @@ from ._stream import (
     finish_run,
     part_path,
     prepare_run,
+    typicality_meta,
+    typicality_setting,
     write_part,
 )
 
@@ -89,6 +91,11 @@ def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False,
     -------
     latents : `dask.array.Array`
         Shape ``(N, latent_dim)``, float32; NaN rows for refused cutouts.
+        Only the latents: the typicality of `~minuet.Minuet.encode` also
+        needs each cutout's pixels, so for catalogues that should say which
+        galaxies are unlike the training set, encode the files with
+        `encode_files_dask` (or `~minuet.catalogue.encode_catalogue`), whose
+        tables carry the typicality columns.
 
     Examples
     --------
@@ -131,12 +138,13 @@ def encode_dask_array(array, *, model, batch_size=256, average_dihedral=False,
 
 
 def _encode_unit_task(k, unit, *, reference, sources, parts_dir, dataset, batch_size,
-                      average_dihedral, options, precision):
+                      average_dihedral, options, precision, typicality):
     path = part_path(Path(parts_dir), k)
     if not path.exists():
         columns = encode_unit(
             _worker_model(*reference), unit, sources, dataset=dataset, batch_size=batch_size,
             average_dihedral=average_dihedral, options=options, precision=precision,
+            typicality=typicality,
         )
         write_part(path, columns)
     return _unit_rows(unit)
@@ -153,6 +161,7 @@ def encode_files_dask(
     dataset="images",
     average_dihedral=False,
     precision="auto",
+    typicality=True,
     overwrite=False,
     keep_parts=False,
     **cutout_options,
@@ -176,7 +185,11 @@ def encode_files_dask(
         A saved model, a model directory, or a bundled model's name.
     client : `distributed.Client`, optional
         The cluster's client; default the current Dask scheduler.
-    batch_size, chunk_size, dataset, average_dihedral, overwrite, keep_parts, **cutout_options
+    batch_size, chunk_size, dataset, average_dihedral, typicality, overwrite, keep_parts
+        As for `~minuet.catalogue.encode_catalogue`: by default the table has the
+        typicality columns and flag of `~minuet.Minuet.encode`, measured on the
+        workers.
+    **cutout_options
         As for `~minuet.catalogue.encode_catalogue`.
     precision : {'auto', 'bf16', 'fp32'}, optional
         As for `~minuet.catalogue.encode_catalogue`; ``'auto'`` is resolved
@@ -185,7 +198,8 @@ def encode_files_dask(
     Returns
     -------
     table : `~astropy.table.QTable`
-        The merged output table.
+        The merged output table, with the columns of
+        `~minuet.catalogue.encode_catalogue`.
 
     Examples
     --------
@@ -220,6 +234,7 @@ def encode_files_dask(
     options = {"on_invalid": "flag", "size": driver_model.image_size} | cutout_options
     model_id = {"name": driver_model.name, "sha256": driver_model.sha256,
                 "average_dihedral": bool(average_dihedral), "precision": precision}
+    typicality = typicality_setting(driver_model, typicality, model_id)
     parts_dir, sources, plan = prepare_run(
         sources, output, model_id=model_id, chunk_size=chunk_size, dataset=dataset,
         options=options, overwrite=overwrite,
@@ -228,7 +243,7 @@ def encode_files_dask(
         dask.delayed(_encode_unit_task, pure=False)(
             k, unit, reference=reference, sources=sources, parts_dir=str(parts_dir),
             dataset=dataset, batch_size=batch_size, average_dihedral=average_dihedral,
-            options=options, precision=precision,
+            options=options, precision=precision, typicality=typicality,
         )
         for k, unit in enumerate(plan)
         if not part_path(parts_dir, k).exists()
@@ -238,5 +253,6 @@ def encode_files_dask(
     else:
         client.gather(client.compute(tasks))
     return finish_run(output, parts_dir, sources, plan, latent_names=driver_model.latent_names,
-                      meta=driver_model.provenance() | {"precision": precision},
+                      meta=driver_model.provenance() | {"precision": precision}
+                      | typicality_meta(driver_model, typicality),
                       keep_parts=keep_parts)

@@ -347,6 +347,28 @@ def write_table(table, output):
     os.replace(tmp, output)
 
 
+def typicality_setting(model, typicality, model_id):
+    """Whether a run measures typicality; recorded in ``model_id`` when it does.
+
+    False for a model without a typicality head, whatever was asked. Runs
+    begun without the setting keep matching their manifests, which never
+    name it.
+    """
+    typicality = bool(typicality) and model.typicality_scorer is not None
+    if typicality:
+        model_id["typicality"] = True
+    return typicality
+
+
+def typicality_meta(model, typicality):
+    """The table metadata that says what a run's typicality columns mean, or why there are none."""
+    if typicality:
+        return dict(model.typicality_scorer.meta)
+    if model.typicality_scorer is None:
+        return {"typicality": no_typicality_head(model.name)}
+    return {"typicality": "not measured (typicality=False)."}
+
+
 def encode_catalogue(
     sources,
     output,
@@ -466,9 +488,7 @@ def encode_catalogue(
                 "average_dihedral": bool(average_dihedral), "precision": precision}
     if compile:  # runs begun before the option existed keep matching their manifests
         model_id["compile"] = True
-    typicality = bool(typicality) and model.typicality_scorer is not None
-    if typicality:
-        model_id["typicality"] = True
+    typicality = typicality_setting(model, typicality, model_id)
     output = Path(output)
     parts_dir, sources, plan = prepare_run(
         sources, output, model_id=model_id, chunk_size=chunk_size, dataset=dataset,
@@ -490,11 +510,6 @@ def encode_catalogue(
             write_part(part_path(parts_dir, k), columns)
             bar.update(_unit_rows(plan[k]))
     meta = model.provenance() | {"precision": precision, "compile": bool(compile)}
-    if typicality:
-        meta |= model.typicality_scorer.meta
-    elif model.typicality_scorer is None:
-        meta["typicality"] = no_typicality_head(model.name)
-    else:
-        meta["typicality"] = "not measured (typicality=False)."
+    meta |= typicality_meta(model, typicality)
     return finish_run(output, parts_dir, sources, plan, latent_names=model.latent_names,
                       meta=meta, keep_parts=keep_parts)

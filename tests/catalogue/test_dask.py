@@ -72,3 +72,37 @@ def test_unsaved_model_is_refused(images):
 def test_wrong_shape_is_refused(model):
     with pytest.raises(ValueError, match=r"shape \(N, 3, H, W\)"):
         encode_dask_array(da.zeros((4, 72, 72)), model=model)
+
+
+def test_files_on_dask_carry_the_typicality_of_encode_catalogue(tmp_path):
+    from minuet._vocabulary import DEFAULT_MODEL, TYPICALITY_COLUMNS
+    from minuet.simulate import simulate
+
+    images, _, _, _ = simulate(14, seed=32)
+    images[3] = np.nan  # a refused cutout
+    path = tmp_path / "set.h5"
+    with h5py.File(path, "w") as f:
+        f["images"] = images
+    pretrained = Minuet.pretrained()
+    single = encode_catalogue(path, tmp_path / "single.ecsv", model=pretrained, chunk_size=6,
+                              progress=False)
+    table = encode_files_dask(path, tmp_path / "dask.ecsv", model=DEFAULT_MODEL, chunk_size=6)
+    for name in TYPICALITY_COLUMNS:
+        np.testing.assert_array_equal(table[name], single[name])
+    assert np.isnan(table["typicality"][3])
+    for key, value in single.meta.items():
+        if key.startswith("typicality"):
+            assert table.meta[key] == value, key
+    bare = encode_files_dask(path, tmp_path / "bare.ecsv", model=DEFAULT_MODEL, chunk_size=6,
+                             typicality=False)
+    assert not set(TYPICALITY_COLUMNS) & set(bare.colnames)
+    assert bare.meta["typicality"] == "not measured (typicality=False)."
+
+
+def test_files_on_dask_with_a_model_without_typicality_say_so(model, images, tmp_path):
+    path = tmp_path / "set.h5"
+    with h5py.File(path, "w") as f:
+        f["images"] = images[:5]
+    table = encode_files_dask(path, tmp_path / "tiny.ecsv", model=model)
+    assert "typicality" not in table.colnames
+    assert "no typicality head" in table.meta["typicality"]

@@ -131,3 +131,42 @@ def test_one_schema_for_every_path(model, positions, tmp_path):
     assert in_memory["masked_fraction"][2] > 0
     np.testing.assert_allclose(streamed["masked_fraction"], in_memory["masked_fraction"])
     np.testing.assert_allclose(result["minuet_masked_fraction"], in_memory["masked_fraction"])
+
+
+def test_typicality_columns_equal_those_of_encode(positions):
+    from minuet._vocabulary import DEFAULT_MODEL, TYPICALITY_COLUMNS
+    from minuet.simulate import simulate
+
+    images, _, _, _ = simulate(len(positions), seed=31)
+    images[4] = np.nan  # a refused cutout
+    by_position = {(round(r, 6), round(d, 6)): image for (r, d), image
+                   in zip(positions[["ra", "dec"]].itertuples(index=False), images, strict=True)}
+
+    def local_store(table):
+        keys = zip(np.round(table["ra"], 6), np.round(table["dec"], 6), strict=True)
+        return load_cutouts(np.stack([by_position[key] for key in keys]), on_invalid="flag")
+
+    pretrained = Minuet.pretrained()
+    direct = pretrained.encode(images, on_invalid="flag", progress=False)
+    lazy = encode_lsdb(_catalog(positions), model=DEFAULT_MODEL, cutouts=local_store)
+    assert set(TYPICALITY_COLUMNS) <= set(lazy.columns)
+    result = lazy.compute().sort_values("objid")
+    for name in ("typicality", "typicality_latent", "typicality_image"):
+        np.testing.assert_allclose(result[name].to_numpy(dtype=float), direct[name],
+                                   rtol=1e-5, equal_nan=True)
+    assert result["atypical"].to_numpy().dtype == bool
+    np.testing.assert_array_equal(result["atypical"], direct["atypical"])
+    assert not result["minuet_valid"].iloc[4]
+    assert np.isnan(result["typicality"].iloc[4])
+
+    without = encode_lsdb(_catalog(positions), model=DEFAULT_MODEL, cutouts=local_store,
+                          typicality=False)
+    assert not set(TYPICALITY_COLUMNS) & set(without.columns)
+
+
+def test_a_model_without_a_typicality_head_adds_no_typicality_columns(model, positions):
+    from minuet._vocabulary import TYPICALITY_COLUMNS
+
+    assert model.typicality_scorer is None
+    lazy = encode_lsdb(_catalog(positions), model=model, cutouts=load_cutouts)
+    assert not set(TYPICALITY_COLUMNS) & set(lazy.columns)
