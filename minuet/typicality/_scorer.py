@@ -294,7 +294,9 @@ class TypicalityScorer:
         """
         stats = np.full((len(cutouts), len(STATISTIC_NAMES)), np.nan)
         rows = np.asarray(cutouts.valid, dtype=bool)
-        if rows.any():
+        if rows.all():  # no copy of the pixels when every cutout is kept
+            stats = cutout_statistics(cutouts.flux, cutouts.mask)
+        elif rows.any():
             stats[rows] = cutout_statistics(cutouts.flux[rows], cutouts.mask[rows])
         return self.score(latents, stats)
 

@@ -29,7 +29,7 @@ def _asinh_mag(flux, softening):
 def _pixel_noise(plane, bad, outer):
     """Robust per-pixel noise from differences of horizontally adjacent good pixels."""
     pair = ~bad[:, 1:] & ~bad[:, :-1]
-    diff = plane[:, 1:] - plane[:, :-1]
+    diff = np.subtract(plane[:, 1:], plane[:, :-1], dtype=np.float64)
     use = pair & outer[:, 1:] & outer[:, :-1]
     if use.sum() < 50:  # too little sky in the corners: use every good pair
         use = pair
@@ -41,7 +41,9 @@ def _pixel_noise(plane, bad, outer):
 
 def _sky_noise(planes, left):
     """`_pixel_noise` of unmasked flattened planes, one per row, from the pairs at ``left``."""
-    d = np.take(planes, left + 1, axis=1) - np.take(planes, left, axis=1)
+    # float32 pixels are subtracted in float64, where their difference is exact
+    d = np.subtract(np.take(planes, left + 1, axis=1), np.take(planes, left, axis=1),
+                    dtype=np.float64)
     # the medians may reorder d in place: the second one does not depend on the order
     centre = np.median(d, axis=1, overwrite_input=True, keepdims=True)
     np.abs(np.subtract(d, centre, out=d), out=d)
@@ -137,7 +139,9 @@ def cutout_statistics(flux, mask=None):
     >>> bool(np.allclose(noise, -2.0, atol=0.05))
     True
     """
-    flux = np.asarray(flux, dtype=np.float64)
+    flux = np.asarray(flux)
+    if flux.dtype not in (np.float32, np.float64):
+        flux = flux.astype(np.float64)
     if flux.ndim != 4 or flux.shape[1] != 3:
         msg = (f"flux must have shape (N, 3, H, W) with bands g, r, z; received an array of "
                f"shape {flux.shape}.")
@@ -150,7 +154,11 @@ def cutout_statistics(flux, mask=None):
     yy, xx = np.mgrid[:h, :w]
     radius = np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2)
     inner, outer_ap, sky = radius <= _INNER, radius <= _OUTER, radius > _SKY_RADIUS
-    good = np.where(bad, 0.0, flux)
+    # the apertures need only the window around them, zeroed where masked, in float64
+    rows, cols = np.flatnonzero(outer_ap.any(axis=1)), np.flatnonzero(outer_ap.any(axis=0))
+    window = (Ellipsis, slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    good = np.where(bad[window], 0.0, flux[window].astype(np.float64))
+    inner, outer_ap = inner[window[1:]], outer_ap[window[1:]]
     noise = _noise(flux, bad, sky)
     noise = np.where(noise > 0, noise, np.nan)
     f_in = good[:, :, inner].sum(axis=-1)

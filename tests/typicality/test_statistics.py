@@ -75,3 +75,14 @@ def test_threaded_noise_equals_one_plane_at_a_time(monkeypatch):
     assert np.array_equal(alone, threaded)
     # and each plane's value is the one a cutout measured by itself gets
     assert np.array_equal(cutout_statistics(images[117:118]), threaded[117:118])
+
+
+def test_float32_cutouts_give_the_statistics_of_their_float64_values():
+    # float32 pixels are measured without a float64 copy of the whole cutout
+    rng = np.random.default_rng(4)
+    images = _galaxy(5, 8, 12, n=4).astype(np.float32)
+    mask = rng.random(images.shape) < 0.05
+    for m in (None, mask):
+        np.testing.assert_array_equal(cutout_statistics(images, m),
+                                      cutout_statistics(images.astype(np.float64), m))
+    assert np.isfinite(cutout_statistics((images * 1e3).astype(np.int32))).all()
