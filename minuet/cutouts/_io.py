@@ -230,7 +230,9 @@ def _checked(pixels, start, options):
     """The `Cutouts` of pixels read by `_read_hdf5_pixels` from rows starting at ``start``."""
     flux, invvar, footprint = pixels
     options = {key: value for key, value in options.items() if key != "zeropoint"}
-    return _standardise(flux, invvar=invvar, footprint=footprint, index_offset=start, **options)
+    # the pixels were just read (or scaled into a new array): checked without a copy
+    return _standardise(flux, invvar=invvar, footprint=footprint, index_offset=start,
+                        owned=True, **options)
 
 
 def _hdf5_options(handle, dataset, bands, pixscale):

@@ -66,6 +66,31 @@ def test_standardised_flux_is_a_c_ordered_copy(bands):
     np.testing.assert_array_equal(images, before)
 
 
+def test_pixels_read_from_hdf5_are_checked_in_place_and_equal_a_copy(tmp_path):
+    import h5py
+
+    from minuet.cutouts import iter_hdf5
+    from minuet.cutouts._prepare import _standardise
+
+    images = np.random.default_rng(4).normal(0.0, 0.01, (6, 3, 72, 72)).astype("f4")
+    images[1, 2, :5] = np.nan  # a bad row of pixels, zeroed and masked
+    with h5py.File(tmp_path / "field.h5", "w") as f:
+        f["images"] = images
+    (read,) = iter_hdf5(tmp_path / "field.h5", batch_size=6, on_invalid="flag")
+    copied = load_cutouts(images, on_invalid="flag")
+    np.testing.assert_array_equal(read.flux, copied.flux)
+    np.testing.assert_array_equal(read.mask, copied.mask)
+    assert read.flux[1, 2, :5].tolist() == np.zeros((5, 72)).tolist()
+    assert read.mask[1, 2, :5].all()
+    assert not read.mask[0].any()
+    # a new array of the file's pixels is kept; a caller's array never is
+    fresh = images.copy()
+    assert np.shares_memory(_standardise(fresh, owned=True, on_invalid="flag").flux, fresh)
+    assert not np.shares_memory(_standardise(fresh, on_invalid="flag").flux, fresh)
+    flipped = _standardise(fresh, owned=True, bands="zrg", on_invalid="flag")
+    assert not np.shares_memory(flipped.flux, fresh)  # bands out of order: reordered copy
+
+
 def test_quantity_in_jansky(cube):
     flux = cube * 3.631e-6 * u.Jy
     cutouts = load_cutouts(flux, invvar=np.ones(cube.shape) / (3.631e-6 * u.Jy) ** 2)
