@@ -188,16 +188,27 @@ def test_command_line_serves_until_interrupted(tmp_path, latent_table, saved_tin
     latent_table.write(tmp_path / "latents.ecsv")
     command = [sys.executable, "-m", "minuet.cli", "explore", str(tmp_path / "latents.ecsv"),
                "--model", str(saved_tiny_model.path), "--no-browser"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=os.environ | {"PYTHONWARNINGS": "ignore"}) as process:
+    # stderr goes to a file, which cannot fill up as an unread pipe can; a server that
+    # does not stop is made to print every thread's stack there (faulthandler, SIGABRT)
+    log = tmp_path / "stderr.txt"
+    env = os.environ | {"PYTHONWARNINGS": "ignore", "PYTHONFAULTHANDLER": "1"}
+    with open(log, "w") as stderr, subprocess.Popen(command, stdout=subprocess.PIPE,
+                                                    stderr=stderr, text=True, env=env) as process:
         try:
             line = process.stdout.readline()
-            assert "300 galaxies at http://127.0.0.1:" in line
+            assert "300 galaxies at http://127.0.0.1:" in line, log.read_text()
             url = line.split(" at ")[1].split()[0]
             with urllib.request.urlopen(url, timeout=60) as response:
                 assert response.status == 200
             process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=60) == 0
+            try:
+                code = process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGABRT)
+                process.wait(timeout=30)
+                pytest.fail("minuet explore did not stop within 60 s of Ctrl+C; its stderr:\n"
+                            + log.read_text()[-8000:])
+            assert code == 0, log.read_text()
         finally:
             if process.poll() is None:
                 process.kill()
