@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 import warnings
+import weakref
 from pathlib import Path
 
 from astropy.table import QTable, Table
@@ -54,15 +55,22 @@ def make_application(data, **layout_options):
     >>> type(app).__name__
     'Application'
     """
+    return _application(data, layout_options)
+
+
+def _application(data, layout_options, on_session=None):
+    """`make_application`, calling ``on_session`` with each tab's session object."""
     from bokeh.application import Application
     from bokeh.application.handlers import FunctionHandler
 
-    from ._app import _require_bokeh, build_layout
+    from ._app import _build, _require_bokeh
 
     _require_bokeh()
 
     def page(doc):
-        build_layout(data, doc, **layout_options)
+        _, session = _build(data, doc, **layout_options)
+        if on_session is not None:
+            on_session(session)
 
     return Application(FunctionHandler(page))
 
@@ -91,6 +99,9 @@ class ExplorerServer:
         self._ready = threading.Event()
         self._error = None
         self._server = None
+        # the tabs' sessions, whose queued reconstructions are cancelled by `stop`: the
+        # threads that draw them are not daemons, so Python would run them all at exit
+        self._sessions = weakref.WeakSet()
         self._thread = threading.Thread(target=self._run, name="minuet-explore", daemon=True)
 
     def __repr__(self):
@@ -113,7 +124,7 @@ class ExplorerServer:
         asyncio.set_event_loop(asyncio.new_event_loop())
         try:
             self._server = Server(
-                {"/": make_application(self.data, **self._layout_options)},
+                {"/": _application(self.data, self._layout_options, self._sessions.add)},
                 io_loop=IOLoop.current(), address=self.host, port=self.port,
                 allow_websocket_origin=self._origins,
             )
@@ -136,7 +147,13 @@ class ExplorerServer:
         return self
 
     def stop(self, timeout=10):
-        """Stop the server and wait for its thread to end."""
+        """Stop the server and wait for its thread to end.
+
+        Reconstructions that the tabs queued and that have not started are
+        cancelled; one already being drawn finishes first.
+        """
+        for session in list(self._sessions):
+            session.executor.shutdown(wait=False, cancel_futures=True)
         if self._server is None or not self.running:
             return
         loop = self._server.io_loop

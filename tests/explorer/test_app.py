@@ -143,6 +143,29 @@ def test_server_serves_the_page_on_loopback(data):
     assert not server.running
 
 
+def test_stopping_the_server_cancels_the_reconstructions_its_tabs_queued(data):
+    import threading
+
+    server = explore(data, show=False)
+    release = threading.Event()
+    try:
+        with urllib.request.urlopen(server.url, timeout=60) as response:
+            assert response.status == 200  # one tab: one session
+        (session,) = list(server._sessions)
+        running = session.executor.submit(release.wait, 60)
+        queued = session.executor.submit(data.reconstruct, data.latents[0], n_draws=1)
+        server.stop()
+        # the executor's threads are not daemons: without the cancel, Python would draw
+        # the queued reconstruction before it could exit
+        assert queued.cancelled()
+        assert not running.cancelled()
+    finally:
+        release.set()
+        server.stop()
+    assert running.result(timeout=60)
+    assert not server.running
+
+
 def test_remote_hosts_need_an_explicit_flag(data):
     with pytest.raises(ValueError, match=r"loopback only.*allow_remote=True"):
         explore(data, host="0.0.0.0", show=False)
