@@ -250,11 +250,9 @@ def _standardise(
         bad |= (~np.isfinite(invvar) | (invvar == 0)) & has_invvar[:, None, None, None]
     # the input was copied above unless it is ours, so it can be zeroed in place,
     # before the cast so that overflowing pixels never reach float32
-    any_bad = bool(bad.any())
-    if any_bad:  # most batches have none, and the masked copy is a pass over every pixel
+    if bad.any():  # most batches have none, and the masked copy is a pass over every pixel
         np.copyto(flux, 0.0, where=bad)
     flux = flux.astype(np.float32, copy=False)
-    unpadded = flux.shape[-2:]
     flux = _crop_or_pad(flux, size, pad, 0.0)
     bad = _crop_or_pad(bad, size, pad, True)
     if invvar is not None:
@@ -266,9 +264,8 @@ def _standardise(
 
     # per row, the worst band decides
     # most batches have no bad pixel at all, and counting along an axis is slow
-    padded = bad.shape[-2:] != unpadded  # padding adds bad pixels
-    n_bad = (np.count_nonzero(bad.reshape(*bad.shape[:2], -1), axis=2)
-             if any_bad or (padded and bad.any()) else np.zeros(bad.shape[:2], dtype=np.intp))
+    n_bad = (np.count_nonzero(bad.reshape(*bad.shape[:2], -1), axis=2) if bad.any()
+             else np.zeros(bad.shape[:2], dtype=np.intp))
     fraction = 1.0 - n_bad.max(axis=1) / (bad.shape[-2] * bad.shape[-1])
     valid = fraction >= min_valid_fraction
     reason = np.full(n, "", dtype=object)
@@ -349,7 +346,7 @@ def _implausible(flux, n_bad, pixscale):
     rows = flux.reshape(len(flux), -1)
     n_good = rows.shape[1] - n_bad
     # counting each row's flags on its own (a vectorised count of contiguous bytes) is
-    # faster than summing them along an axis, and that twice as fast as counting so
+    # faster than summing them, or counting them, along an axis
     negative = np.fromiter(map(np.count_nonzero, rows < 0), dtype=np.intp, count=len(rows))
     peak = rows.max(axis=1)
     nonzero = (peak > 0) | (negative > 0)  # a row is all zero when nothing is above or below

@@ -425,7 +425,7 @@ def build_layout(data, doc=None, *, max_points=20_000, k=6, n_draws=3):
     return _build(data, doc, max_points=max_points, k=k, n_draws=n_draws)[0]
 
 
-def _build(data, doc, *, max_points=20_000, k=6, n_draws=3):
+def _build(data, doc, *, max_points, k, n_draws):
     """The page and the session object behind it."""
     _require_bokeh()
     from bokeh.events import RangesUpdate, SelectionGeometry, Tap

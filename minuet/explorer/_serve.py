@@ -55,23 +55,19 @@ def make_application(data, **layout_options):
     >>> type(app).__name__
     'Application'
     """
-    return _application(data, layout_options)
+    from ._app import build_layout
+
+    return _application(lambda doc: build_layout(data, doc, **layout_options))
 
 
-def _application(data, layout_options, on_session=None):
-    """`make_application`, calling ``on_session`` with each tab's session object."""
+def _application(page):
+    """A Bokeh application that calls ``page(doc)`` to build each tab's page."""
     from bokeh.application import Application
     from bokeh.application.handlers import FunctionHandler
 
-    from ._app import _build, _require_bokeh
+    from ._app import _require_bokeh
 
     _require_bokeh()
-
-    def page(doc):
-        _, session = _build(data, doc, **layout_options)
-        if on_session is not None:
-            on_session(session)
-
     return Application(FunctionHandler(page))
 
 
@@ -124,7 +120,7 @@ class ExplorerServer:
         asyncio.set_event_loop(asyncio.new_event_loop())
         try:
             self._server = Server(
-                {"/": _application(self.data, self._layout_options, self._sessions.add)},
+                {"/": _application(self._page)},
                 io_loop=IOLoop.current(), address=self.host, port=self.port,
                 allow_websocket_origin=self._origins,
             )
@@ -136,6 +132,12 @@ class ExplorerServer:
         self._ready.set()
         self._server.io_loop.start()
         self._server.io_loop.close(all_fds=True)
+
+    def _page(self, doc):
+        from ._app import _build
+
+        _, session = _build(self.data, doc, **self._layout_options)
+        self._sessions.add(session)
 
     def start(self, timeout=60):
         """Start the server thread; return once it listens."""
